@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CampaignerConfig(AppConfig):
+    name = "campaigner"
+    verbose_name = "Campaign configuration"

@@ -1,0 +1,149 @@
+"""Settings, all read from the environment (domain.md §8).
+
+Unset ``DATABASE_URL`` → an embedded PostgreSQL under ``CAMPAIGNER_DATA_DIR`` (default
+``<checkout>/.data``). Unset ``CELERY_BROKER_URL`` → kombu's filesystem transport in the same
+folder, so worker and beat run with no server to install.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DATA_DIR = Path(env.str("CAMPAIGNER_DATA_DIR", default=str(BASE_DIR / ".data"))).resolve()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Only used to sign sessions and CSRF tokens; production must set its own.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-dev-key-set-DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "campaigner",
+    "leads",
+    "dialer",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "campaigner.urls"
+WSGI_APPLICATION = "campaigner.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
+    EMBEDDED_DATABASE = None
+else:
+    from campaigner import embedded
+
+    EMBEDDED_DATABASE = embedded.ensure_running(DATA_DIR, "campaigner")
+    DATABASES = {"default": EMBEDDED_DATABASE.settings("campaigner")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
+CELERY_BROKER_IS_FILESYSTEM = CELERY_BROKER_URL.startswith("filesystem://")
+if CELERY_BROKER_IS_FILESYSTEM:
+    _broker_dir = DATA_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    # One folder for both directions: producers and consumers share a host.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# --- CampaignAPI and dialer (domain.md §8) ------------------------------------------------
+CAMPAIGNAPI_CONCURRENCY = env.int("CAMPAIGNAPI_CONCURRENCY", default=max(1, (os.cpu_count() or 1) // 2))
+CAMPAIGNAPI_MIN_CALL_MS = env.int("CAMPAIGNAPI_MIN_CALL_MS", default=100)
+CAMPAIGNAPI_QUEUE_TIMEOUT_S = env.float("CAMPAIGNAPI_QUEUE_TIMEOUT_S", default=60)
+CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S = env.float("CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S", default=600)
+CAMPAIGNAPI_MAX_BODY_MB = env.int("CAMPAIGNAPI_MAX_BODY_MB", default=64)
+DIALER_REFRESH_SECONDS = env.int("DIALER_REFRESH_SECONDS", default=120)
+DIALER_CACHE_SIZE = env.int("DIALER_CACHE_SIZE", default=1000)
+DIALER_CHECKOUT_SECONDS = env.int("DIALER_CHECKOUT_SECONDS", default=180)
+
+# Django's own request-size guard must not undercut the CampaignAPI limit, which answers 413/152.
+DATA_UPLOAD_MAX_MEMORY_SIZE = None
+
+# --- Auth, i18n, static -------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LANGUAGE_CODE = "en-au"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Noojee Campaigner reference server",
+    "VERSION": "0.1.0",
+}
+
+EMAIL_BACKEND = env.str(
+    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {"pgserver": {"level": "WARNING"}},
+}

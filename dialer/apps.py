@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DialerConfig(AppConfig):
+    name = "dialer"
+    verbose_name = "Dialer"

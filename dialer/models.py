@@ -1,0 +1,1 @@
+"""Dialer state (the per-campaign cache) is added by the dialer issue."""

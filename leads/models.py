@@ -1,0 +1,119 @@
+"""Leads, their phone numbers and the do-not-call list (domain.md §1).
+
+Phone numbers live in their own table keyed by (campaign, normalised number) so that the
+duplicate check of an insert is an index lookup, never a scan of lead JSON.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import F, Q
+
+from campaigner.models import Allocation, Campaign, ContactHours, Disposition
+
+DEFAULT_PRIORITY = 10
+
+
+class Lead(models.Model):
+    """A person to call. ``fields`` maps template field names to the values as given.
+
+    ``version`` is the row version for optimistic locking: every write from any source bumps
+    it (campaignapi.md §4.6). ``checked_out_until`` in the future means a user or agent holds
+    the lead; the API then answers 110.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="leads")
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="leads")
+    fields = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(default=DEFAULT_PRIORITY)
+    callback_at = models.DateTimeField(null=True, blank=True)
+    contact_hours = models.ForeignKey(
+        ContactHours, on_delete=models.PROTECT, null=True, blank=True, related_name="leads"
+    )
+    disposition = models.ForeignKey(
+        Disposition, on_delete=models.PROTECT, null=True, blank=True, related_name="leads"
+    )
+    closed = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
+    checked_out_by = models.CharField(max_length=150, blank=True, default="")
+    checked_out_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("id",)
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["campaign", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="lead_external_id_unique_in_campaign",
+            ),
+            models.CheckConstraint(condition=Q(priority__lte=100), name="lead_priority_range"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="lead_version_positive"),
+        ]
+        indexes: ClassVar = [
+            # Serves the dialer order (domain.md §3) as an index scan per allocation:
+            # priority, new leads (NULL callback) first, callbacks earliest first, new leads
+            # newest first, id. Closed leads are never dialed, so they stay out of it.
+            models.Index(
+                F("allocation"),
+                F("priority"),
+                F("callback_at").asc(nulls_first=True),
+                F("created_at").desc(),
+                F("id"),
+                condition=Q(closed=False),
+                name="lead_dialer_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lead {self.pk} ({self.external_id or 'no external id'})"
+
+
+class LeadPhone(models.Model):
+    """A normalised number of a lead, from one of the template's phone fields.
+
+    ``campaign`` is copied from the lead so the duplicate check is one index probe on
+    (campaign, number). ``blocked`` marks a number that was on the DNC list; it is never dialed.
+    """
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="phones")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    field_name = models.CharField(max_length=100)
+    number = models.CharField(max_length=17)
+    blocked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("lead", "id")
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["lead", "field_name"], name="lead_phone_one_per_field")
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["campaign", "number"], name="lead_phone_campaign_number"),
+            models.Index(fields=["number"], name="lead_phone_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field_name}: {self.number}{' (blocked)' if self.blocked else ''}"
+
+
+class DncEntry(models.Model):
+    """A number that must not be called. One server-wide list; an entry whose ``expires_on``
+    has come is ignored (the number may be called again from that date)."""
+
+    number = models.CharField(max_length=17, unique=True)
+    expires_on = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=100, blank=True, default="")
+    note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "DNC entry"
+        verbose_name_plural = "DNC entries"
+        ordering = ("number",)
+
+    def __str__(self) -> str:
+        return self.number
