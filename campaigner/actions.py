@@ -47,7 +47,9 @@ def validate_action(spec: Any, *, nested: bool = False) -> tuple[str, dict[str, 
         raise ActionSpecError("an action must be an object with a 'kind'")
     kind = spec.get("kind")
     if kind not in ActionKind.values:
-        raise ActionSpecError(f"unknown action kind {kind!r} (one of {', '.join(ActionKind.values)})")
+        raise ActionSpecError(
+            f"unknown action kind {kind!r} (one of {', '.join(ActionKind.values)})"
+        )
     params: dict[str, Any]
     if kind == ActionKind.CLOSE:
         params = {}

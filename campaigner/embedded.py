@@ -80,7 +80,7 @@ def _create_database(server: EmbeddedPostgres, name: str) -> None:
 
 def stop(data_dir: Path) -> None:
     """Stop the embedded server (fast shutdown). Used by ``manage.py serve`` on exit."""
-    from pgserver._commands import pg_ctl  # noqa: PLC0415
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # noqa: PLC0415
 
     pgdata = data_dir / "pg"
     # pgserver runs the cluster as its own system user when we are root (postgres refuses root).

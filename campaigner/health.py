@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from campaigner.celery import app as celery_app
 
-CHECK_TIMEOUT_S = 2.0
+CHECK_TIMEOUT_S = 2
 
 
 def database_status() -> dict[str, Any]:
@@ -48,5 +48,6 @@ def broker_status() -> dict[str, Any]:
 def health_view(request: HttpRequest) -> JsonResponse:
     checks = {"database": database_status(), "broker": broker_status()}
     healthy = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks},
-                        status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )

@@ -49,7 +49,9 @@ class ContactHoursWindow(models.Model):
     of that day, which a ``time`` cannot hold.
     """
 
-    contact_hours = models.ForeignKey(ContactHours, on_delete=models.CASCADE, related_name="windows")
+    contact_hours = models.ForeignKey(
+        ContactHours, on_delete=models.CASCADE, related_name="windows"
+    )
     weekday = models.PositiveSmallIntegerField(
         choices=[(i, day) for i, day in enumerate(WEEKDAYS)],
         help_text="0 = Monday … 6 = Sunday",
@@ -72,7 +74,8 @@ class ContactHoursWindow(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{WEEKDAYS[self.weekday]} {minutes_to_hhmm(self.start_minute)}-{minutes_to_hhmm(self.end_minute)}"
+        start, end = minutes_to_hhmm(self.start_minute), minutes_to_hhmm(self.end_minute)
+        return f"{WEEKDAYS[self.weekday]} {start}-{end}"
 
 
 def minutes_to_hhmm(minutes: int) -> str:
@@ -220,7 +223,9 @@ class TemplateField(models.Model):
 
     template = models.ForeignKey(CampaignTemplate, on_delete=models.CASCADE, related_name="fields")
     name = models.CharField(max_length=100)
-    display_type = models.CharField(max_length=20, choices=FieldType.choices, default=FieldType.TEXT)
+    display_type = models.CharField(
+        max_length=20, choices=FieldType.choices, default=FieldType.TEXT
+    )
     is_phone = models.BooleanField(default=False, help_text="Holds a number the dialer may call.")
     position = models.PositiveIntegerField(default=0)
 

@@ -103,7 +103,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- CampaignAPI and dialer (domain.md §8) ------------------------------------------------
-CAMPAIGNAPI_CONCURRENCY = env.int("CAMPAIGNAPI_CONCURRENCY", default=max(1, (os.cpu_count() or 1) // 2))
+CAMPAIGNAPI_CONCURRENCY = env.int(
+    "CAMPAIGNAPI_CONCURRENCY", default=max(1, (os.cpu_count() or 1) // 2)
+)
 CAMPAIGNAPI_MIN_CALL_MS = env.int("CAMPAIGNAPI_MIN_CALL_MS", default=100)
 CAMPAIGNAPI_QUEUE_TIMEOUT_S = env.float("CAMPAIGNAPI_QUEUE_TIMEOUT_S", default=60)
 CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S = env.float("CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S", default=600)

@@ -27,7 +27,8 @@ class Lead(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="leads")
     allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="leads")
     fields = models.JSONField(default=dict, blank=True)
-    external_id = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", is "no external id": the unique constraint ignores NULLs.
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     priority = models.PositiveSmallIntegerField(default=DEFAULT_PRIORITY)
     callback_at = models.DateTimeField(null=True, blank=True)
     contact_hours = models.ForeignKey(

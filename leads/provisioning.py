@@ -5,7 +5,7 @@ dependencies point one way (``leads`` → ``campaigner``).
 
 Guarantees:
 - **Atomic**: everything runs in one transaction; the first invalid entry raises
-  ``ProvisionError`` naming it (``templates[0] "Solar" › dispositions[2] "Do Not Call" ›
+  ``ProvisionError`` naming it (``templates[0] "Solar" > dispositions[2] "Do Not Call" >
   actions[0]: …``) and nothing is written.
 - **Idempotent**: entities are matched by name and a row is written only when a value differs,
   so a second run with the same file changes no row (``ProvisionReport.changed == 0``).
@@ -52,7 +52,7 @@ from campaigner.models import (
 from leads.models import DncEntry
 from leads.phone import normalise
 
-PROVISIONED_TOKEN_NAME = "provisioned"
+PROVISIONED_TOKEN_NAME = "provisioned"  # noqa: S105 (a name, not a secret)
 
 
 class ProvisionError(ValueError):
@@ -80,7 +80,9 @@ class ProvisionReport:
         for kind in ("created", "updated", "deleted"):
             bucket = getattr(self, kind)
             if bucket:
-                parts.append(f"{kind} " + ", ".join(f"{n} {what}" for what, n in sorted(bucket.items())))
+                parts.append(
+                    f"{kind} " + ", ".join(f"{n} {what}" for what, n in sorted(bucket.items()))
+                )
         return "; ".join(parts).capitalize() + "."
 
 
@@ -94,7 +96,11 @@ class _Provisioner:
     @contextmanager
     def entry(self, section: str, index: int, item: Any = None) -> Iterator[None]:
         label = f"{section}[{index}]"
-        name = item.get("name") or item.get("username") or item.get("phone") if isinstance(item, dict) else None
+        name = (
+            item.get("name") or item.get("username") or item.get("phone")
+            if isinstance(item, dict)
+            else None
+        )
         if isinstance(name, str):
             label += f' "{name}"'
         self._path.append(label)
@@ -104,13 +110,14 @@ class _Provisioner:
             self._path.pop()
 
     def where(self) -> str:
-        return " › ".join(self._path) or "file"
+        return " > ".join(self._path) or "file"
 
     def fail(self, message: str) -> ProvisionError:
         return ProvisionError(f"{self.where()}: {message}")
 
     # -- value readers ---------------------------------------------------------------------
-    def obj(self, value: Any, allowed: set[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    def obj(self, value: Any, allowed: set[str], required: tuple[str, ...] = ()) -> None:
+        """Check that ``value`` is an object with only ``allowed`` keys and every ``required``."""
         if not isinstance(value, dict):
             raise self.fail("must be an object")
         unknown = set(value) - allowed
@@ -119,7 +126,6 @@ class _Provisioner:
         for key in required:
             if key not in value:
                 raise self.fail(f"{key!r} is required")
-        return value
 
     def items(self, spec: dict[str, Any], key: str) -> list[Any]:
         value = spec.get(key, [])
@@ -139,7 +145,9 @@ class _Provisioner:
             raise self.fail(f"{key!r} must be true or false")
         return value
 
-    def whole(self, spec: dict[str, Any], key: str, low: int, high: int, default: int | None) -> int | None:
+    def whole(
+        self, spec: dict[str, Any], key: str, low: int, high: int, default: int | None
+    ) -> int | None:
         value = spec.get(key, default)
         if value is None:
             return None
@@ -200,13 +208,13 @@ class _Provisioner:
 
     # -- sections --------------------------------------------------------------------------
     def run(self, spec: Any) -> ProvisionReport:
-        spec = self.obj(spec, {"contact_hours", "teams", "users", "templates", "dnc", "api_keys"})
+        self.obj(spec, {"contact_hours", "teams", "users", "templates", "dnc", "api_keys"})
         for i, item in enumerate(self.items(spec, "contact_hours")):
             with self.entry("contact_hours", i, item):
                 self.contact_hours(item)
         for i, item in enumerate(self.items(spec, "teams")):
             with self.entry("teams", i, item):
-                item = self.obj(item, {"name"}, ("name",))
+                self.obj(item, {"name"}, ("name",))
                 self.upsert(Group, {"name": self.text(item, "name")}, {})
         for i, item in enumerate(self.items(spec, "users")):
             with self.entry("users", i, item):
@@ -224,7 +232,7 @@ class _Provisioner:
         return self.report
 
     def contact_hours(self, item: Any) -> None:
-        item = self.obj(item, {"name", "timezone", "windows", "closed_dates"}, ("name", "timezone"))
+        self.obj(item, {"name", "timezone", "windows", "closed_dates"}, ("name", "timezone"))
         tz = self.text(item, "timezone")
         if tz not in zoneinfo.available_timezones():
             raise self.fail(f"unknown timezone {tz!r} (an IANA name such as 'Australia/Melbourne')")
@@ -232,7 +240,7 @@ class _Provisioner:
         windows = []
         for j, window in enumerate(self.items(item, "windows")):
             with self.entry("windows", j):
-                window = self.obj(window, {"days", "start", "end"}, ("days", "start", "end"))
+                self.obj(window, {"days", "start", "end"}, ("days", "start", "end"))
                 start, end = self.clock(window, "start"), self.clock(window, "end")
                 if start >= end:
                     raise self.fail("'start' must be before 'end'")
@@ -252,7 +260,10 @@ class _Provisioner:
         )
         dates = sorted({self.date(d, "a closed date") for d in self.items(item, "closed_dates")})
         self.replace_children(
-            ContactHoursClosedDate, {"contact_hours": hours}, [{"date": d} for d in dates], ("date",)
+            ContactHoursClosedDate,
+            {"contact_hours": hours},
+            [{"date": d} for d in dates],
+            ("date",),
         )
 
     def clock(self, spec: dict[str, Any], key: str) -> int:
@@ -268,7 +279,7 @@ class _Provisioner:
         return total
 
     def user(self, item: Any) -> None:
-        item = self.obj(
+        self.obj(
             item,
             {"username", "password", "staff", "superuser", "teams", "api_token", "email"},
             ("username",),
@@ -307,7 +318,7 @@ class _Provisioner:
         return {f"{prefix}_hash": hash_secret(plain), f"{prefix}_prefix": plain[:8]}
 
     def template(self, item: Any) -> None:
-        item = self.obj(
+        self.obj(
             item,
             {"name", "contact_hours", "teams", "fields", "dispositions", "campaigns"},
             ("name", "fields"),
@@ -338,7 +349,7 @@ class _Provisioner:
         names = []
         for position, spec in enumerate(specs):
             with self.entry("fields", position, spec):
-                spec = self.obj(spec, {"name", "phone", "type"}, ("name",))
+                self.obj(spec, {"name", "phone", "type"}, ("name",))
                 name = self.text(spec, "name")
                 if name.lower().startswith("nj"):
                     raise self.fail("field names starting with 'nj' are reserved for system fields")
@@ -365,7 +376,7 @@ class _Provisioner:
         seen: list[str] = []
         for position, spec in enumerate(specs):
             with self.entry("dispositions", position, spec):
-                spec = self.obj(
+                self.obj(
                     spec,
                     {"name", "enabled", "priority", "final", "callback_required", "actions"},
                     ("name",),
@@ -384,7 +395,7 @@ class _Provisioner:
                 }
                 # Matched regardless of case, as the name's uniqueness is (a file may recase it).
                 existing = disposition_set.dispositions.filter(name__iexact=name).first()
-                lookup = (
+                lookup: dict[str, Any] = (
                     {"pk": existing.pk}
                     if existing
                     else {"disposition_set": disposition_set, "name": name}
@@ -416,7 +427,7 @@ class _Provisioner:
             self.report.count("updated", "dispositions", disabled)
 
     def campaign(self, template: CampaignTemplate, item: Any) -> None:
-        item = self.obj(item, {"name", "active", "balance_mode", "allocations"}, ("name",))
+        self.obj(item, {"name", "active", "balance_mode", "allocations"}, ("name",))
         name = self.text(item, "name")
         existing = Campaign.objects.filter(name=name).exclude(template=template).first()
         if existing is not None:
@@ -431,7 +442,7 @@ class _Provisioner:
         )
         for i, spec in enumerate(self.items(item, "allocations")):
             with self.entry("allocations", i, spec):
-                spec = self.obj(spec, {"name", "started", "weight"}, ("name",))
+                self.obj(spec, {"name", "started", "weight"}, ("name",))
                 self.upsert(
                     Allocation,
                     {"campaign": campaign, "name": self.text(spec, "name")},
@@ -442,7 +453,7 @@ class _Provisioner:
                 )
 
     def dnc(self, item: Any) -> None:
-        item = self.obj(item, {"phone", "expires", "note"}, ("phone",))
+        self.obj(item, {"phone", "expires", "note"}, ("phone",))
         number = normalise(item["phone"])
         if number is None:
             raise self.fail(f"{item['phone']!r} is not a usable phone number")
@@ -458,7 +469,7 @@ class _Provisioner:
         )
 
     def api_key(self, item: Any) -> None:
-        item = self.obj(item, {"name", "key", "team", "user", "revoked"}, ("name", "key"))
+        self.obj(item, {"name", "key", "team", "user", "revoked"}, ("name", "key"))
         team = None if item.get("team") is None else self.lookup(Group, "team", name=item["team"])
         user = None
         if item.get("user") is not None:

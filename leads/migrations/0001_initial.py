@@ -5,93 +5,171 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigner', '0001_initial'),
+        ("campaigner", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DncEntry',
+            name="DncEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=17, unique=True)),
-                ('expires_on', models.DateField(blank=True, null=True)),
-                ('source', models.CharField(blank=True, default='', max_length=100)),
-                ('note', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=17, unique=True)),
+                ("expires_on", models.DateField(blank=True, null=True)),
+                ("source", models.CharField(blank=True, default="", max_length=100)),
+                ("note", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'DNC entry',
-                'verbose_name_plural': 'DNC entries',
-                'ordering': ('number',),
+                "verbose_name": "DNC entry",
+                "verbose_name_plural": "DNC entries",
+                "ordering": ("number",),
             },
         ),
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fields', models.JSONField(blank=True, default=dict)),
-                ('external_id', models.CharField(blank=True, max_length=255, null=True)),
-                ('priority', models.PositiveSmallIntegerField(default=10)),
-                ('callback_at', models.DateTimeField(blank=True, null=True)),
-                ('closed', models.BooleanField(default=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('checked_out_by', models.CharField(blank=True, default='', max_length=150)),
-                ('checked_out_until', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('allocation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='campaigner.allocation')),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='campaigner.campaign')),
-                ('contact_hours', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='campaigner.contacthours')),
-                ('disposition', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='campaigner.disposition')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("fields", models.JSONField(blank=True, default=dict)),
+                ("external_id", models.CharField(blank=True, max_length=255, null=True)),
+                ("priority", models.PositiveSmallIntegerField(default=10)),
+                ("callback_at", models.DateTimeField(blank=True, null=True)),
+                ("closed", models.BooleanField(default=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("checked_out_by", models.CharField(blank=True, default="", max_length=150)),
+                ("checked_out_until", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "allocation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="leads",
+                        to="campaigner.allocation",
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="leads",
+                        to="campaigner.campaign",
+                    ),
+                ),
+                (
+                    "contact_hours",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="leads",
+                        to="campaigner.contacthours",
+                    ),
+                ),
+                (
+                    "disposition",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="leads",
+                        to="campaigner.disposition",
+                    ),
+                ),
             ],
             options={
-                'ordering': ('id',),
+                "ordering": ("id",),
             },
         ),
         migrations.CreateModel(
-            name='LeadPhone',
+            name="LeadPhone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field_name', models.CharField(max_length=100)),
-                ('number', models.CharField(max_length=17)),
-                ('blocked', models.BooleanField(default=False)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigner.campaign')),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='leads.lead')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("field_name", models.CharField(max_length=100)),
+                ("number", models.CharField(max_length=17)),
+                ("blocked", models.BooleanField(default=False)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="campaigner.campaign",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="leads.lead",
+                    ),
+                ),
             ],
             options={
-                'ordering': ('lead', 'id'),
+                "ordering": ("lead", "id"),
             },
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(models.F('allocation'), models.F('priority'), models.OrderBy(models.F('callback_at'), nulls_first=True), models.OrderBy(models.F('created_at'), descending=True), models.F('id'), condition=models.Q(('closed', False)), name='lead_dialer_order'),
+            model_name="lead",
+            index=models.Index(
+                models.F("allocation"),
+                models.F("priority"),
+                models.OrderBy(models.F("callback_at"), nulls_first=True),
+                models.OrderBy(models.F("created_at"), descending=True),
+                models.F("id"),
+                condition=models.Q(("closed", False)),
+                name="lead_dialer_order",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('campaign', 'external_id'), name='lead_external_id_unique_in_campaign'),
+            model_name="lead",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id__isnull", False)),
+                fields=("campaign", "external_id"),
+                name="lead_external_id_unique_in_campaign",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.CheckConstraint(condition=models.Q(('priority__lte', 100)), name='lead_priority_range'),
+            model_name="lead",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("priority__lte", 100)), name="lead_priority_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='lead_version_positive'),
+            model_name="lead",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="lead_version_positive"
+            ),
         ),
         migrations.AddIndex(
-            model_name='leadphone',
-            index=models.Index(fields=['campaign', 'number'], name='lead_phone_campaign_number'),
+            model_name="leadphone",
+            index=models.Index(fields=["campaign", "number"], name="lead_phone_campaign_number"),
         ),
         migrations.AddIndex(
-            model_name='leadphone',
-            index=models.Index(fields=['number'], name='lead_phone_number'),
+            model_name="leadphone",
+            index=models.Index(fields=["number"], name="lead_phone_number"),
         ),
         migrations.AddConstraint(
-            model_name='leadphone',
-            constraint=models.UniqueConstraint(fields=('lead', 'field_name'), name='lead_phone_one_per_field'),
+            model_name="leadphone",
+            constraint=models.UniqueConstraint(
+                fields=("lead", "field_name"), name="lead_phone_one_per_field"
+            ),
         ),
     ]

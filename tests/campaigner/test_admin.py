@@ -1,0 +1,72 @@
+"""The admin: every model's pages open, and a new API key is shown once and stored hashed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from campaigner.models import ApiKey, ApiToken, hash_secret
+from leads.provisioning import provision_apply
+from tests.factories import LeadPhoneFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator(client: Client, demo_spec: dict[str, Any]) -> Client:
+    provision_apply(demo_spec)
+    LeadPhoneFactory()
+    client.force_login(get_user_model().objects.get(username="admin"))
+    return client
+
+
+def test_every_registered_model_has_working_pages(operator: Client) -> None:
+    for model in admin.site._registry:
+        opts = model._meta
+        changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        assert operator.get(changelist).status_code == 200, changelist
+        assert operator.get(changelist, {"q": "a"}).status_code == 200, changelist
+        obj = model._default_manager.first()
+        if obj is not None:
+            change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            assert operator.get(change).status_code == 200, change
+        add = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
+        assert operator.get(add).status_code == 200, add
+
+
+def _shown_secret(response: Any) -> str:
+    text = " ".join(str(m) for m in response.context["messages"])
+    match = re.search(r": (\S+) — copy it now", text)
+    assert match, text
+    return match.group(1)
+
+
+def test_new_api_key_is_shown_once_and_stored_hashed(operator: Client) -> None:
+    response = operator.post(
+        reverse("admin:campaigner_apikey_add"),
+        {"name": "web form", "team": "", "user": ""},
+        follow=True,
+    )
+
+    plain = _shown_secret(response)
+    key = ApiKey.objects.get(name="web form")
+    assert key.key_hash == hash_secret(plain)
+    assert key.key_prefix == plain[:8]
+    again = operator.get(reverse("admin:campaigner_apikey_change", args=[key.pk]))
+    assert plain not in again.content.decode()
+
+
+def test_new_api_token_is_shown_once_and_stored_hashed(operator: Client) -> None:
+    user = get_user_model().objects.get(username="ops")
+    response = operator.post(
+        reverse("admin:campaigner_apitoken_add"), {"user": user.pk, "name": "pbx"}, follow=True
+    )
+
+    plain = _shown_secret(response)
+    assert ApiToken.objects.get(user=user, name="pbx").token_hash == hash_secret(plain)

@@ -1,0 +1,50 @@
+"""``/health``: 200 when the database and broker answer, 503 with the failing part otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from campaigner.celery import app as celery_app
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthy_server_answers_200(client: Client) -> None:
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] is True
+    assert body["broker"]["ok"] is True
+
+
+@pytest.fixture
+def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing listens on port 1.
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+
+
+def test_unreachable_broker_answers_503(client: Client, unreachable_broker: None) -> None:
+    response = client.get("/health")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["database"]["ok"] is True
+    assert body["broker"]["ok"] is False
+    assert "Connection refused" in body["broker"]["error"] or "Error" in body["broker"]["error"]
+
+
+def test_unreachable_database_answers_503(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import connection
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    response = client.get("/health")
+
+    assert response.status_code == 503
+    assert response.json()["database"] == {"ok": False, "error": "OSError: connection refused"}

@@ -1,0 +1,151 @@
+"""factory-boy factories for the configuration and lead models."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from campaigner.models import (
+    Allocation,
+    ApiKey,
+    Campaign,
+    CampaignTemplate,
+    ContactHours,
+    ContactHoursWindow,
+    Disposition,
+    DispositionSet,
+    TemplateField,
+    hash_secret,
+)
+from leads.models import DncEntry, Lead, LeadPhone
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Group
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("password")
+
+
+class ContactHoursFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactHours
+
+    name = factory.Sequence(lambda n: f"Hours {n}")
+    timezone = "Australia/Melbourne"
+
+
+class ContactHoursWindowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactHoursWindow
+
+    contact_hours = factory.SubFactory(ContactHoursFactory)
+    weekday = 0
+    start_minute = 9 * 60
+    end_minute = 17 * 60
+
+
+class DispositionSetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DispositionSet
+
+    name = factory.Sequence(lambda n: f"Dispositions {n}")
+
+
+class DispositionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Disposition
+
+    disposition_set = factory.SubFactory(DispositionSetFactory)
+    name = factory.Sequence(lambda n: f"Disposition {n}")
+
+
+class TemplateFactory(factory.django.DjangoModelFactory):
+    """A template with fields Name, FirstPhone (phone) and SecondPhone (phone)."""
+
+    class Meta:
+        model = CampaignTemplate
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Template {n}")
+    contact_hours = factory.SubFactory(ContactHoursFactory)
+    disposition_set = factory.SubFactory(DispositionSetFactory)
+
+    @factory.post_generation
+    def with_fields(self, create: bool, extracted: object, **kwargs: object) -> None:
+        if not create or extracted is False:
+            return
+        for position, (name, is_phone) in enumerate(
+            [("Name", False), ("FirstPhone", True), ("SecondPhone", True)]
+        ):
+            TemplateField.objects.create(
+                template=self, name=name, is_phone=is_phone, position=position
+            )
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    template = factory.SubFactory(TemplateFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+
+
+class AllocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Allocation
+
+    campaign = factory.SubFactory(CampaignFactory)
+    name = factory.Sequence(lambda n: f"Allocation {n}")
+    started = True
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lead
+
+    allocation = factory.SubFactory(AllocationFactory)
+    campaign = factory.SelfAttribute("allocation.campaign")
+    fields = factory.Dict({"Name": factory.Faker("name")})
+
+
+class LeadPhoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeadPhone
+
+    lead = factory.SubFactory(LeadFactory)
+    campaign = factory.SelfAttribute("lead.campaign")
+    field_name = "FirstPhone"
+    number = factory.Sequence(lambda n: f"03{n:08d}")
+
+
+class DncEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DncEntry
+
+    number = factory.Sequence(lambda n: f"04{n:08d}")
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """Pass ``plain=`` to choose the key; the factory stores only its hash."""
+
+    class Meta:
+        model = ApiKey
+        exclude = ("plain",)
+
+    name = factory.Sequence(lambda n: f"key {n}")
+    plain = factory.Sequence(lambda n: f"test-api-key-{n:020d}")
+    key_hash = factory.LazyAttribute(lambda o: hash_secret(o.plain))
+    key_prefix = factory.LazyAttribute(lambda o: o.plain[:8])

@@ -1,0 +1,65 @@
+"""Integrity rules that the database itself enforces, whatever code path writes."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from campaigner.models import Disposition, TemplateField
+from tests.factories import (
+    AllocationFactory,
+    CampaignFactory,
+    DispositionSetFactory,
+    LeadFactory,
+    TemplateFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_external_id_is_unique_within_a_campaign() -> None:
+    first = LeadFactory(external_id="9856")
+    with (
+        pytest.raises(IntegrityError, match="lead_external_id_unique_in_campaign"),
+        transaction.atomic(),
+    ):
+        LeadFactory(allocation=first.allocation, external_id="9856")
+    # Another allocation of the same campaign is the same scope.
+    other_allocation = AllocationFactory(campaign=first.campaign)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LeadFactory(allocation=other_allocation, external_id="9856")
+
+
+def test_external_id_may_repeat_across_campaigns_and_be_absent_many_times() -> None:
+    first = LeadFactory(external_id="9856")
+    LeadFactory(external_id="9856")  # a different campaign
+    LeadFactory(allocation=first.allocation, external_id=None)
+    LeadFactory(allocation=first.allocation, external_id=None)
+
+
+def test_priority_above_100_is_refused() -> None:
+    with pytest.raises(IntegrityError, match="lead_priority_range"):
+        LeadFactory(priority=101)
+
+
+def test_template_field_names_are_unique_and_not_system_names() -> None:
+    template = TemplateFactory()
+    with pytest.raises(IntegrityError, match="template_field_name_unique"), transaction.atomic():
+        TemplateField.objects.create(template=template, name="Name")
+    with pytest.raises(IntegrityError, match="template_field_not_system_name"):
+        TemplateField.objects.create(template=template, name="njSomething")
+
+
+def test_disposition_names_are_unique_regardless_of_case() -> None:
+    dispositions = DispositionSetFactory()
+    Disposition.objects.create(disposition_set=dispositions, name="No Answer")
+    with pytest.raises(IntegrityError, match="disposition_name_unique_ci"):
+        Disposition.objects.create(disposition_set=dispositions, name="NO ANSWER")
+
+
+def test_allocation_names_are_unique_within_a_campaign() -> None:
+    campaign = CampaignFactory()
+    AllocationFactory(campaign=campaign, name="Web")
+    AllocationFactory(name="Web")  # another campaign
+    with pytest.raises(IntegrityError, match="allocation_name_unique_in_campaign"):
+        AllocationFactory(campaign=campaign, name="Web")
