@@ -22,8 +22,9 @@ def test_healthy_server_answers_200(client: Client) -> None:
 
 @pytest.fixture
 def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Nothing listens on port 1.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    # Celery's broker_url prefers this variable over its config. Nothing listens on port 1.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+    assert celery_app.conf.broker_url == "redis://127.0.0.1:1/0"
 
 
 def test_unreachable_broker_answers_503(client: Client, unreachable_broker: None) -> None:
