@@ -2,9 +2,21 @@ from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from campaigner.api import views as read_api
 from campaigner.health import health_view
+from leads import api as lead_api
+
+CAMPAIGN_API = "servicemanager/rest/CampaignAPI/"
 
 urlpatterns = [
+    path(CAMPAIGN_API + "getCampaignTemplateList", read_api.TemplateListApi.as_view()),
+    path(CAMPAIGN_API + "getCampaignList", read_api.CampaignListApi.as_view()),
+    path(CAMPAIGN_API + "getAllocationList", read_api.AllocationListApi.as_view()),
+    path(CAMPAIGN_API + "insertLeadFast", lead_api.InsertLeadFastApi.as_view()),
+    path(CAMPAIGN_API + "insertLeadsFast", lead_api.InsertLeadsFastApi.as_view()),
+    path(CAMPAIGN_API + "insertLead", lead_api.InsertLeadApi.as_view()),
+    path(CAMPAIGN_API + "insertLeads", lead_api.InsertLeadsApi.as_view()),
+    path(CAMPAIGN_API + "<path:method>", read_api.unknown_method_view),
     path("health", health_view, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

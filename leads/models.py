@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -118,3 +119,35 @@ class DncEntry(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class PhonePattern(models.Model):
+    """A rewrite rule applied to a number before it is checked (the vendor's "phone number
+    patterns"), e.g. ``^\\+61(\\d{9})$`` → ``0\\1`` so that +61 3 8321 8199 and 03 8321 8199 are
+    the same number. Rules run after spaces, dashes, dots and brackets are removed, in
+    ``position`` order; the first that matches is applied, the rest are skipped.
+
+    Stored numbers are not re-normalised when rules change: add rules before loading leads.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    position = models.PositiveIntegerField(default=0)
+    pattern = models.CharField(max_length=200, help_text="Python regular expression.")
+    replacement = models.CharField(
+        max_length=200, blank=True, help_text="Replacement; \\1, \\2 … insert the groups."
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return f"{self.pattern} → {self.replacement}"
+
+    def clean(self) -> None:
+        from leads.phone import PhoneRuleError, compile_rule  # noqa: PLC0415
+
+        try:
+            compile_rule(self.pattern, self.replacement)
+        except PhoneRuleError as exc:
+            raise ValidationError({"pattern": str(exc)}) from exc

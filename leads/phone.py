@@ -1,20 +1,59 @@
 """Phone number normalisation (campaignapi.md §4.2).
 
-Spaces, dashes, dots and brackets are removed, a leading ``+`` is kept, and what remains must
-be 6-16 digits. Anything else is not a usable number (``None``).
+Spaces, dashes, dots and brackets are removed, a leading ``+`` is kept, the configured
+``PhonePattern`` rules may rewrite the result, and what remains must be 6-16 digits (with an
+optional leading ``+``). Anything else is not a usable number (``None``).
+
+Every door that stores or compares numbers (inserts, updates, DNC, provisioning) uses a
+``PhoneNormaliser`` from ``load_normaliser()``, so a number is spelled the same everywhere.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-_SEPARATORS = re.compile(r"[\s\-.()\[\]{}]")
+_SEPARATORS = re.compile(r"[\s\-.()\[\]]")
 _NUMBER = re.compile(r"\+?\d{6,16}")
 
 
-def normalise(value: object) -> str | None:
-    """The normalised number, or ``None`` when ``value`` is not a usable number."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    candidate = _SEPARATORS.sub("", str(value))
-    return candidate if _NUMBER.fullmatch(candidate) else None
+class PhoneRuleError(ValueError):
+    pass
+
+
+def compile_rule(pattern: str, replacement: str) -> re.Pattern[str]:
+    """Compile a rule; a bad pattern or a replacement naming a missing group fails here."""
+    try:
+        compiled = re.compile(pattern)
+        compiled.sub(replacement, "")  # validates the replacement even without a match
+    except re.error as exc:
+        raise PhoneRuleError(str(exc)) from exc
+    return compiled
+
+
+@dataclass(frozen=True)
+class PhoneNormaliser:
+    rules: tuple[tuple[re.Pattern[str], str], ...] = ()
+
+    def __call__(self, value: object) -> str | None:
+        """The normalised number, or ``None`` when ``value`` is not a usable number."""
+        if isinstance(value, str):
+            candidate = _SEPARATORS.sub("", value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            candidate = str(value)
+        else:
+            return None
+        for pattern, replacement in self.rules:
+            rewritten, count = pattern.subn(replacement, candidate, count=1)
+            if count:
+                candidate = rewritten
+                break
+        return candidate if _NUMBER.fullmatch(candidate) else None
+
+
+def load_normaliser() -> PhoneNormaliser:
+    """A normaliser with the enabled ``PhonePattern`` rules, in order (one small query)."""
+    from leads.models import PhonePattern  # noqa: PLC0415 (models import this module's errors)
+
+    rules = PhonePattern.objects.filter(enabled=True).values_list("pattern", "replacement")
+    return PhoneNormaliser(tuple((compile_rule(p, r), r) for p, r in rules))

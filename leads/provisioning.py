@@ -50,7 +50,7 @@ from campaigner.models import (
     hash_secret,
 )
 from leads.models import DncEntry
-from leads.phone import normalise
+from leads.phone import PhoneNormaliser, load_normaliser
 
 PROVISIONED_TOKEN_NAME = "provisioned"  # noqa: S105 (a name, not a secret)
 
@@ -91,6 +91,7 @@ class _Provisioner:
         self.report = ProvisionReport()
         self._path: list[str] = []
         self._copy_targets: list[tuple[str, dict[str, str]]] = []
+        self._normalise: PhoneNormaliser | None = None
 
     # -- error context ---------------------------------------------------------------------
     @contextmanager
@@ -454,7 +455,9 @@ class _Provisioner:
 
     def dnc(self, item: Any) -> None:
         self.obj(item, {"phone", "expires", "note"}, ("phone",))
-        number = normalise(item["phone"])
+        if self._normalise is None:
+            self._normalise = load_normaliser()
+        number = self._normalise(item["phone"])
         if number is None:
             raise self.fail(f"{item['phone']!r} is not a usable phone number")
         expires = item.get("expires")

@@ -1,0 +1,66 @@
+"""CampaignAPI read calls (campaignapi.md §3): GET or POST, not rate limited."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from campaigner.api.auth import api_key_authenticate, campaign_get, template_get, visible_templates
+from campaigner.api.base import CampaignApiView
+from campaigner.api.codes import Code
+from campaigner.models import ApiKey
+
+
+def _param(request: Request, name: str) -> str | None:
+    """A parameter from the query string, else from a form-encoded POST body."""
+    value = request.query_params.get(name)
+    if value is None and request.method == "POST":
+        value = request._request.POST.get(name)
+    return value
+
+
+class _ListApi(CampaignApiView):
+    entity_type: ClassVar[str]
+
+    def entities(self, request: Request, key: ApiKey) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> Response:
+        key = api_key_authenticate(request._request)
+        rows = self.entities(request, key).order_by("id").values("id", "name")
+        return Response(
+            {"type": self.entity_type, "code": int(Code.OK), "message": Code.OK.message,
+             "entities": list(rows)}
+        )  # fmt: skip
+
+    post = get
+
+
+class TemplateListApi(_ListApi):
+    entity_type = "CampaignTemplate"
+
+    def entities(self, request: Request, key: ApiKey) -> QuerySet[Any]:
+        return visible_templates(key)
+
+
+class CampaignListApi(_ListApi):
+    entity_type = "Campaign"
+
+    def entities(self, request: Request, key: ApiKey) -> QuerySet[Any]:
+        return template_get(key, _param(request, "fTemplateId")).campaigns.all()
+
+
+class AllocationListApi(_ListApi):
+    entity_type = "Allocation"
+
+    def entities(self, request: Request, key: ApiKey) -> QuerySet[Any]:
+        return campaign_get(key, _param(request, "fCampaignId")).allocations.all()
+
+
+def unknown_method_view(request: HttpRequest, method: str) -> JsonResponse:
+    """Method names are case-sensitive; anything else under the base path is a 404."""
+    return JsonResponse({"code": 404, "message": "UNKNOWN_METHOD", "detail": method}, status=404)

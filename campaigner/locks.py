@@ -1,0 +1,34 @@
+"""PostgreSQL advisory locks, the one place the project's lock keys are defined.
+
+``advisory_xact_lock(LockKey.X, object_id)`` blocks until this transaction holds the lock; it
+is released at commit or rollback, so a crash never leaves it held. Because the lock lives in
+PostgreSQL, it serialises every process and host that shares the database.
+
+Keys are (class, object id) pairs, the two-``int4`` form of ``pg_advisory_xact_lock``. Object ids
+above 2**31 wrap, which can only make two unrelated objects wait for each other, never let two
+holders of the same object in. **Never renumber a LockKey**: running servers of two versions
+must agree on what a number means.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from django.db import connection
+
+_INT4 = 2**31
+
+
+class LockKey(IntEnum):
+    # Held by every lead insert into a campaign for its whole transaction, so duplicate-phone
+    # and external-id checks and the inserts they guard are one step for other inserters.
+    CAMPAIGN_LEAD_INSERT = 1
+
+
+def advisory_xact_lock(key: LockKey, object_id: int) -> None:
+    """Wait for the transaction-scoped lock on ``(key, object_id)``. Must run inside
+    ``transaction.atomic()``; raises ``RuntimeError`` otherwise (the lock would end at once)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("advisory_xact_lock needs an open transaction")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [int(key), object_id % _INT4])

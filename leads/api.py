@@ -1,0 +1,121 @@
+"""CampaignAPI lead insert calls (campaignapi.md §4): thin interfaces over ``lead_insert_batch``.
+
+Order of checks for a call (§4): API key → template, campaign, allocation ids → body size →
+body shape → the leads. Single-lead calls answer with the lead's own code; the multi-lead
+calls (and the deprecated ``insertLead``) answer 200 with the vendor's import summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from campaigner.api.auth import allocation_get, api_key_authenticate, campaign_get, template_get
+from campaigner.api.base import CampaignApiView, json_body
+from campaigner.api.codes import CampaignApiError, Code, envelope
+from leads.services.lead_insert import (
+    InsertBatchResult,
+    InsertTarget,
+    insert_target_load,
+    lead_insert_batch,
+)
+from leads.summary import import_summary
+
+
+def _insert_target(request: Request) -> InsertTarget:
+    key = api_key_authenticate(request._request)
+    params = request.query_params
+    template = template_get(key, params.get("fTemplateId"))
+    campaign = campaign_get(key, params.get("fCampaignId"), template)
+    allocation = allocation_get(campaign, params.get("fAllocationId"))
+    return insert_target_load(campaign, allocation)
+
+
+def _allow_duplicates(request: Request) -> bool:
+    return request.query_params.get("allowDuplicates", "").strip().lower() == "true"
+
+
+def _one_lead(body: Any) -> dict[str, Any]:
+    """One lead object; a one-element array holding one is tolerated [ref]."""
+    if isinstance(body, list) and len(body) == 1:
+        body = body[0]
+    if not isinstance(body, dict):
+        raise CampaignApiError(Code.MALFORMED_REQUEST, "the body must be one JSON lead object")
+    return body
+
+
+def _many_leads(body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, list) or not all(isinstance(lead, dict) for lead in body):
+        raise CampaignApiError(Code.MALFORMED_REQUEST, "the body must be a JSON array of objects")
+    return body
+
+
+def _summary_response(leads: list[dict[str, Any]], result: InsertBatchResult) -> Response:
+    results = []
+    for index, outcome in enumerate(result.outcomes):
+        entry: dict[str, Any] = {"index": index, "code": int(outcome.code),
+                                 "message": outcome.code.message}  # fmt: skip
+        if outcome.lead_id is not None:
+            entry["leadId"] = outcome.lead_id
+        results.append(entry)
+    return Response(
+        {
+            "code": int(Code.OK),
+            "message": import_summary(leads, result.outcomes),
+            "imported": result.imported,
+            "updated": 0,
+            "rejected": result.rejected,
+            "results": results,
+        }
+    )
+
+
+class InsertLeadFastApi(CampaignApiView):
+    """``insertLeadFast``: one lead, its own code (200 or 400)."""
+
+    def post(self, request: Request) -> Response:
+        target = _insert_target(request)
+        lead = _one_lead(json_body(request._request))
+        outcome = lead_insert_batch(
+            target, [lead], allow_duplicates=_allow_duplicates(request)
+        ).outcomes[0]
+        if outcome.code is not Code.OK:
+            raise CampaignApiError(
+                outcome.code, outcome.detail, extra={"ignoredFields": outcome.ignored_fields}
+            )
+        return Response(
+            envelope(
+                Code.OK, leadId=outcome.lead_id, version=1, ignoredFields=outcome.ignored_fields
+            )  # fmt: skip
+        )
+
+
+class _SummaryInsertApi(CampaignApiView):
+    single: ClassVar[bool]
+
+    def post(self, request: Request) -> Response:
+        target = _insert_target(request)
+        body = json_body(request._request)
+        leads = [_one_lead(body)] if self.single else _many_leads(body)
+        result = lead_insert_batch(target, leads, allow_duplicates=_allow_duplicates(request))
+        return _summary_response(leads, result)
+
+
+class InsertLeadsFastApi(_SummaryInsertApi):
+    """``insertLeadsFast``: a JSON array of leads, the import summary."""
+
+    single = False
+
+
+class InsertLeadsApi(_SummaryInsertApi):
+    """``insertLeads`` (deprecated): as ``insertLeadsFast``."""
+
+    single = False
+
+
+class InsertLeadApi(_SummaryInsertApi):
+    """``insertLead`` (deprecated): one lead, answered with the import summary."""
+
+    single = True

@@ -1,0 +1,154 @@
+"""Reading one lead object as a client sent it (campaignapi.md §4.1-§4.3).
+
+Pure functions, no database: the insert path runs them on every lead of a batch before it
+takes any lock, and the update path reuses them. Each failing check raises ``LeadRejected``
+with the contract code; the caller decides the order of checks (§4.3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import zoneinfo
+from typing import Any
+
+from campaigner.api.codes import Code
+
+NO_CHANGE = "<no change>"
+
+EXTERNAL_ID = "njExternalLeadId"
+DISPOSITION = "njDisposition"
+CALLBACK_DATE = "njCallBackDate"
+PRIORITY = "njPriority"
+CONTACT_HOURS = "njContactHours"
+VERSION = "njVersion"
+SYSTEM_FIELDS = frozenset({EXTERNAL_ID, DISPOSITION, CALLBACK_DATE, PRIORITY, CONTACT_HOURS})
+
+EXTERNAL_ID_MAX_LENGTH = 255
+_CALLBACK_FORMAT = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2})")
+_WHOLE_NUMBER = re.compile(r"\s*\d{1,3}\s*")
+
+
+class LeadRejected(Exception):  # noqa: N818 (a result, not a failure of the server)
+    def __init__(self, code: Code, detail: str | None = None) -> None:
+        super().__init__(detail or code.message)
+        self.code = code
+        self.detail = detail
+
+
+def is_no_change(value: object) -> bool:
+    """``<No Change>`` in any case, surrounding spaces ignored."""
+    return isinstance(value, str) and "<" in value and value.strip().lower() == NO_CHANGE
+
+
+def is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check_shape(lead: dict[str, Any]) -> None:
+    """Values must be JSON scalars or null; text must not contain NUL (PostgreSQL cannot store
+    it, and one such value must not sink a whole batch)."""
+    for key, value in lead.items():
+        if "\x00" in key:
+            raise LeadRejected(Code.MALFORMED_REQUEST, "a field name contains a NUL character")
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} contains a NUL character")
+        elif isinstance(value, dict | list):
+            raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} must be a string, number or null")
+        elif isinstance(value, float) and value != value:  # NaN from a lenient parser
+            raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} is not a number")
+
+
+def check_no_change_on_insert(lead: dict[str, Any]) -> None:
+    for key, value in lead.items():
+        if is_no_change(value):
+            raise LeadRejected(
+                Code.IMPORT_BUT_NOCHANGE_SPECIFIED, f"{key!r} is <No Change> on an insert"
+            )
+
+
+def callback_parts(value: object) -> tuple[int, int, int, int, int] | None:
+    """Validate ``yyyy/MM/dd HH:mm`` (24-hour clock, a real calendar date); return its parts.
+
+    ``None`` for blank (no callback). The instant depends on the lead's Contact Hours, which are
+    checked after this (§4.3), so the zone is applied by ``callback_at``.
+    """
+    if is_blank(value):
+        return None
+    match = _CALLBACK_FORMAT.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise LeadRejected(
+            Code.INVALID_CALLBACK_DATE_FORMAT, f"{CALLBACK_DATE} must be yyyy/MM/dd HH:mm"
+        )
+    year, month, day, hour, minute = (int(part) for part in match.groups())
+    try:
+        dt.datetime(year, month, day, hour, minute)  # noqa: DTZ001 (calendar check only)
+    except ValueError:
+        raise LeadRejected(
+            Code.INVALID_CALLBACK_DATE_FORMAT, f"{value!r} is not a real date and time"
+        ) from None
+    return year, month, day, hour, minute
+
+
+def callback_at(parts: tuple[int, int, int, int, int], zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The instant of a local wall-clock time in ``zone``.
+
+    A time skipped by a daylight-saving change (e.g. 02:30 on the first Sunday of October in
+    Melbourne) does not exist and is refused (114); a repeated one takes its first occurrence.
+    """
+    local = dt.datetime(*parts, tzinfo=zone)
+    if local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise LeadRejected(
+            Code.INVALID_CALLBACK_DATE_FORMAT,
+            f"{local:%Y/%m/%d %H:%M} does not exist in {zone.key} (daylight-saving change)",
+        )
+    return local
+
+
+def priority(value: object) -> int | None:
+    """``njPriority``: a whole number 0-100 as JSON number or numeric string; ``None`` if blank."""
+    if is_blank(value):
+        return None
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
+        number = int(value)
+    if number is None or not 0 <= number <= 100:
+        raise LeadRejected(Code.INVALID_PRIORITY, f"{PRIORITY} must be a whole number 0-100")
+    return number
+
+
+def external_id(value: object) -> str | None:
+    """``njExternalLeadId`` as text (a JSON number 9856 is the id "9856"); ``None`` if blank."""
+    if is_blank(value):
+        return None
+    text = value.strip() if isinstance(value, str) else json_spelling(value)
+    if len(text) > EXTERNAL_ID_MAX_LENGTH:
+        raise LeadRejected(
+            Code.MALFORMED_REQUEST, f"{EXTERNAL_ID} is longer than {EXTERNAL_ID_MAX_LENGTH}"
+        )
+    return text
+
+
+def json_spelling(value: object) -> str:
+    """A scalar as it is written in JSON (strings as-is, null as empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
