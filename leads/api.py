@@ -88,7 +88,7 @@ class InsertLeadFastApi(CampaignApiView):
         return Response(
             envelope(
                 Code.OK, leadId=outcome.lead_id, version=1, ignoredFields=outcome.ignored_fields
-            )  # fmt: skip
+            )
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import zoneinfo
 from typing import Any
@@ -30,7 +31,9 @@ _CALLBACK_FORMAT = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2})")
 _WHOLE_NUMBER = re.compile(r"\s*\d{1,3}\s*")
 
 
-class LeadRejected(Exception):  # noqa: N818 (a result, not a failure of the server)
+class LeadRejected(Exception):
+    """One lead failed a check; ``code`` is its contract code."""
+
     def __init__(self, code: Code, detail: str | None = None) -> None:
         super().__init__(detail or code.message)
         self.code = code
@@ -57,7 +60,7 @@ def check_shape(lead: dict[str, Any]) -> None:
                 raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} contains a NUL character")
         elif isinstance(value, dict | list):
             raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} must be a string, number or null")
-        elif isinstance(value, float) and value != value:  # NaN from a lenient parser
+        elif isinstance(value, float) and math.isnan(value):  # NaN from a lenient parser
             raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} is not a number")
 
 

@@ -1,6 +1,7 @@
 """The vendor's import summary string (campaignapi.md §4.5), byte for byte.
 
-``Imported <i> Updated <u> Rejected <r> leads.\\n\\nErrors (If any):\\n <header>Error Reason,\\n<rows>OK``
+``Imported <i> Updated <u> Rejected <r> leads.\\n\\nErrors (If any):\\n <header>Error Reason,\\n``
+followed by ``<rows>OK``.
 """
 
 from __future__ import annotations
