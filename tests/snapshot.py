@@ -15,8 +15,8 @@ _SKIP = {
 }
 
 
-def database_rows() -> dict[str, list[tuple[Any, ...]]]:
-    tables = [t for t in connection.introspection.table_names() if t not in _SKIP]
+def database_rows(exclude: frozenset[str] = frozenset()) -> dict[str, list[tuple[Any, ...]]]:
+    tables = [t for t in connection.introspection.table_names() if t not in _SKIP | exclude]
     rows = {}
     with connection.cursor() as cursor:
         for table in tables:
