@@ -238,7 +238,7 @@ def test_check_order_of_one_lead(api: Api) -> None:
     """§4.3: the first failing check wins."""
     DncEntry.objects.create(number="0383218199")
     api.post("insertLeadFast", {"FirstPhone": "0390000000", "njExternalLeadId": "taken"})
-    steps = [
+    steps: list[tuple[dict[str, Any], int]] = [
         ({"PostCode": {}}, 150),
         ({"City": "<No Change>"}, 108),
         ({"njCallBackDate": "tomorrow"}, 114),
