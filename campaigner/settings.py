@@ -74,8 +74,9 @@ if env.str("DATABASE_URL", default=""):
 else:
     from campaigner import embedded
 
-    EMBEDDED_DATABASE = embedded.ensure_running(DATA_DIR, "campaigner")
-    DATABASES = {"default": EMBEDDED_DATABASE.settings("campaigner")}
+    _name = env.str("CAMPAIGNER_DB_NAME", default="campaigner")
+    EMBEDDED_DATABASE = embedded.ensure_running(DATA_DIR, _name)
+    DATABASES = {"default": EMBEDDED_DATABASE.settings(_name)}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

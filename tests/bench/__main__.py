@@ -1,0 +1,28 @@
+"""``make bench``: run every benchmark and print its numbers.
+
+Options: ``python -m tests.bench [--leads N] [--existing N]``. The benchmark database
+(``<name>_bench``) is seeded once and reused by later runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tests.bench import setup
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--leads", type=int, default=100_000, help="leads in the insert batch")
+    parser.add_argument(
+        "--existing", type=int, default=1_000_000, help="leads already in the campaign (and DNC size)"
+    )
+    args = parser.parse_args()
+    setup.configure()
+    from tests.bench import inserts  # noqa: PLC0415 (needs Django configured first)
+
+    inserts.run(batch_size=args.leads, existing=args.existing)
+
+
+if __name__ == "__main__":
+    main()

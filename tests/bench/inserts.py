@@ -1,0 +1,275 @@
+"""Benchmark: one ``insertLeadsFast`` call of 100,000 leads into a campaign of 1,000,000 leads
+with a DNC list of 1,000,000 numbers, through the real HTTP stack (gunicorn), against a
+deliberately naive ORM implementation (per-lead ``exists()`` checks and saves) on the same
+batch from the same starting state. Both must give the same per-lead codes.
+
+Batch mix (seeded, so every run sends the same batch): ~10% phones already in the campaign,
+~5% DNC, ~1% in-batch duplicates, ~1% taken external ids, ~0.5% unusable numbers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigner.api.codes import Code
+from campaigner.models import Allocation, ApiKey, Campaign, CampaignTemplate, TemplateField
+from leads.lead_input import LeadRejected
+from leads.models import DncEntry, Lead, LeadPhone
+from leads.services import lead_insert
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "bench-key-00000000000000000000"
+FIELDS = ["Name", "StreetAddress", "City", "State", "PostCode", "FirstPhone", "SecondPhone"]
+TARGET_RATE, TARGET_RATIO, TARGET_RSS_MB = 30_000, 20, 400
+
+
+def existing_number(i: int) -> str:
+    return f"03{i:08d}"
+
+
+def dnc_number(i: int) -> str:
+    return f"04{i:08d}"
+
+
+# --- seeding ----------------------------------------------------------------------------------
+
+
+def seed(existing: int) -> Allocation:
+    """The benchmark campaign with ``existing`` leads and as many DNC numbers (reused if there)."""
+    template, _ = CampaignTemplate.objects.get_or_create(name="Bench")
+    for position, name in enumerate(FIELDS):
+        TemplateField.objects.get_or_create(
+            template=template, name=name,
+            defaults={"is_phone": name.endswith("Phone"), "position": position},
+        )  # fmt: skip
+    campaign, _ = Campaign.objects.get_or_create(name=f"bench-{existing}", template=template)
+    allocation, _ = Allocation.objects.get_or_create(campaign=campaign, name="main", started=True)
+    key = ApiKey(name="bench")
+    key.set_key(KEY)
+    ApiKey.objects.filter(name="bench").delete()
+    key.save()
+    if Lead.objects.filter(campaign=campaign).count() == existing:
+        print(f"  reusing the seeded campaign of {existing:,} leads")
+        return allocation
+    started = time.perf_counter()
+    Lead.objects.filter(campaign=campaign).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {Lead._meta.db_table} (campaign_id, allocation_id, fields, external_id,
+                priority, closed, version, checked_out_by, created_at, updated_at)
+            SELECT %s, %s, jsonb_build_object('Name', 'Person ' || i,
+                       'FirstPhone', '03' || lpad(i::text, 8, '0')),
+                   'ext-' || i, i %% 20, false, 1, '', now(), now()
+            FROM generate_series(0, %s - 1) AS i""",  # noqa: S608
+            [campaign.pk, allocation.pk, existing],
+        )
+        cursor.execute(
+            f"""INSERT INTO {LeadPhone._meta.db_table} (lead_id, campaign_id, field_name, number,
+                blocked)
+            SELECT id, campaign_id, 'FirstPhone', fields->>'FirstPhone', false
+            FROM {Lead._meta.db_table} WHERE campaign_id = %s""",  # noqa: S608
+            [campaign.pk],
+        )
+        cursor.execute(
+            f"""INSERT INTO {DncEntry._meta.db_table} (number, source, note, created_at)
+            SELECT '04' || lpad(i::text, 8, '0'), 'bench', '', now()
+            FROM generate_series(0, %s - 1) AS i ON CONFLICT (number) DO NOTHING""",  # noqa: S608
+            [existing],
+        )
+        cursor.execute("ANALYZE")
+    print(f"  seeded {existing:,} leads and DNC numbers in {time.perf_counter() - started:.0f} s")
+    return allocation
+
+
+def make_batch(size: int, existing: int) -> list[dict[str, Any]]:
+    rng = random.Random(20261123)  # noqa: S311 (reproducible data, not security)
+    batch: list[dict[str, Any]] = []
+    for i in range(size):
+        lead: dict[str, Any] = {
+            "Name": f"New lead {i}", "StreetAddress": "Suite 8/10 Hoddle St",
+            "City": "Abbotsford", "State": "Vic", "PostCode": "3064",
+            "FirstPhone": f"05 {i // 10_000:04d} {i % 10_000:04d}", "njExternalLeadId": f"new-{i}",
+        }  # fmt: skip
+        roll = rng.random()
+        if roll < 0.10:
+            lead["FirstPhone"] = existing_number(rng.randrange(existing))
+        elif roll < 0.15:
+            lead["FirstPhone"] = dnc_number(rng.randrange(existing))
+        elif roll < 0.16 and batch:
+            lead["FirstPhone"] = batch[rng.randrange(len(batch))]["FirstPhone"]
+        elif roll < 0.17:
+            lead["njExternalLeadId"] = f"ext-{rng.randrange(existing)}"
+        elif roll < 0.175:
+            lead["FirstPhone"] = "12-ab"
+        batch.append(lead)
+    return batch
+
+
+# --- the real path, over HTTP -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _post(port: int, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+    conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    payload = json.loads(response.read())
+    conn.close()
+    return response.status, payload
+
+
+def real_path(allocation: Allocation, body: bytes) -> tuple[float, list[int], list[int], float]:
+    """Seconds, per-lead codes, inserted lead ids and the server worker's peak RSS (MB)."""
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "gunicorn", "campaigner.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "900"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        campaign = allocation.campaign
+        path = (
+            "/servicemanager/rest/CampaignAPI/insertLeadsFast?"
+            f"fTemplateId={campaign.template_id}&fCampaignId={campaign.pk}"
+            f"&fAllocationId={allocation.pk}&apiKey={KEY}"
+        )
+        _post(port, path, b"[]")  # warm the worker (imports, connection) without writing
+        started = time.perf_counter()
+        status, payload = _post(port, path, body)
+        elapsed = time.perf_counter() - started
+        assert status == 200, payload
+        worker = psutil.Process(server.pid).children()[0]
+        peak_kb = next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{worker.pid}/status").read_text().splitlines()
+            if line.startswith("VmHWM:")
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    codes = [r["code"] for r in payload["results"]]
+    ids = [r["leadId"] for r in payload["results"] if "leadId" in r]
+    return elapsed, codes, ids, peak_kb / 1024
+
+
+def delete_leads(ids: list[int]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {LeadPhone._meta.db_table} WHERE lead_id = ANY(%s)",  # noqa: S608
+            [ids],
+        )
+        cursor.execute(f"DELETE FROM {Lead._meta.db_table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+
+
+# --- the naive baseline -------------------------------------------------------------------------
+
+
+def naive_insert(allocation: Allocation, batch: list[dict[str, Any]]) -> list[int]:
+    """What a first ORM version looks like: per lead, ``exists()`` per check and a save per row.
+    It reuses the pure per-lead reading of the real service, so only the database work differs.
+    Runs in one transaction that is rolled back, leaving the seeded state as it was."""
+    target = lead_insert.insert_target_load(allocation.campaign, allocation)
+    codes = []
+    today = timezone.now().date()  # the DB compares with CURRENT_DATE in UTC
+    with transaction.atomic():
+        for index, raw in enumerate(batch):
+            try:
+                lead = lead_insert._read(index, raw, target)
+            except LeadRejected as rejected:
+                codes.append(int(rejected.code))
+                continue
+            campaign = target.campaign
+            numbers = [n for _, n in lead.numbers]
+            if lead.external_id and Lead.objects.filter(
+                campaign=campaign, external_id=lead.external_id
+            ).exists():
+                codes.append(int(Code.DUPLICATE_EXTERNAL_ID))
+                continue
+            dnc = [
+                DncEntry.objects.filter(number=n)
+                .exclude(expires_on__lte=today)
+                .exists()
+                for n in numbers
+            ]
+            if all(dnc):
+                codes.append(int(Code.DNC))
+                continue
+            if any(LeadPhone.objects.filter(campaign=campaign, number=n).exists() for n in numbers):
+                codes.append(int(Code.DUPLICATE))
+                continue
+            saved = Lead.objects.create(
+                campaign=campaign, allocation=allocation, fields=lead.fields,
+                external_id=lead.external_id, priority=lead.priority,
+                callback_at=lead.callback_at, contact_hours_id=lead.contact_hours_id,
+            )  # fmt: skip
+            for (name, number), blocked in zip(lead.numbers, dnc, strict=True):
+                LeadPhone.objects.create(
+                    lead=saved, campaign=campaign, field_name=name, number=number, blocked=blocked
+                )
+            codes.append(int(Code.OK))
+        transaction.set_rollback(True)
+    return codes
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def run(batch_size: int, existing: int) -> None:
+    db = settings.DATABASES["default"]
+    print(f"\n== insertLeadsFast: {batch_size:,} leads into a campaign of {existing:,} leads "
+          f"with {existing:,} DNC numbers ({db['NAME']} on {db['HOST'] or 'localhost'})")  # fmt: skip
+    allocation = seed(existing)
+    batch = make_batch(batch_size, existing)
+    body = json.dumps(batch).encode()
+    print(f"  batch body: {len(body) / 2**20:.1f} MiB")
+
+    real_s, real_codes, ids, peak_mb = real_path(allocation, body)
+    delete_leads(ids)
+    started = time.perf_counter()
+    naive_codes = naive_insert(allocation, batch)
+    naive_s = time.perf_counter() - started
+
+    real_rate, naive_rate = batch_size / real_s, batch_size / naive_s
+    same = real_codes == naive_codes
+    counts = {code: real_codes.count(code) for code in sorted(set(real_codes))}
+    print(f"  codes: {', '.join(f'{Code(c).message} {n:,}' for c, n in counts.items())}")
+    print(f"  real path (HTTP, gunicorn, 1 worker): {real_s:7.2f} s  {real_rate:9,.0f} leads/s")
+    print(f"  naive ORM baseline (in process):      {naive_s:7.2f} s  {naive_rate:9,.0f} leads/s")
+    print(f"  ratio real/naive: {real_rate / naive_rate:.1f}x   same per-lead codes: {same}")
+    print(f"  server worker peak RSS (VmHWM): {peak_mb:.0f} MB")
+    verdicts = [
+        (f">= {TARGET_RATE:,} leads/s", real_rate >= TARGET_RATE),
+        (f">= {TARGET_RATIO}x naive", real_rate / naive_rate >= TARGET_RATIO),
+        (f"< {TARGET_RSS_MB} MB peak", peak_mb < TARGET_RSS_MB),
+    ]
+    print("  targets: " + "; ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in verdicts))
+    if not same:
+        first = next(i for i, (a, b) in enumerate(zip(real_codes, naive_codes)) if a != b)
+        raise SystemExit(f"per-lead codes differ, first at lead {first}: {batch[first]}")
