@@ -56,7 +56,12 @@ def json_body(request: HttpRequest) -> Any:
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > limit:
         raise too_large
-    data = request.read(limit + 1)
+    if not declared and request.META.get("wsgi.input_terminated"):
+        # A chunked body: Django reads nothing without a Content-Length, but the server (e.g.
+        # gunicorn) has marked the input as terminated, so it can be read to its end.
+        data = request.META["wsgi.input"].read(limit + 1)
+    else:
+        data = request.read(limit + 1)
     if len(data) > limit:
         raise too_large
     # The standard parser, not orjson: orjson turns integers beyond 64 bits into floats, which

@@ -15,7 +15,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--leads", type=int, default=100_000, help="leads in the insert batch")
     parser.add_argument(
-        "--existing", type=int, default=1_000_000, help="leads already in the campaign (and DNC size)"
+        "--existing",
+        type=int,
+        default=1_000_000,
+        help="leads already in the campaign (and DNC size)",
     )
     args = parser.parse_args()
     setup.configure()

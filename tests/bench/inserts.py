@@ -207,15 +207,14 @@ def naive_insert(allocation: Allocation, batch: list[dict[str, Any]]) -> list[in
                 continue
             campaign = target.campaign
             numbers = [n for _, n in lead.numbers]
-            if lead.external_id and Lead.objects.filter(
-                campaign=campaign, external_id=lead.external_id
-            ).exists():
+            if (
+                lead.external_id
+                and Lead.objects.filter(campaign=campaign, external_id=lead.external_id).exists()
+            ):
                 codes.append(int(Code.DUPLICATE_EXTERNAL_ID))
                 continue
             dnc = [
-                DncEntry.objects.filter(number=n)
-                .exclude(expires_on__lte=today)
-                .exists()
+                DncEntry.objects.filter(number=n).exclude(expires_on__lte=today).exists()
                 for n in numbers
             ]
             if all(dnc):

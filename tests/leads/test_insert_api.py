@@ -532,3 +532,25 @@ def test_a_team_key_cannot_see_or_write_outside_its_teams(api: Api) -> None:
 
     api.template.teams.add(sales)
     assert api.post("insertLeadFast", JANE, apiKey="sales-key-000000000000000").status_code == 200
+
+
+@override_settings(CAMPAIGNAPI_MAX_BODY_MB=1)
+def test_a_chunked_body_without_content_length_is_read_within_the_limit(api: Api) -> None:
+    import io
+
+    from django.test import RequestFactory
+
+    from campaigner.api.base import json_body
+    from campaigner.api.codes import CampaignApiError
+
+    def chunked(body: bytes) -> Any:
+        request = RequestFactory().post("/", data=b"", content_type="application/json")
+        request.META.pop("CONTENT_LENGTH", None)
+        request.META["wsgi.input"] = io.BytesIO(body)
+        request.META["wsgi.input_terminated"] = True
+        return request
+
+    assert json_body(chunked(b'[{"FirstPhone": "0383218199"}]')) == [{"FirstPhone": "0383218199"}]
+    with pytest.raises(CampaignApiError) as raised:
+        json_body(chunked(b"[" + b" " * 2**20 + b"]"))
+    assert raised.value.code == 152
