@@ -22,7 +22,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     setup.configure()
-    from tests.bench import inserts  # noqa: PLC0415 (needs Django configured first)
+    from tests.bench import inserts
 
     inserts.run(batch_size=args.leads, existing=args.existing)
 

@@ -73,20 +73,20 @@ def seed(existing: int) -> Allocation:
             SELECT %s, %s, jsonb_build_object('Name', 'Person ' || i,
                        'FirstPhone', '03' || lpad(i::text, 8, '0')),
                    'ext-' || i, i %% 20, false, 1, '', now(), now()
-            FROM generate_series(0, %s - 1) AS i""",  # noqa: S608
+            FROM generate_series(0, %s - 1) AS i""",
             [campaign.pk, allocation.pk, existing],
         )
         cursor.execute(
             f"""INSERT INTO {LeadPhone._meta.db_table} (lead_id, campaign_id, field_name, number,
                 blocked)
             SELECT id, campaign_id, 'FirstPhone', fields->>'FirstPhone', false
-            FROM {Lead._meta.db_table} WHERE campaign_id = %s""",  # noqa: S608
+            FROM {Lead._meta.db_table} WHERE campaign_id = %s""",
             [campaign.pk],
         )
         cursor.execute(
             f"""INSERT INTO {DncEntry._meta.db_table} (number, source, note, created_at)
             SELECT '04' || lpad(i::text, 8, '0'), 'bench', '', now()
-            FROM generate_series(0, %s - 1) AS i ON CONFLICT (number) DO NOTHING""",  # noqa: S608
+            FROM generate_series(0, %s - 1) AS i ON CONFLICT (number) DO NOTHING""",
             [existing],
         )
         cursor.execute("ANALYZE")
@@ -95,7 +95,7 @@ def seed(existing: int) -> Allocation:
 
 
 def make_batch(size: int, existing: int) -> list[dict[str, Any]]:
-    rng = random.Random(20261123)  # noqa: S311 (reproducible data, not security)
+    rng = random.Random(20261123)
     batch: list[dict[str, Any]] = []
     for i in range(size):
         lead: dict[str, Any] = {
@@ -139,7 +139,7 @@ def _post(port: int, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
 def real_path(allocation: Allocation, body: bytes) -> tuple[float, list[int], list[int], float]:
     """Seconds, per-lead codes, inserted lead ids and the server worker's peak RSS (MB)."""
     port = _free_port()
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "campaigner.wsgi:application",
          "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "900"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -182,10 +182,10 @@ def real_path(allocation: Allocation, body: bytes) -> tuple[float, list[int], li
 def delete_leads(ids: list[int]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {LeadPhone._meta.db_table} WHERE lead_id = ANY(%s)",  # noqa: S608
+            f"DELETE FROM {LeadPhone._meta.db_table} WHERE lead_id = ANY(%s)",
             [ids],
         )
-        cursor.execute(f"DELETE FROM {Lead._meta.db_table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+        cursor.execute(f"DELETE FROM {Lead._meta.db_table} WHERE id = ANY(%s)", [ids])
 
 
 # --- the naive baseline -------------------------------------------------------------------------
@@ -242,8 +242,9 @@ def naive_insert(allocation: Allocation, batch: list[dict[str, Any]]) -> list[in
 
 def run(batch_size: int, existing: int) -> None:
     db = settings.DATABASES["default"]
+    where = f"{db['NAME']} on {db['HOST'] or 'localhost'}"
     print(f"\n== insertLeadsFast: {batch_size:,} leads into a campaign of {existing:,} leads "
-          f"with {existing:,} DNC numbers ({db['NAME']} on {db['HOST'] or 'localhost'})")  # fmt: skip
+          f"with {existing:,} DNC numbers ({where})")  # fmt: skip
     allocation = seed(existing)
     batch = make_batch(batch_size, existing)
     body = json.dumps(batch).encode()
@@ -270,5 +271,7 @@ def run(batch_size: int, existing: int) -> None:
     ]
     print("  targets: " + "; ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in verdicts))
     if not same:
-        first = next(i for i, (a, b) in enumerate(zip(real_codes, naive_codes)) if a != b)
+        first = next(
+            i for i, (a, b) in enumerate(zip(real_codes, naive_codes, strict=False)) if a != b
+        )
         raise SystemExit(f"per-lead codes differ, first at lead {first}: {batch[first]}")

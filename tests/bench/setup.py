@@ -21,7 +21,7 @@ def configure() -> None:
         os.environ["CAMPAIGNER_DB_NAME"] = "campaigner_bench"  # created by the embedded helper
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaigner.settings")
     django.setup()
-    from django.core.management import call_command  # noqa: PLC0415
+    from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
 
