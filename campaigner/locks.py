@@ -23,6 +23,12 @@ class LockKey(IntEnum):
     # Held by every lead insert into a campaign for its whole transaction, so duplicate-phone
     # and external-id checks and the inserts they guard are one step for other inserters.
     CAMPAIGN_LEAD_INSERT = 1
+    # The rate limiter (campaigner.ratelimit): the FIFO gate, the N call slots, and the manual
+    # import hold on a campaign. These are session locks, held across the call, not one
+    # transaction.
+    RATE_GATE = 2
+    RATE_SLOT = 3
+    CAMPAIGN_IMPORT_HOLD = 4
 
 
 def advisory_xact_lock(key: LockKey, object_id: int) -> None:

@@ -1,7 +1,8 @@
 """CampaignAPI lead insert calls (campaignapi.md §4): thin interfaces over ``lead_insert_batch``.
 
 Order of checks for a call (§4): API key → template, campaign, allocation ids → body size →
-body shape → the leads. Single-lead calls answer with the lead's own code; the multi-lead
+body shape → the rate-limit queue (``run_limited``) → the leads. Single-lead calls answer
+with the lead's own code; the multi-lead
 calls (and the deprecated ``insertLead``) answer 200 with the vendor's import summary.
 """
 
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 from campaigner.api.auth import allocation_get, api_key_authenticate, campaign_get, template_get
 from campaigner.api.base import CampaignApiView, json_body
 from campaigner.api.codes import CampaignApiError, Code, envelope
+from campaigner.ratelimit import run_limited
 from leads.services.lead_insert import (
     InsertBatchResult,
     InsertTarget,
@@ -22,6 +24,17 @@ from leads.services.lead_insert import (
     lead_insert_batch,
 )
 from leads.summary import import_summary
+
+
+def _insert_limited(
+    request: Request, target: InsertTarget, leads: list[dict[str, Any]], *, bulk: bool
+) -> InsertBatchResult:
+    allow_duplicates = _allow_duplicates(request)
+    return run_limited(
+        lambda: lead_insert_batch(target, leads, allow_duplicates=allow_duplicates),
+        bulk=bulk,
+        campaign_id=target.campaign.pk,
+    )
 
 
 def _insert_target(request: Request) -> InsertTarget:
@@ -78,9 +91,7 @@ class InsertLeadFastApi(CampaignApiView):
     def post(self, request: Request) -> Response:
         target = _insert_target(request)
         lead = _one_lead(json_body(request._request))
-        outcome = lead_insert_batch(
-            target, [lead], allow_duplicates=_allow_duplicates(request)
-        ).outcomes[0]
+        outcome = _insert_limited(request, target, [lead], bulk=False).outcomes[0]
         if outcome.code is not Code.OK:
             raise CampaignApiError(
                 outcome.code, outcome.detail, extra={"ignoredFields": outcome.ignored_fields}
@@ -99,7 +110,7 @@ class _SummaryInsertApi(CampaignApiView):
         target = _insert_target(request)
         body = json_body(request._request)
         leads = [_one_lead(body)] if self.single else _many_leads(body)
-        result = lead_insert_batch(target, leads, allow_duplicates=_allow_duplicates(request))
+        result = _insert_limited(request, target, leads, bulk=not self.single)
         return _summary_response(leads, result)
 
 

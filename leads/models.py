@@ -26,23 +26,38 @@ class Lead(models.Model):
     """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="leads")
-    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="leads")
+    # Served by the dialer-order index, which starts with the allocation.
+    allocation = models.ForeignKey(
+        Allocation, on_delete=models.PROTECT, related_name="leads", db_index=False
+    )
     fields = models.JSONField(default=dict, blank=True)
     # NULL, not "", is "no external id": the unique constraint ignores NULLs.
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     priority = models.PositiveSmallIntegerField(default=DEFAULT_PRIORITY)
     callback_at = models.DateTimeField(null=True, blank=True)
+    # No index on these two: every index costs each inserted lead, and they only serve the
+    # rare deletion of a Contact Hours or disposition (a scan then, to honour PROTECT).
     contact_hours = models.ForeignKey(
-        ContactHours, on_delete=models.PROTECT, null=True, blank=True, related_name="leads"
+        ContactHours,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+        db_index=False,
     )
     disposition = models.ForeignKey(
-        Disposition, on_delete=models.PROTECT, null=True, blank=True, related_name="leads"
+        Disposition,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+        db_index=False,
     )
     closed = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=1)
     checked_out_by = models.CharField(max_length=150, blank=True, default="")
     checked_out_until = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -82,8 +97,12 @@ class LeadPhone(models.Model):
     (campaign, number). ``blocked`` marks a number that was on the DNC list; it is never dialed.
     """
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="phones")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    # Both foreign keys are served by the composite indexes below (lead, field_name) and
+    # (campaign, number); separate indexes would only slow inserts.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="phones", db_index=False)
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     field_name = models.CharField(max_length=100)
     number = models.CharField(max_length=17)
     blocked = models.BooleanField(default=False)
@@ -94,8 +113,8 @@ class LeadPhone(models.Model):
             models.UniqueConstraint(fields=["lead", "field_name"], name="lead_phone_one_per_field")
         ]
         indexes: ClassVar = [
+            # A search across campaigns uses it too, as campaign_id = ANY(<every campaign>).
             models.Index(fields=["campaign", "number"], name="lead_phone_campaign_number"),
-            models.Index(fields=["number"], name="lead_phone_number"),
         ]
 
     def __str__(self) -> str:

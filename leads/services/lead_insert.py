@@ -38,6 +38,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
 from campaigner.api.codes import Code
 from campaigner.locks import LockKey, advisory_xact_lock
@@ -201,20 +202,19 @@ def _classify(
     Returns the accepted candidates and the batch's numbers that are on the DNC list.
     """
     campaign_id = target.campaign.pk
-    external_ids = list({c.external_id for c in candidates if c.external_id is not None})
-    numbers = list({number for c in candidates for _, number in c.numbers})
+    external_ids = _array_literal({c.external_id for c in candidates if c.external_id is not None})
+    numbers = _array_literal({number for c in candidates for _, number in c.numbers})
     with connection.cursor() as cursor:
-        taken_ids = set()
-        if external_ids:
-            cursor.execute(
-                f"SELECT external_id FROM {Lead._meta.db_table}"  # noqa: S608 (our table)
-                " WHERE campaign_id = %s AND external_id = ANY(%s)",
-                [campaign_id, external_ids],
-            )
-            taken_ids = {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT external_id FROM {Lead._meta.db_table}"  # noqa: S608 (our table)
+            " WHERE campaign_id = %s AND external_id = ANY(%s::text[])",
+            [campaign_id, external_ids],
+        )
+        taken_ids = {row[0] for row in cursor.fetchall()}
         cursor.execute(
             f"SELECT number FROM {DncEntry._meta.db_table}"  # noqa: S608
-            " WHERE number = ANY(%s) AND (expires_on IS NULL OR expires_on > CURRENT_DATE)",
+            " WHERE number = ANY(%s::text[])"
+            " AND (expires_on IS NULL OR expires_on > CURRENT_DATE)",
             [numbers],
         )
         dnc = {row[0] for row in cursor.fetchall()}
@@ -222,7 +222,7 @@ def _classify(
         if not allow_duplicates:
             cursor.execute(
                 f"SELECT DISTINCT number FROM {LeadPhone._meta.db_table}"  # noqa: S608
-                " WHERE campaign_id = %s AND number = ANY(%s)",
+                " WHERE campaign_id = %s AND number = ANY(%s::text[])",
                 [campaign_id, numbers],
             )
             taken_numbers = {row[0] for row in cursor.fetchall()}
@@ -252,6 +252,13 @@ def _classify(
     return accepted, dnc
 
 
+def _array_literal(values: set[str]) -> str:
+    """A PostgreSQL text[] literal. Sent as one string: letting the driver adapt a list of
+    100,000 strings element by element costs ~0.5 s; this costs ~20 ms."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
+
+
 def _dumps(fields: dict[str, Any]) -> str:
     try:
         return orjson.dumps(fields).decode()
@@ -262,7 +269,8 @@ def _dumps(fields: dict[str, Any]) -> str:
 def _write(target: InsertTarget, accepted: list[_Candidate], dnc: set[str]) -> list[int]:
     """COPY the accepted leads and their numbers (DNC ones marked blocked); return the new
     lead ids in order."""
-    now = timezone.now()
+    # One timestamp for the batch, formatted once rather than adapted on each of 100,000 rows.
+    now = timezone.now().isoformat()
     campaign_id, allocation_id = target.campaign.pk, target.allocation.pk
     with connection.cursor() as cursor:
         cursor.execute(
@@ -271,10 +279,14 @@ def _write(target: InsertTarget, accepted: list[_Candidate], dnc: set[str]) -> l
         )
         lead_ids = [row[0] for row in cursor.fetchall()]
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper, for COPY
+        # The queued writer sends from a thread, so formatting rows overlaps sending them.
+        lead_columns = (
+            "id, campaign_id, allocation_id, fields, external_id, priority, callback_at,"
+            " contact_hours_id, closed, version, checked_out_by, created_at, updated_at"
+        )
         with raw.copy(
-            f"COPY {Lead._meta.db_table} (id, campaign_id, allocation_id, fields, external_id,"
-            " priority, callback_at, contact_hours_id, closed, version, checked_out_by,"
-            " created_at, updated_at) FROM STDIN"
+            f"COPY {Lead._meta.db_table} ({lead_columns}) FROM STDIN",
+            writer=QueuedLibpqWriter(raw),
         ) as copy:
             for candidate, lead_id in zip(accepted, lead_ids, strict=True):
                 copy.write_row(
@@ -284,9 +296,10 @@ def _write(target: InsertTarget, accepted: list[_Candidate], dnc: set[str]) -> l
                         candidate.contact_hours_id, False, 1, "", now, now,
                     )
                 )  # fmt: skip
+        phone_columns = "lead_id, campaign_id, field_name, number, blocked"
         with raw.copy(
-            f"COPY {LeadPhone._meta.db_table} (lead_id, campaign_id, field_name, number, blocked)"
-            " FROM STDIN"
+            f"COPY {LeadPhone._meta.db_table} ({phone_columns}) FROM STDIN",
+            writer=QueuedLibpqWriter(raw),
         ) as copy:
             for candidate, lead_id in zip(accepted, lead_ids, strict=True):
                 for name, number in candidate.numbers:

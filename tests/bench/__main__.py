@@ -20,11 +20,15 @@ def main() -> None:
         default=1_000_000,
         help="leads already in the campaign (and DNC size)",
     )
+    parser.add_argument(
+        "--no-naive", action="store_true", help="skip the (slow) naive baseline of the insert bench"
+    )
     args = parser.parse_args()
     setup.configure()
-    from tests.bench import inserts
+    from tests.bench import inserts, ratelimit  # Django must be configured first
 
-    inserts.run(batch_size=args.leads, existing=args.existing)
+    inserts.run(batch_size=args.leads, existing=args.existing, naive=not args.no_naive)
+    ratelimit.run(existing=args.existing)
 
 
 if __name__ == "__main__":

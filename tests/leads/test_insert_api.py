@@ -15,7 +15,9 @@ from tests.campaignapi import BASE, GLOBAL_KEY, Api, make_api
 from tests.factories import AllocationFactory, ApiKeyFactory, CampaignFactory, TemplateFactory
 from tests.snapshot import database_rows
 
-pytestmark = pytest.mark.django_db
+# Calls run on the rate limiter's executor threads, with their own connections: the data a
+# test creates must be committed for them to see it.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 JANE = {"Name": "Jane Smith", "FirstPhone": "0383218199"}
 

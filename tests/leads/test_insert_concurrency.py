@@ -19,7 +19,7 @@ RACERS = 8
 
 
 @pytest.fixture
-def slow_write(monkeypatch: pytest.MonkeyPatch) -> None:
+def slow_write(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     """Hold each call between its checks and its write for 200 ms, so calls that were not
     serialised would all pass their checks before any of them wrote."""
     original = lead_insert._write

@@ -1,0 +1,245 @@
+"""The server's own rate limit for the six lead write calls (campaignapi.md §7).
+
+``run_limited(work, bulk=…, campaign_id=…)`` runs ``work`` (one call's service, which opens its
+own transaction) so that across **every process and host sharing the database** at most
+``CAMPAIGNAPI_CONCURRENCY`` calls run at once.
+
+How (all locks are PostgreSQL session advisory locks, so they hold across processes and hosts
+and vanish with a dead process's connection):
+
+1. *Import hold* (insert calls only, in the request thread): a shared lock on the campaign's
+   ``CAMPAIGN_IMPORT_HOLD`` key, waited for within the queue bound. A manual import takes it
+   exclusively (``campaign_import_hold``), so inserts into that campaign wait while it runs and
+   inserts into other campaigns do not.
+2. *Bounded executor* (per process, ``CAMPAIGNAPI_CONCURRENCY`` threads): the call is queued
+   there, so a process never has more threads (and database connections) waiting at the
+   database than it could ever run at once.
+3. *Gate*: the executor thread waits on one exclusive ``RATE_GATE`` lock. PostgreSQL grants a
+   contended lock to its waiters in the order they asked, so the gate is a FIFO queue across
+   all processes.
+4. *Slot*: the gate holder takes the first free ``RATE_SLOT`` lock of N (polling every
+   ``SLOT_POLL_S`` while all are held), then lets the gate go.
+5. **Deadline, checked before the work's transaction opens**: every wait is bounded by the
+   call's deadline (``lock_timeout`` and the poll loop), and the deadline is checked once more
+   after the slot is taken. A call past its deadline raises 109 there; ``work`` was never
+   called, so it wrote nothing and never will.
+6. *Minimum hold*: the slot is kept until ``CAMPAIGNAPI_MIN_CALL_MS`` after it was taken.
+
+Order guaranteed: among calls waiting at the gate, slots are granted in the order they reached
+the gate (PostgreSQL's lock queue). Within one process, calls reach the gate in arrival order
+(the executor's FIFO queue). Across processes a call may overtake one that arrived earlier but
+is still queued in another process's executor because that process's threads are all at the
+gate. Inserts waiting for an import hold are granted in PostgreSQL's lock-queue order too.
+
+Not for transaction-pooling connection poolers (pgbouncer ``pool_mode=transaction``): session
+locks need the session to stay on one server connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
+
+import psycopg
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.utils import OperationalError
+from prometheus_client import Counter, Gauge, Histogram
+
+from campaigner.api.codes import CampaignApiError, Code
+from campaigner.locks import LockKey
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SLOT_POLL_S = 0.005  # only the one gate holder in the whole cluster polls
+RETRY_AFTER_S = 30
+
+QUEUE_LENGTH = Gauge(
+    "campaignapi_queue_length", "Lead write calls of this process waiting for a slot"
+)
+QUEUE_WAIT = Histogram(
+    "campaignapi_queue_wait_seconds",
+    "Time from a lead write call's arrival to its slot (or its 109)",
+    ["kind"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
+)
+TIMEOUTS = Counter("campaignapi_queue_timeouts_total", "Calls answered 109", ["kind"])
+
+_executor: ThreadPoolExecutor | None = None
+_executor_key: tuple[int, int] | None = None
+_executor_lock = threading.Lock()
+
+
+def _get_executor() -> ThreadPoolExecutor:
+    """This process's executor, created on first use so that forked workers get their own (and
+    again if the configured concurrency changed)."""
+    global _executor, _executor_key  # noqa: PLW0603
+    key = (os.getpid(), settings.CAMPAIGNAPI_CONCURRENCY)
+    with _executor_lock:
+        if _executor is None or _executor_key != key:
+            if _executor is not None and _executor_key and _executor_key[0] == key[0]:
+                _executor.shutdown(wait=False)
+            _executor = ThreadPoolExecutor(max_workers=key[1], thread_name_prefix="campaignapi")
+            _executor_key = key
+        return _executor
+
+
+def _too_many(kind: str, arrived: float) -> CampaignApiError:
+    waited = time.monotonic() - arrived
+    TIMEOUTS.labels(kind).inc()
+    QUEUE_WAIT.labels(kind).observe(waited)
+    logger.warning("lead write call answered 109 after waiting %.3f s (%s)", waited, kind)
+    return CampaignApiError(
+        Code.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS,
+        "the call could not start within its queue bound; nothing was written",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def run_limited(work: Callable[[], T], *, bulk: bool, campaign_id: int | None = None) -> T:
+    """Run ``work`` under the global limit; return its result or raise 109 (nothing written).
+
+    ``bulk`` selects the queue bound (multi-lead 600 s, single-lead 60 s by default).
+    ``campaign_id`` (inserts) makes the call wait for a manual import into that campaign.
+    """
+    kind = "bulk" if bulk else "single"
+    arrived = time.monotonic()
+    bound = (
+        settings.CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S if bulk else settings.CAMPAIGNAPI_QUEUE_TIMEOUT_S
+    )
+    deadline = arrived + bound
+    QUEUE_LENGTH.inc()
+    queued = True
+
+    def dequeue() -> None:
+        nonlocal queued
+        if queued:
+            queued = False
+            QUEUE_LENGTH.dec()
+
+    try:
+        with _import_hold_shared(campaign_id, deadline, kind, arrived):
+            future = _get_executor().submit(_run_in_slot, work, deadline, kind, arrived, dequeue)
+            return future.result()
+    finally:
+        dequeue()
+
+
+def _run_in_slot(
+    work: Callable[[], T], deadline: float, kind: str, arrived: float, dequeue: Callable[[], None]
+) -> T:
+    close_old_connections()
+    try:
+        with _slot(deadline, kind, arrived):
+            dequeue()
+            QUEUE_WAIT.labels(kind).observe(time.monotonic() - arrived)
+            started = time.monotonic()
+            result = work()
+            rest = settings.CAMPAIGNAPI_MIN_CALL_MS / 1000 - (time.monotonic() - started)
+            if rest > 0:
+                time.sleep(rest)
+            return result
+    finally:
+        close_old_connections()
+
+
+def _lock_within(key: LockKey, object_id: int, deadline: float, *, shared: bool = False) -> bool:
+    """Wait for a session advisory lock until ``deadline``; ``False`` if it was not granted."""
+    remaining_ms = int((deadline - time.monotonic()) * 1000)
+    if remaining_ms <= 0:
+        return False
+    function = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{remaining_ms}ms"])
+        try:
+            cursor.execute(f"SELECT {function}(%s, %s)", [int(key), object_id])
+        except OperationalError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+                return False
+            raise
+        finally:
+            cursor.execute("SELECT set_config('lock_timeout', '0', false)")
+    return True
+
+
+def _unlock(key: LockKey, object_id: int, *, shared: bool = False) -> None:
+    function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s, %s)", [int(key), object_id])
+    except Exception:
+        # A broken connection has lost its locks already; make sure it is not reused.
+        logger.exception(
+            "could not release advisory lock %s/%s; closing the connection", key, object_id
+        )
+        connection.close()
+
+
+def _try_slot() -> int | None:
+    with connection.cursor() as cursor:
+        for slot in range(settings.CAMPAIGNAPI_CONCURRENCY):
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [int(LockKey.RATE_SLOT), slot])
+            if cursor.fetchone()[0]:
+                return slot
+    return None
+
+
+@contextmanager
+def _slot(deadline: float, kind: str, arrived: float) -> Iterator[int]:
+    if connection.in_atomic_block:
+        raise RuntimeError("rate-limited work must start outside a transaction")
+    if not _lock_within(LockKey.RATE_GATE, 0, deadline):
+        raise _too_many(kind, arrived)
+    slot = None
+    try:
+        while (slot := _try_slot()) is None and time.monotonic() < deadline:
+            time.sleep(SLOT_POLL_S)
+    finally:
+        _unlock(LockKey.RATE_GATE, 0)
+    if slot is None:
+        raise _too_many(kind, arrived)
+    try:
+        # The structural guarantee: past its deadline a call never starts its work.
+        if time.monotonic() >= deadline:
+            raise _too_many(kind, arrived)
+        yield slot
+    finally:
+        _unlock(LockKey.RATE_SLOT, slot)
+
+
+@contextmanager
+def _import_hold_shared(
+    campaign_id: int | None, deadline: float, kind: str, arrived: float
+) -> Iterator[None]:
+    if campaign_id is None:
+        yield
+        return
+    if not _lock_within(LockKey.CAMPAIGN_IMPORT_HOLD, campaign_id, deadline, shared=True):
+        raise _too_many(kind, arrived)
+    try:
+        yield
+    finally:
+        _unlock(LockKey.CAMPAIGN_IMPORT_HOLD, campaign_id, shared=True)
+
+
+@contextmanager
+def campaign_import_hold(campaign_id: int) -> Iterator[None]:
+    """Hold a campaign for a manual import: lead inserts into it wait (then 109) until the
+    block exits. Waits for inserts already past the hold to finish. Uses this thread's
+    connection, outside any transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_lock(%s, %s)", [int(LockKey.CAMPAIGN_IMPORT_HOLD), campaign_id]
+        )
+    try:
+        yield
+    finally:
+        _unlock(LockKey.CAMPAIGN_IMPORT_HOLD, campaign_id)
