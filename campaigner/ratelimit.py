@@ -18,7 +18,8 @@ and vanish with a dead process's connection):
    contended lock to its waiters in the order they asked, so the gate is a FIFO queue across
    all processes.
 4. *Slot*: the gate holder takes the first free ``RATE_SLOT`` lock of N (polling every
-   ``SLOT_POLL_S`` while all are held), then lets the gate go.
+   ``SLOT_POLL_S`` while all are held), then lets the gate go. Gate and slot are taken by the
+   database functions of migration ``campaigner.0002`` in one round trip when uncontended.
 5. **Deadline, checked before the work's transaction opens**: every wait is bounded by the
    call's deadline (``lock_timeout`` and the poll loop), and the deadline is checked once more
    after the slot is taken. A call past its deadline raises 109 there; ``work`` was never
@@ -136,6 +137,8 @@ def run_limited(work: Callable[[], T], *, bulk: bool, campaign_id: int | None = 
 def _run_in_slot(
     work: Callable[[], T], deadline: float, kind: str, arrived: float, dequeue: Callable[[], None]
 ) -> T:
+    # As around a request: drop this thread's connection if it is broken or past its age
+    # (CONN_MAX_AGE), so a long-lived executor thread never works on a dead connection.
     close_old_connections()
     try:
         with _slot(deadline, kind, arrived):
@@ -156,17 +159,16 @@ def _lock_within(key: LockKey, object_id: int, deadline: float, *, shared: bool 
     remaining_ms = int((deadline - time.monotonic()) * 1000)
     if remaining_ms <= 0:
         return False
-    function = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{remaining_ms}ms"])
         try:
-            cursor.execute(f"SELECT {function}(%s, %s)", [int(key), object_id])
+            cursor.execute(
+                "SELECT campaignapi_lock(%s, %s, %s, %s)",
+                [int(key), object_id, remaining_ms, shared],
+            )
         except OperationalError as exc:
             if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
                 return False
             raise
-        finally:
-            cursor.execute("SELECT set_config('lock_timeout', '0', false)")
     return True
 
 
@@ -183,27 +185,40 @@ def _unlock(key: LockKey, object_id: int, *, shared: bool = False) -> None:
         connection.close()
 
 
-def _try_slot() -> int | None:
+def _take_slot(deadline: float) -> int | None:
+    """Pass the gate and take a slot (the gate is let go with it); ``None`` at the deadline.
+
+    The uncontended case is one round trip (``campaignapi_enter``); while every slot is busy,
+    only the gate holder polls (``campaignapi_try_slot``), every ``SLOT_POLL_S``.
+    """
+    remaining_ms = int((deadline - time.monotonic()) * 1000)
+    if remaining_ms <= 0:
+        return None
+    args = [int(LockKey.RATE_GATE), int(LockKey.RATE_SLOT), settings.CAMPAIGNAPI_CONCURRENCY]
     with connection.cursor() as cursor:
-        for slot in range(settings.CAMPAIGNAPI_CONCURRENCY):
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [int(LockKey.RATE_SLOT), slot])
-            if cursor.fetchone()[0]:
-                return slot
-    return None
+        try:
+            cursor.execute("SELECT campaignapi_enter(%s, %s, %s, %s)", [*args, remaining_ms])
+        except OperationalError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+                return None
+            raise
+        slot = cursor.fetchone()[0]
+        try:
+            while slot < 0 and time.monotonic() < deadline:
+                time.sleep(SLOT_POLL_S)
+                cursor.execute("SELECT campaignapi_try_slot(%s, %s, %s)", args)
+                slot = cursor.fetchone()[0]
+        finally:
+            if slot < 0:
+                _unlock(LockKey.RATE_GATE, 0)
+    return slot if slot >= 0 else None
 
 
 @contextmanager
 def _slot(deadline: float, kind: str, arrived: float) -> Iterator[int]:
     if connection.in_atomic_block:
         raise RuntimeError("rate-limited work must start outside a transaction")
-    if not _lock_within(LockKey.RATE_GATE, 0, deadline):
-        raise _too_many(kind, arrived)
-    slot = None
-    try:
-        while (slot := _try_slot()) is None and time.monotonic() < deadline:
-            time.sleep(SLOT_POLL_S)
-    finally:
-        _unlock(LockKey.RATE_GATE, 0)
+    slot = _take_slot(deadline)
     if slot is None:
         raise _too_many(kind, arrived)
     try:

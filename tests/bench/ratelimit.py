@@ -19,7 +19,7 @@ from tests.bench.inserts import KEY, delete_leads, seed
 from tests.bench.server import gunicorn, post
 
 CALLS = 500
-HTTP_CALLS = 40
+HTTP_CALLS = 60
 CLIENTS = 8
 
 
@@ -51,6 +51,10 @@ def throughput(existing: int) -> None:
             f"fTemplateId={campaign.template_id}&fCampaignId={campaign.pk}"
             f"&fAllocationId={allocation.pk}&apiKey={KEY}"
         )
+        for i in range(4):  # warm both workers: imports, connections, executor threads
+            lead_ids.append(
+                post(port, path, f'{{"FirstPhone": "0699{i:06d}"}}'.encode())[1]["leadId"]
+            )
         next_call = iter(range(HTTP_CALLS))
         lock = threading.Lock()
 
