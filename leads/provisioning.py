@@ -209,28 +209,27 @@ class _Provisioner:
 
     # -- sections --------------------------------------------------------------------------
     def run(self, spec: Any) -> ProvisionReport:
-        self.obj(spec, {"contact_hours", "teams", "users", "templates", "dnc", "api_keys"})
-        for i, item in enumerate(self.items(spec, "contact_hours")):
-            with self.entry("contact_hours", i, item):
-                self.contact_hours(item)
-        for i, item in enumerate(self.items(spec, "teams")):
-            with self.entry("teams", i, item):
-                self.obj(item, {"name"}, ("name",))
-                self.upsert(Group, {"name": self.text(item, "name")}, {})
-        for i, item in enumerate(self.items(spec, "users")):
-            with self.entry("users", i, item):
-                self.user(item)
-        for i, item in enumerate(self.items(spec, "templates")):
-            with self.entry("templates", i, item):
-                self.template(item)
-        for i, item in enumerate(self.items(spec, "dnc")):
-            with self.entry("dnc", i, item):
-                self.dnc(item)
-        for i, item in enumerate(self.items(spec, "api_keys")):
-            with self.entry("api_keys", i, item):
-                self.api_key(item)
+        # In dependency order: users name teams, templates name Contact Hours and teams, keys
+        # name teams and users.
+        sections = {
+            "contact_hours": self.contact_hours,
+            "teams": self.team,
+            "users": self.user,
+            "templates": self.template,
+            "dnc": self.dnc,
+            "api_keys": self.api_key,
+        }
+        self.obj(spec, set(sections))
+        for section, apply in sections.items():
+            for i, item in enumerate(self.items(spec, section)):
+                with self.entry(section, i, item):
+                    apply(item)
         self.check_copy_targets()
         return self.report
+
+    def team(self, item: Any) -> None:
+        self.obj(item, {"name"}, ("name",))
+        self.upsert(Group, {"name": self.text(item, "name")}, {})
 
     def contact_hours(self, item: Any) -> None:
         self.obj(item, {"name", "timezone", "windows", "closed_dates"}, ("name", "timezone"))
