@@ -155,6 +155,7 @@ def lead_insert_batch(
 def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
     """§4.3 steps 1-6 and the shape of the external id: everything that needs no database."""
     lead_input.check_shape(raw)
+    external_id = lead_input.external_id(raw.get(lead_input.EXTERNAL_ID))  # its length is shape
     lead_input.check_no_change_on_insert(raw)
     callback = lead_input.callback_parts(raw.get(lead_input.CALLBACK_DATE))
     hours = target.default_hours
@@ -182,7 +183,7 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
     return _Candidate(
         index=index,
         fields={k: v for k, v in raw.items() if k in target.field_names},
-        external_id=lead_input.external_id(raw.get(lead_input.EXTERNAL_ID)),
+        external_id=external_id,
         priority=DEFAULT_PRIORITY if priority is None else priority,
         callback_at=callback_at,
         contact_hours_id=hours.pk if hours else None,

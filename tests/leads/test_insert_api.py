@@ -127,6 +127,7 @@ def test_daylight_saving_is_applied_to_callback_dates(api: Api) -> None:
         ({**JANE, "City": [1]}, 150, "MALFORMED_REQUEST"),
         ({**JANE, "City": "nul\u0000byte"}, 150, "MALFORMED_REQUEST"),
         ({**JANE, "njExternalLeadId": "x" * 256}, 150, "MALFORMED_REQUEST"),
+        ({"njExternalLeadId": "x" * 256, "City": "<No Change>"}, 150, "MALFORMED_REQUEST"),
         ({**JANE, "SecondPhone": "<No Change>"}, 108, "IMPORT_BUT_NOCHANGE_SPECIFIED"),
         ({**JANE, "City": "  <NO CHANGE> "}, 108, "IMPORT_BUT_NOCHANGE_SPECIFIED"),
         ({**JANE, "njCallBackDate": "2026-07-01 09:00"}, 114, "INVALID_CALLBACK_DATE_FORMAT"),
