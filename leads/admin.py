@@ -10,7 +10,7 @@ from django.db.models import F
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from leads.models import DncEntry, Lead, LeadPhone
+from leads.models import DncEntry, Lead, LeadPhone, PhonePattern
 
 
 class LeadPhoneInline(admin.TabularInline):
@@ -57,3 +57,11 @@ class DncEntryAdmin(admin.ModelAdmin):
     list_display = ("number", "expires_on", "source", "created_at")
     list_filter = ("source", "expires_on")
     search_fields = ("number", "note")
+
+
+@admin.register(PhonePattern)
+class PhonePatternAdmin(admin.ModelAdmin):
+    list_display = ("name", "position", "pattern", "replacement", "enabled")
+    list_editable = ("position", "enabled")
+    list_filter = ("enabled",)
+    search_fields = ("name", "pattern")

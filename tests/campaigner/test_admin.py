@@ -26,6 +26,17 @@ def operator(client: Client, demo_spec: dict[str, Any]) -> Client:
     return client
 
 
+def test_every_model_of_the_project_is_in_the_admin() -> None:
+    """Registered, or edited inline on a registered model (fields on their template, …)."""
+    from django.apps import apps
+
+    inline = {i.model for model_admin in admin.site._registry.values() for i in model_admin.inlines}
+    ours = [
+        m for a in ("campaigner", "leads", "dialer") for m in apps.get_app_config(a).get_models()
+    ]
+    assert [m.__name__ for m in ours if m not in admin.site._registry and m not in inline] == []
+
+
 def test_every_registered_model_has_working_pages(operator: Client) -> None:
     for model in admin.site._registry:
         opts = model._meta
