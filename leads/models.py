@@ -100,8 +100,11 @@ class LeadPhone(models.Model):
     # Both foreign keys are served by the composite indexes below (lead, field_name) and
     # (campaign, number); separate indexes would only slow inserts.
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="phones", db_index=False)
+    # A copy of lead.campaign, so no constraint of its own: every foreign key costs each
+    # inserted row a check at commit (Django's keys are deferred), and the lead's own key
+    # already ties the number to an existing campaign.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     field_name = models.CharField(max_length=100)
     number = models.CharField(max_length=17)
