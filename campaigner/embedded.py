@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 class EmbeddedPostgres:
     pgdata: Path
     socket_dir: Path
-    pid: int | None
     started_here: bool  # False when this call attached to a server that was already running
 
     def settings(self, name: str) -> dict[str, object]:
@@ -58,7 +57,7 @@ def ensure_running(data_dir: Path, name: str) -> EmbeddedPostgres:
         server = pgserver.get_server(pgdata, cleanup_mode=None)
     info = server.get_postmaster_info()
     embedded = EmbeddedPostgres(
-        pgdata=pgdata, socket_dir=info.socket_dir, pid=info.pid, started_here=not was_running
+        pgdata=pgdata, socket_dir=info.socket_dir, started_here=not was_running
     )
     _create_database(embedded, name)
     return embedded

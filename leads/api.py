@@ -2,8 +2,8 @@
 
 Order of checks for a call (§4): API key → template, campaign, allocation ids → body size →
 body shape → the rate-limit queue (``run_limited``) → the leads. Single-lead calls answer
-with the lead's own code; the multi-lead
-calls (and the deprecated ``insertLead``) answer 200 with the vendor's import summary.
+with the lead's own code; the multi-lead calls (and the deprecated ``insertLead``) answer 200
+with the vendor's import summary.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from campaigner.ratelimit import run_limited
 from leads.services.lead_insert import (
     InsertBatchResult,
     InsertTarget,
+    ignored_fields,
     insert_target_load,
     lead_insert_batch,
 )
@@ -92,15 +93,10 @@ class InsertLeadFastApi(CampaignApiView):
         target = _insert_target(request)
         lead = _one_lead(json_body(request._request))
         outcome = _insert_limited(request, target, [lead], bulk=False).outcomes[0]
+        ignored = ignored_fields(target, lead)
         if outcome.code is not Code.OK:
-            raise CampaignApiError(
-                outcome.code, outcome.detail, extra={"ignoredFields": outcome.ignored_fields}
-            )
-        return Response(
-            envelope(
-                Code.OK, leadId=outcome.lead_id, version=1, ignoredFields=outcome.ignored_fields
-            )
-        )
+            raise CampaignApiError(outcome.code, outcome.detail, extra={"ignoredFields": ignored})
+        return Response(envelope(Code.OK, leadId=outcome.lead_id, version=1, ignoredFields=ignored))
 
 
 class _SummaryInsertApi(CampaignApiView):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import re
 import zoneinfo
 from typing import Any
@@ -19,12 +18,9 @@ from campaigner.api.codes import Code
 NO_CHANGE = "<no change>"
 
 EXTERNAL_ID = "njExternalLeadId"
-DISPOSITION = "njDisposition"
 CALLBACK_DATE = "njCallBackDate"
 PRIORITY = "njPriority"
 CONTACT_HOURS = "njContactHours"
-VERSION = "njVersion"
-SYSTEM_FIELDS = frozenset({EXTERNAL_ID, DISPOSITION, CALLBACK_DATE, PRIORITY, CONTACT_HOURS})
 
 EXTERNAL_ID_MAX_LENGTH = 255
 _CALLBACK_FORMAT = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2})")
@@ -60,8 +56,6 @@ def check_shape(lead: dict[str, Any]) -> None:
                 raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} contains a NUL character")
         elif isinstance(value, dict | list):
             raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} must be a string, number or null")
-        elif isinstance(value, float) and math.isnan(value):  # NaN from a lenient parser
-            raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} is not a number")
 
 
 def check_no_change_on_insert(lead: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ import datetime as dt
 import json
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -92,7 +92,6 @@ class LeadOutcome:
     code: Code
     detail: str | None = None
     lead_id: int | None = None
-    ignored_fields: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -119,6 +118,11 @@ class InsertBatchResult:
         return len(self.outcomes) - self.imported
 
 
+def ignored_fields(target: InsertTarget, lead: dict[str, Any]) -> list[str]:
+    """Keys of ``lead`` an insert does not use (listed back on single-lead responses)."""
+    return [k for k in lead if k not in target.field_names and k not in _INSERT_SYSTEM_FIELDS]
+
+
 def lead_insert_batch(
     target: InsertTarget, leads: Sequence[dict[str, Any]], *, allow_duplicates: bool = False
 ) -> InsertBatchResult:
@@ -131,14 +135,10 @@ def lead_insert_batch(
     outcomes: list[LeadOutcome] = [LeadOutcome(Code.OK) for _ in leads]
     candidates = []
     for index, raw in enumerate(leads):
-        outcome = outcomes[index]
-        outcome.ignored_fields = [
-            k for k in raw if k not in target.field_names and k not in _INSERT_SYSTEM_FIELDS
-        ]
         try:
             candidates.append(_read(index, raw, target))
         except LeadRejected as rejected:
-            outcome.code, outcome.detail = rejected.code, rejected.detail
+            outcomes[index].code, outcomes[index].detail = rejected.code, rejected.detail
     if not candidates:
         return InsertBatchResult(outcomes)
 
