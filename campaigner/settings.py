@@ -102,7 +102,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Webhook/email deliveries whose queued task was lost (broker down at commit, worker
+    # killed) are queued again once due.
+    "action-deliveries-due": {
+        "task": "leads.tasks.action_deliveries_due_task",
+        "schedule": env.float("ACTION_SWEEP_SECONDS", default=60),
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- CampaignAPI and dialer (domain.md §8) ------------------------------------------------
@@ -144,6 +151,15 @@ SPECTACULAR_SETTINGS = {
 EMAIL_BACKEND = env.str(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="campaigner@localhost")
+
+# Webhook and email actions (campaignapi.md §6): attempt n waits BASE * 2**(n-1) seconds after
+# the previous one (capped at an hour); after MAX attempts the delivery is marked failed.
+ACTION_MAX_ATTEMPTS = env.int("ACTION_MAX_ATTEMPTS", default=8)
+ACTION_RETRY_BASE_SECONDS = env.float("ACTION_RETRY_BASE_SECONDS", default=30)
+ACTION_WEBHOOK_TIMEOUT_S = env.float("ACTION_WEBHOOK_TIMEOUT_S", default=10)
 
 LOGGING = {
     "version": 1,

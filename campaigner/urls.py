@@ -16,6 +16,8 @@ urlpatterns = [
     path(CAMPAIGN_API + "insertLeadsFast", lead_api.InsertLeadsFastApi.as_view()),
     path(CAMPAIGN_API + "insertLead", lead_api.InsertLeadApi.as_view()),
     path(CAMPAIGN_API + "insertLeads", lead_api.InsertLeadsApi.as_view()),
+    path(CAMPAIGN_API + "updateLeadFast", lead_api.UpdateLeadFastApi.as_view()),
+    path(CAMPAIGN_API + "updateLead", lead_api.UpdateLeadApi.as_view()),
     path(CAMPAIGN_API + "<path:method>", read_api.unknown_method_view),
     path("health", health_view, name="health"),
     path("admin/", admin.site.urls),

@@ -1,4 +1,5 @@
-"""CampaignAPI lead insert calls (campaignapi.md §4): thin interfaces over ``lead_insert_batch``.
+"""CampaignAPI lead write calls (campaignapi.md §4): thin interfaces over ``lead_insert_batch``
+and ``lead_update``.
 
 Order of checks for a call (§4): API key → template, campaign, allocation ids → body size →
 body shape → the rate-limit queue (``run_limited``) → the leads. Single-lead calls answer
@@ -17,6 +18,8 @@ from campaigner.api.auth import allocation_get, api_key_authenticate, campaign_g
 from campaigner.api.base import CampaignApiView, json_body
 from campaigner.api.codes import CampaignApiError, Code, envelope
 from campaigner.ratelimit import run_limited
+from leads import lead_input
+from leads.lead_input import LeadRejected
 from leads.services.lead_insert import (
     InsertBatchResult,
     InsertTarget,
@@ -24,6 +27,7 @@ from leads.services.lead_insert import (
     insert_target_load,
     lead_insert_batch,
 )
+from leads.services.lead_update import lead_update, update_ignored_fields, version_parse
 from leads.summary import import_summary
 
 
@@ -126,3 +130,44 @@ class InsertLeadApi(_SummaryInsertApi):
     """``insertLead`` (deprecated): one lead, answered with the import summary."""
 
     single = True
+
+
+class _UpdateApi(CampaignApiView):
+    """An update (§4.6): one lead, its own code; success carries ``leadId`` and ``version``."""
+
+    url_id_first: ClassVar[bool]
+
+    def post(self, request: Request) -> Response:
+        target = _insert_target(request)
+        lead = _one_lead(json_body(request._request))
+        url_id = request.query_params.get(lead_input.EXTERNAL_ID)
+        fallback = url_id
+        if self.url_id_first and not lead_input.is_blank(url_id):
+            lead, fallback = {**lead, lead_input.EXTERNAL_ID: url_id}, None
+        ignored = update_ignored_fields(target, lead)
+        try:
+            if_match = version_parse(request.headers.get("If-Match"))
+            result = run_limited(
+                lambda: lead_update(target, lead, external_id_fallback=fallback, if_match=if_match),
+                bulk=False,
+            )
+        except LeadRejected as rejected:
+            raise CampaignApiError(
+                rejected.code, rejected.detail, extra={"ignoredFields": ignored}
+            ) from None
+        return Response(
+            envelope(Code.OK, leadId=result.lead_id, version=result.version, ignoredFields=ignored)
+        )
+
+
+class UpdateLeadFastApi(_UpdateApi):
+    """``updateLeadFast``: the external id from the body, the URL parameter as a fallback."""
+
+    url_id_first = False
+
+
+class UpdateLeadApi(_UpdateApi):
+    """``updateLead`` (deprecated): the external id from the URL parameter, the body's as a
+    fallback."""
+
+    url_id_first = True

@@ -57,6 +57,9 @@ class Lead(models.Model):
     version = models.PositiveIntegerField(default=1)
     checked_out_by = models.CharField(max_length=150, blank=True, default="")
     checked_out_until = models.DateTimeField(null=True, blank=True)
+    # The number the dialer handed out with the check-out (the "dialed" number of a dnc action).
+    # db_default: the insert path's COPY leaves the column out.
+    checked_out_number = models.CharField(max_length=17, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -173,3 +176,114 @@ class PhonePattern(models.Model):
             compile_rule(self.pattern, self.replacement)
         except PhoneRuleError as exc:
             raise ValidationError({"pattern": str(exc)}) from exc
+
+
+class DispositionRecord(models.Model):
+    """One time a disposition was set on a lead (through the API, the dialer or the admin).
+
+    The history ``retry_limit`` counts, and what the webhook's ``njCallDate`` reports.
+    ``actions`` lists what each action did, for the admin.
+    """
+
+    class Source(models.TextChoices):
+        API = "api"
+        DIALER = "dialer"
+        ADMIN = "admin"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="dispositions")
+    disposition = models.ForeignKey(Disposition, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    agent = models.CharField(max_length=150, blank=True, default="")
+    dialed_number = models.CharField(max_length=17, blank=True, default="")
+    notes = models.TextField(blank=True, default="")
+    actions = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("lead", "id")
+        indexes: ClassVar = [
+            models.Index(fields=["lead", "disposition"], name="disposition_record_count"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.disposition} on lead {self.lead_id} ({self.source})"
+
+
+class ActionDelivery(models.Model):
+    """A webhook or email of a disposition action, delivered in the background with retries.
+
+    ``payload`` is frozen when the disposition is set, so every attempt sends the same thing:
+    for a webhook ``{"url", "body"}`` (the signing secret is read from the action at send time,
+    so rotating it takes effect on retries); for an email ``{"to", "subject", "body"}``.
+    """
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook"
+        EMAIL = "email"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RETRYING = "retrying"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    lead = models.ForeignKey(
+        Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
+    record = models.ForeignKey(
+        DispositionRecord,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
+    action = models.ForeignKey(
+        "campaigner.DispositionAction",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "action deliveries"
+        ordering = ("-id",)
+        indexes: ClassVar = [
+            # The sweeper's question: which unfinished deliveries are due?
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "retrying"]),
+                name="action_delivery_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try of an ``ActionDelivery``: when, the HTTP status (webhooks) and the error."""
+
+    delivery = models.ForeignKey(ActionDelivery, on_delete=models.CASCADE, related_name="tries")
+    number = models.PositiveIntegerField()
+    ok = models.BooleanField()
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("delivery", "number")
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {'ok' if self.ok else self.error or self.http_status}"

@@ -1,0 +1,161 @@
+"""Delivering webhook and email actions (campaignapi.md §6), one attempt at a time.
+
+``action_delivery_attempt(id)`` makes one attempt at a due delivery and records it; the Celery
+task around it (``leads.tasks``) queues the next attempt with exponential backoff. The delivery
+row is locked (``FOR UPDATE SKIP LOCKED``) for the attempt, so the task and the sweeper never
+send the same delivery twice at once; a delivered or failed delivery is never sent again.
+
+Webhook: ``POST`` of the frozen JSON body with ``X-Campaigner-Signature: sha256=<hex>``, the
+HMAC-SHA256 of the exact body bytes under the action's secret (as GitHub signs its webhooks),
+and ``X-Campaigner-Delivery: <id>`` so a receiver can drop a repeat. Any 2xx is delivered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from campaigner.models import ActionKind, DispositionAction
+from leads.models import ActionDelivery, DeliveryAttempt
+
+SIGNATURE_HEADER = "X-Campaigner-Signature"
+DELIVERY_HEADER = "X-Campaigner-Delivery"
+MAX_BACKOFF_S = 3600
+_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """``retry_in``: seconds until the next attempt is due, or ``None`` when there is none."""
+
+    status: str
+    retry_in: float | None
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Wait after failed attempt ``attempt`` (1-based): BASE, 2·BASE, 4·BASE, … ≤ 1 h."""
+    return float(min(settings.ACTION_RETRY_BASE_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_S))
+
+
+def action_delivery_attempt(delivery_id: int) -> AttemptResult | None:
+    """Make one attempt at the delivery if it is due and unfinished; record it.
+
+    Returns ``None`` when there was nothing to do (finished, not yet due, or another worker is
+    on it). Network and mail errors are recorded, never raised.
+    """
+    with transaction.atomic():
+        delivery = (
+            ActionDelivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                pk=delivery_id,
+                status__in=[ActionDelivery.Status.PENDING, ActionDelivery.Status.RETRYING],
+                next_attempt_at__lte=timezone.now(),
+            )
+            .first()
+        )
+        if delivery is None:
+            return None
+        started = time.monotonic()
+        http_status, error = _send(delivery)
+        ok = not error
+        delivery.attempts += 1
+        delivery.last_http_status = http_status
+        delivery.last_error = error
+        if ok:
+            delivery.status = ActionDelivery.Status.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.next_attempt_at = None
+        elif delivery.attempts >= settings.ACTION_MAX_ATTEMPTS:
+            delivery.status = ActionDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+        else:
+            delivery.status = ActionDelivery.Status.RETRYING
+            delivery.next_attempt_at = timezone.now() + dt.timedelta(
+                seconds=backoff_seconds(delivery.attempts)
+            )
+        delivery.save()
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            ok=ok,
+            http_status=http_status,
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+    retry_in = backoff_seconds(delivery.attempts) if delivery.next_attempt_at else None
+    return AttemptResult(delivery.status, retry_in)
+
+
+def action_delivery_retry(delivery: ActionDelivery) -> None:
+    """An operator's "retry now": a failed or waiting delivery becomes due again, with a fresh
+    allowance of attempts. A delivered one is left alone."""
+    if delivery.status == ActionDelivery.Status.DELIVERED:
+        return
+    ActionDelivery.objects.filter(pk=delivery.pk).update(
+        status=ActionDelivery.Status.RETRYING, next_attempt_at=timezone.now(), attempts=0
+    )
+
+
+def _send(delivery: ActionDelivery) -> tuple[int | None, str]:
+    """(HTTP status, error text; empty when delivered)."""
+    if delivery.kind == ActionDelivery.Kind.EMAIL:
+        return None, _send_email(delivery)
+    secret = _secret(delivery.action)
+    if secret is None:
+        return None, "the webhook action was deleted, so there is no secret to sign with"
+    body = json.dumps(delivery.payload["body"], ensure_ascii=False, separators=(",", ":"))
+    data = body.encode()
+    request = urllib.request.Request(  # noqa: S310 (http/https only: validate_action checks)
+        delivery.payload["url"],
+        data=data,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "campaigner-webhook/1",
+            SIGNATURE_HEADER: sign(secret, data),
+            DELIVERY_HEADER: str(delivery.pk),
+        },
+    )
+    try:
+        with urllib.request.urlopen(  # noqa: S310
+            request, timeout=settings.ACTION_WEBHOOK_TIMEOUT_S
+        ) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code} {exc.reason}"[:_ERROR_CHARS]
+    except (OSError, ValueError) as exc:  # refused, timeout, DNS, bad URL
+        return None, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+
+
+def _send_email(delivery: ActionDelivery) -> str:
+    content = delivery.payload
+    try:
+        send_mail(content["subject"], content["body"], None, content["to"], fail_silently=False)
+    except Exception as exc:  # any backend failure is a failed attempt
+        return f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+    return ""
+
+
+def _secret(action: DispositionAction | None) -> str | None:
+    if action is None:
+        return None
+    params = action.params
+    if action.kind == ActionKind.RETRY_LIMIT:
+        params = params.get("then", {})
+    secret = params.get("secret")
+    return secret if isinstance(secret, str) else None

@@ -1,0 +1,254 @@
+"""Setting a disposition on a lead and running its actions (campaignapi.md §6).
+
+One service for every door: ``updateLeadFast``, the dialer's call outcome and the admin. It
+works in two steps around the caller's versioned lead write (``lead_version.lead_write``):
+
+1. ``disposition_plan`` (before the write) folds the disposition's own properties (priority,
+   final) and its *local* actions — ``close``, ``callback``, ``set_priority``, and the action a
+   ``retry_limit`` has reached — into the values the caller is about to write, so the whole
+   update is one write and one version bump.
+2. ``DispositionPlan.finish`` (after the write, same transaction) records the disposition in the
+   lead's history, puts numbers on the DNC list (``dnc``), inserts copies (``copy_lead``, through
+   the insert service so its checks apply) and stores the ``webhook``/``email`` deliveries. The
+   deliveries are queued to Celery with ``transaction.on_commit``: nothing leaves the server for
+   a write that rolls back, and a failing webhook never undoes the lead update.
+
+Actions run in their ``position`` order. ``retry_limit`` counts the times this disposition has
+been set on the lead, this one included: on the Nth time and after, its ``then`` action runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from campaigner.models import ActionKind, Allocation, Campaign, Disposition, DispositionAction
+from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, LeadPhone
+
+CALL_DATE_FORMAT = "%Y/%m/%d %H:%M"  # as njCallBackDate (campaignapi.md §1)
+_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+
+
+@dataclass(frozen=True)
+class DispositionContext:
+    """Who set the disposition and how.
+
+    ``callback_given``: the caller set a callback date itself, so a ``callback`` action leaves
+    it. ``dialed_number``: the number that was called (the dialer's hand-out); a ``dnc`` action
+    for the "dialed" number falls back to the lead's checked-out number, then to its first
+    unblocked number.
+    """
+
+    source: str
+    agent: str = ""
+    notes: str = ""
+    dialed_number: str = ""
+    callback_given: bool = False
+
+
+@dataclass
+class DispositionPlan:
+    lead: Lead
+    disposition: Disposition
+    context: DispositionContext
+    now: dt.datetime
+    log: list[str] = field(default_factory=list)
+    # Actions that need the written lead: (kind, params, the stored action for deliveries).
+    deferred: list[tuple[str, dict[str, Any], DispositionAction]] = field(default_factory=list)
+
+    def finish(self, lead: Lead) -> DispositionRecord:
+        """Run the deferred actions on ``lead`` (re-read after the write, with its campaign,
+        allocation and contact hours) and record the disposition. Inside the write's
+        transaction."""
+        record = DispositionRecord.objects.create(
+            lead=lead,
+            disposition=self.disposition,
+            source=self.context.source,
+            agent=self.context.agent,
+            dialed_number=self.context.dialed_number,
+            notes=self.context.notes,
+        )
+        payload: dict[str, Any] | None = None
+        deliveries = []
+        for kind, params, action in self.deferred:
+            if kind == ActionKind.DNC:
+                self.log.append(_dnc(lead, params["numbers"], self.context.dialed_number))
+            elif kind == ActionKind.COPY_LEAD:
+                self.log.append(_copy(lead, params))
+            else:
+                payload = payload or _payload(lead, self.disposition, self.now)
+                deliveries.append(_delivery(kind, params, action, lead, record, payload))
+                self.log.append(f"{kind}: queued")
+        record.actions = self.log
+        record.save(update_fields=["actions"])
+        if deliveries:
+            ActionDelivery.objects.bulk_create(deliveries)
+            ids = [delivery.pk for delivery in deliveries]
+            # robust: a broker that is down must not turn a committed update into an error; the
+            # sweeper (leads.tasks) queues due deliveries again.
+            transaction.on_commit(lambda: _queue(ids), robust=True)
+        return record
+
+
+def disposition_plan(
+    lead: Lead, disposition: Disposition, context: DispositionContext, values: dict[str, Any]
+) -> DispositionPlan:
+    """Fold ``disposition`` and its local actions into ``values`` (column → value) for the
+    caller's write of ``lead``; return the plan whose ``finish`` the caller runs after it.
+
+    Reads the disposition's actions and the lead's history (two queries); writes nothing.
+    """
+    plan = DispositionPlan(lead, disposition, context, timezone.now())
+    values["disposition_id"] = disposition.pk
+    if disposition.priority is not None:
+        values["priority"] = disposition.priority
+    if disposition.final:
+        values["closed"] = True
+        plan.log.append("final: closed")
+    times = DispositionRecord.objects.filter(lead=lead, disposition=disposition).count() + 1
+    for action in disposition.actions.all():
+        kind, params = action.kind, action.params
+        if kind == ActionKind.RETRY_LIMIT:
+            if times < params["count"]:
+                plan.log.append(f"retry_limit: {times} of {params['count']}")
+                continue
+            then = dict(params["then"])
+            kind = then.pop("kind")
+            plan.log.append(f"retry_limit: {times} of {params['count']} reached, {kind}")
+            params = then
+        if kind == ActionKind.CLOSE:
+            values["closed"] = True
+            plan.log.append("close: closed")
+        elif kind == ActionKind.CALLBACK:
+            if context.callback_given:
+                plan.log.append("callback: the caller's date kept")
+            else:
+                values["callback_at"] = plan.now + dt.timedelta(minutes=params["minutes"])
+                plan.log.append(f"callback: in {params['minutes']} min")
+        elif kind == ActionKind.SET_PRIORITY:
+            values["priority"] = params["priority"]
+            plan.log.append(f"set_priority: {params['priority']}")
+        else:
+            plan.deferred.append((kind, params, action))
+    return plan
+
+
+def _dnc(lead: Lead, which: str, dialed: str) -> str:
+    phones = list(LeadPhone.objects.filter(lead=lead).order_by("id"))
+    if which == "all":
+        numbers = [phone.number for phone in phones]
+    else:
+        dialed = dialed or lead.checked_out_number
+        if not dialed:
+            dialed = next((phone.number for phone in phones if not phone.blocked), "")
+        numbers = [dialed] if dialed else []
+    for number in numbers:
+        entry, created = DncEntry.objects.get_or_create(
+            number=number, defaults={"source": "disposition", "note": f"lead {lead.pk}"}
+        )
+        if not created and entry.expires_on is not None:
+            entry.expires_on = None  # a disposition's DNC does not expire
+            entry.save(update_fields=["expires_on"])
+    LeadPhone.objects.filter(lead=lead, number__in=numbers).update(blocked=True)
+    return f"dnc: {', '.join(numbers) or 'no number'}"
+
+
+def _copy(lead: Lead, params: dict[str, Any]) -> str:
+    """Insert a copy of ``lead`` (its fields, priority, Contact Hours; the external id when the
+    copy goes to another campaign) through the insert service, so its DNC and duplicate checks
+    apply. A copy into the lead's own campaign skips the duplicate check (it is a duplicate by
+    definition). A rejected copy is logged; it does not undo the update."""
+    from leads import lead_input  # noqa: PLC0415
+    from leads.services.lead_insert import insert_target_load, lead_insert_batch  # noqa: PLC0415
+
+    target_allocation = (
+        Allocation.objects.select_related("campaign__template")
+        .filter(
+            name=params["allocation"],
+            campaign__name=params["campaign"],
+            campaign__template__name=params["template"],
+        )
+        .first()
+    )
+    if target_allocation is None:
+        where = f"{params['template']} > {params['campaign']} > {params['allocation']}"
+        return f"copy_lead: no allocation {where}"
+    campaign: Campaign = target_allocation.campaign
+    raw: dict[str, Any] = dict(lead.fields)
+    raw[lead_input.PRIORITY] = lead.priority
+    if lead.contact_hours is not None:
+        raw[lead_input.CONTACT_HOURS] = lead.contact_hours.name
+    same_campaign = campaign.pk == lead.campaign_id
+    if lead.external_id and not same_campaign:
+        raw[lead_input.EXTERNAL_ID] = lead.external_id
+    target = insert_target_load(campaign, target_allocation)
+    outcome = lead_insert_batch(target, [raw], allow_duplicates=same_campaign).outcomes[0]
+    if outcome.lead_id is None:
+        return f"copy_lead: rejected {int(outcome.code)} {outcome.code.message}"
+    return f"copy_lead: lead {outcome.lead_id} in {campaign.name}"
+
+
+def _payload(lead: Lead, disposition: Disposition, now: dt.datetime) -> dict[str, Any]:
+    """The lead's fields plus the system fields a webhook carries (campaignapi.md §6)."""
+    zone = zoneinfo.ZoneInfo(
+        lead.contact_hours.timezone if lead.contact_hours else settings.TIME_ZONE
+    )
+    return {
+        **lead.fields,
+        "njLeadId": lead.pk,
+        "njExternalLeadId": lead.external_id or "",
+        "njDisposition": disposition.name,
+        "njCampaignName": lead.campaign.name,
+        "njAllocationName": lead.allocation.name,
+        "njCallDate": now.astimezone(zone).strftime(CALL_DATE_FORMAT),
+    }
+
+
+def render(text: str, values: dict[str, Any]) -> str:
+    """``${fieldName}`` → the value (empty when the lead has no such field)."""
+
+    def value(match: re.Match[str]) -> str:
+        found = values.get(match.group(1).strip())
+        return "" if found is None else str(found)
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+def _delivery(  # noqa: PLR0917 (a private constructor of one row)
+    kind: str,
+    params: dict[str, Any],
+    action: DispositionAction,
+    lead: Lead,
+    record: DispositionRecord,
+    payload: dict[str, Any],
+) -> ActionDelivery:
+    if kind == ActionKind.WEBHOOK:
+        content = {"url": params["url"], "body": payload}
+    else:
+        content = {
+            "to": [address.strip() for address in params["to"].split(",")],
+            "subject": render(params["subject"], payload),
+            "body": render(params["body"], payload),
+        }
+    return ActionDelivery(
+        kind=kind,
+        lead=lead,
+        record=record,
+        action=action,
+        payload=content,
+        next_attempt_at=timezone.now(),
+    )
+
+
+def _queue(ids: list[int]) -> None:
+    from leads.tasks import action_delivery_send_task  # noqa: PLC0415 (tasks import services)
+
+    for delivery_id in ids:
+        action_delivery_send_task.delay(delivery_id)

@@ -1,0 +1,275 @@
+"""``lead_update``: change one existing lead, exactly as campaignapi.md §4.6 (``updateLeadFast``
+and the deprecated ``updateLead``).
+
+The lead is found by its external id in the campaign and ends up in the call's allocation.
+Fields absent from the body, and values ``<No Change>``, keep what is stored. The checks run in
+the order of §4.3: shape (150), callback date (114), Contact Hours (111), priority (151), a phone
+field in the body (102), external id (113, then 101), the lead left with a usable number (102;
+it needs the lead, so it follows 101), disposition (106, 107), DNC (104), conflict (110). There
+is no duplicate check (vendor behaviour); the DNC rule is applied to every number the lead keeps.
+
+Conflict (110) is optimistic locking through ``lead_version.lead_write``: the lead is written
+only if it is still at the version this call read (and at the version the client demanded with
+``njVersion``/``If-Match``, if any) and nobody else has it checked out. Everything — the lead,
+its numbers, the disposition and its local actions — is one transaction; a failed call has
+written nothing.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.utils import timezone
+
+from campaigner.api.codes import Code
+from campaigner.models import ContactHours, Disposition
+from leads import lead_input
+from leads.lead_input import LeadRejected
+from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
+from leads.services.disposition import DispositionContext, disposition_plan
+from leads.services.lead_insert import InsertTarget
+from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
+
+DISPOSITION = "njDisposition"
+VERSION = "njVersion"
+
+UPDATE_SYSTEM_FIELDS = frozenset(
+    {
+        lead_input.EXTERNAL_ID,
+        lead_input.CALLBACK_DATE,
+        lead_input.PRIORITY,
+        lead_input.CONTACT_HOURS,
+        DISPOSITION,
+        VERSION,
+    }
+)
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    lead_id: int
+    version: int
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What the body asks for, read without the database. ``None`` means "keep" except where
+    noted."""
+
+    external_id: str
+    fields: dict[str, Any]  # template fields to replace
+    callback_given: bool  # njCallBackDate present and not <No Change>
+    callback: tuple[int, int, int, int, int] | None  # None with callback_given: clear it
+    hours: ContactHours | None
+    priority: int | None
+    numbers: dict[str, str | None]  # phone field → new number (None: cleared or unusable)
+    disposition: str | None
+    version: int | None
+
+
+def version_parse(value: object) -> int | None:
+    """A client's ``njVersion``/``If-Match``: a whole number, ``None`` if blank; else 150."""
+    if lead_input.is_blank(value):
+        return None
+    if isinstance(value, str):
+        value = value.strip().removeprefix("W/").strip('"')
+        if value.isascii() and value.isdigit() and len(value) < 10:
+            return int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:
+        return value
+    raise LeadRejected(Code.MALFORMED_REQUEST, f"{VERSION} must be a whole number")
+
+
+def update_ignored_fields(target: InsertTarget, lead: dict[str, Any]) -> list[str]:
+    return [k for k in lead if k not in target.field_names and k not in UPDATE_SYSTEM_FIELDS]
+
+
+def lead_update(
+    target: InsertTarget,
+    raw: dict[str, Any],
+    *,
+    external_id_fallback: str | None = None,
+    if_match: int | None = None,
+) -> UpdateResult:
+    """Update the lead of ``target.campaign`` whose external id the body (else
+    ``external_id_fallback``) names, and move it to ``target.allocation``.
+
+    Raises ``LeadRejected`` with the contract code when a check fails; nothing is written then.
+    Not idempotent: every success bumps the lead's version, and a disposition in the body runs
+    its actions again.
+    """
+    reading = _read(target, raw, external_id_fallback)
+    try:
+        with transaction.atomic():
+            return _apply(target, reading, if_match)
+    except LeadConflict as conflict:
+        raise LeadRejected(Code.LEAD_NOT_UPDATED_DUE_TO_CONFLICT, str(conflict)) from None
+
+
+def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _Reading:
+    lead_input.check_shape(raw)
+    external_id = lead_input.external_id(raw.get(lead_input.EXTERNAL_ID))
+    version = version_parse(raw.get(VERSION))
+
+    raw_callback = raw.get(lead_input.CALLBACK_DATE)
+    callback_given = lead_input.CALLBACK_DATE in raw and not lead_input.is_no_change(raw_callback)
+    callback = lead_input.callback_parts(raw_callback) if callback_given else None
+
+    hours = None
+    raw_hours = raw.get(lead_input.CONTACT_HOURS)
+    if not lead_input.is_blank(raw_hours) and not lead_input.is_no_change(raw_hours):
+        hours = target.hours_by_name.get(lead_input.json_spelling(raw_hours).strip())
+        if hours is None:
+            raise LeadRejected(
+                Code.INVALID_TIMEZONE_SPECIFIED, f"unknown Contact Hours {raw_hours!r}"
+            )
+
+    raw_priority = raw.get(lead_input.PRIORITY)
+    priority = None if lead_input.is_no_change(raw_priority) else lead_input.priority(raw_priority)
+
+    present = [name for name in target.phone_fields if name in raw]
+    if not present:
+        raise LeadRejected(Code.NO_PHONE_FIELDS, "an update must carry at least one phone field")
+    numbers = {
+        name: None if lead_input.is_blank(raw[name]) else target.normalise(raw[name])
+        for name in present
+        if not lead_input.is_no_change(raw[name])
+    }
+
+    if external_id is None:
+        external_id = lead_input.external_id(fallback)
+    if external_id is None:
+        raise LeadRejected(
+            Code.EDIT_BUT_NO_EXTERNAL_ID_SUPPLIED, f"{lead_input.EXTERNAL_ID} is required"
+        )
+
+    raw_disposition = raw.get(DISPOSITION)
+    disposition = None
+    if DISPOSITION in raw and not lead_input.is_no_change(raw_disposition):
+        disposition = lead_input.json_spelling(raw_disposition).strip()
+    return _Reading(
+        external_id=external_id,
+        fields={
+            key: value
+            for key, value in raw.items()
+            if key in target.field_names and not lead_input.is_no_change(value)
+        },
+        callback_given=callback_given,
+        callback=callback,
+        hours=hours,
+        priority=priority,
+        numbers=numbers,
+        disposition=disposition,
+        version=version,
+    )
+
+
+def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> UpdateResult:
+    lead = (
+        Lead.objects.select_related("contact_hours")
+        .filter(campaign=target.campaign, external_id=reading.external_id)
+        .first()
+    )
+    if lead is None:
+        raise LeadRejected(
+            Code.COULDNT_FIND_THE_LEAD, f"no lead of the campaign has {reading.external_id!r}"
+        )
+
+    numbers = dict(LeadPhone.objects.filter(lead=lead).values_list("field_name", "number"))
+    for name, number in reading.numbers.items():
+        if number is None:
+            numbers.pop(name, None)
+        else:
+            numbers[name] = number
+    if not numbers:
+        raise LeadRejected(Code.NO_PHONE_FIELDS, "the lead would be left with no usable number")
+
+    disposition = _disposition(target, lead, reading.disposition)
+
+    dnc = set(
+        DncEntry.objects.filter(number__in=set(numbers.values()))
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gt=timezone.localdate()))
+        .values_list("number", flat=True)
+    )
+    if all(number in dnc for number in numbers.values()):
+        raise LeadRejected(Code.DNC, "every number of the lead is on the DNC list")
+
+    now = timezone.now()
+    for demanded in (reading.version, if_match):
+        if demanded is not None and demanded != lead.version:
+            raise LeadConflict(f"the lead is at version {lead.version}, not {demanded}")
+    if checked_out_by_other(lead, None, now):
+        raise LeadConflict(f"the lead is checked out by {lead.checked_out_by or 'someone'}")
+
+    values: dict[str, Any] = {"allocation_id": target.allocation.pk}
+    if reading.fields:
+        values["fields"] = {**lead.fields, **reading.fields}
+    hours = reading.hours or lead.contact_hours or target.default_hours
+    if reading.hours is not None:
+        values["contact_hours_id"] = reading.hours.pk
+    if reading.callback_given:
+        values["callback_at"] = None
+        if reading.callback is not None:
+            zone = zoneinfo.ZoneInfo(hours.timezone if hours else settings.TIME_ZONE)
+            values["callback_at"] = lead_input.callback_at(reading.callback, zone)
+    if reading.priority is not None:
+        values["priority"] = reading.priority
+    plan = None
+    if disposition is not None:
+        context = DispositionContext(
+            source=DispositionRecord.Source.API, callback_given=reading.callback is not None
+        )
+        plan = disposition_plan(lead, disposition, context, values)
+
+    version = lead_write(lead.pk, lead.version, values, now=now)
+    _write_numbers(lead, target, reading.numbers, dnc)
+    if plan is not None:
+        plan.finish(
+            Lead.objects.select_related("campaign", "allocation", "contact_hours").get(pk=lead.pk)
+        )
+    return UpdateResult(lead.pk, version)
+
+
+def _disposition(target: InsertTarget, lead: Lead, name: str | None) -> Disposition | None:
+    """The disposition to set (106 if unknown or disabled), or ``None`` to keep the lead's
+    (107 if it has none)."""
+    if name is None:
+        if lead.disposition_id is None:
+            raise LeadRejected(
+                Code.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED,
+                f"{DISPOSITION} is needed: the lead has no disposition yet",
+            )
+        return None
+    disposition = Disposition.objects.filter(
+        disposition_set_id=target.campaign.template.disposition_set_id,
+        name__iexact=name,
+        enabled=True,
+    ).first()
+    if disposition is None or not name:
+        raise LeadRejected(Code.INVALID_DISPOSTION, f"no enabled disposition {name!r}")
+    return disposition
+
+
+def _write_numbers(
+    lead: Lead, target: InsertTarget, changes: dict[str, str | None], dnc: set[str]
+) -> None:
+    """Apply the body's phone changes, then the DNC rule to every number the lead keeps."""
+    cleared = [name for name, number in changes.items() if number is None]
+    if cleared:
+        LeadPhone.objects.filter(lead=lead, field_name__in=cleared).delete()
+    for name, number in changes.items():
+        if number is not None:
+            LeadPhone.objects.update_or_create(
+                lead=lead,
+                field_name=name,
+                defaults={"number": number, "campaign_id": target.campaign.pk},
+            )
+    blocked: Any = False
+    if dnc:
+        blocked = ExpressionWrapper(Q(number__in=dnc), output_field=BooleanField())
+    LeadPhone.objects.filter(lead=lead).update(blocked=blocked)

@@ -1,0 +1,36 @@
+"""Celery tasks of the leads app: thin interfaces over ``leads.services.delivery``."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from leads.models import ActionDelivery
+from leads.services.delivery import action_delivery_attempt
+
+# The sweeper queues at most this many due deliveries per run (one small message each).
+SWEEP_BATCH = 500
+
+
+@shared_task(ignore_result=True)
+def action_delivery_send_task(delivery_id: int) -> str:
+    """One attempt; on failure, queue the next one after its backoff."""
+    result = action_delivery_attempt(delivery_id)
+    if result is None:
+        return "skipped"
+    if result.retry_in is not None:
+        action_delivery_send_task.apply_async((delivery_id,), countdown=result.retry_in)
+    return result.status
+
+
+@shared_task(ignore_result=True)
+def action_deliveries_due_task() -> int:
+    """Queue every unfinished delivery that is due (beat, every ``ACTION_SWEEP_SECONDS``)."""
+    due = ActionDelivery.objects.filter(
+        status__in=[ActionDelivery.Status.PENDING, ActionDelivery.Status.RETRYING],
+        next_attempt_at__lte=timezone.now(),
+    ).values_list("pk", flat=True)[:SWEEP_BATCH]
+    ids = list(due)
+    for delivery_id in ids:
+        action_delivery_send_task.delay(delivery_id)
+    return len(ids)
