@@ -208,11 +208,7 @@ class LeadAdmin(admin.ModelAdmin):
                 transaction.set_rollback(True)
                 return
             if plan is not None:
-                plan.finish(
-                    Lead.objects.select_related("campaign", "allocation", "contact_hours").get(
-                        pk=obj.pk
-                    )
-                )
+                plan.finish(obj.pk)
         obj.refresh_from_db()
 
 

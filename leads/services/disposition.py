@@ -63,32 +63,36 @@ class DispositionPlan:
     # Actions that need the written lead: (kind, params, the stored action for deliveries).
     deferred: list[tuple[str, dict[str, Any], DispositionAction]] = field(default_factory=list)
 
-    def finish(self, lead: Lead) -> DispositionRecord:
-        """Run the deferred actions on ``lead`` (re-read after the write, with its campaign,
-        allocation and contact hours) and record the disposition. Inside the write's
-        transaction."""
+    def finish(self, lead_id: int) -> DispositionRecord:
+        """Run the deferred actions on the written lead and record the disposition. Inside the
+        write's transaction."""
+        deliveries = []
+        if self.deferred:
+            lead = Lead.objects.select_related("campaign", "allocation", "contact_hours").get(
+                pk=lead_id
+            )
+            payload: dict[str, Any] | None = None
+            for kind, params, action in self.deferred:
+                if kind == ActionKind.DNC:
+                    self.log.append(_dnc(lead, params["numbers"], self.context.dialed_number))
+                elif kind == ActionKind.COPY_LEAD:
+                    self.log.append(_copy(lead, params))
+                else:
+                    payload = payload or _payload(lead, self.disposition, self.now)
+                    deliveries.append(_delivery(kind, params, action, lead, payload))
+                    self.log.append(f"{kind}: queued")
         record = DispositionRecord.objects.create(
-            lead=lead,
+            lead_id=lead_id,
             disposition=self.disposition,
             source=self.context.source,
             agent=self.context.agent,
             dialed_number=self.context.dialed_number,
             notes=self.context.notes,
+            actions=self.log,
         )
-        payload: dict[str, Any] | None = None
-        deliveries = []
-        for kind, params, action in self.deferred:
-            if kind == ActionKind.DNC:
-                self.log.append(_dnc(lead, params["numbers"], self.context.dialed_number))
-            elif kind == ActionKind.COPY_LEAD:
-                self.log.append(_copy(lead, params))
-            else:
-                payload = payload or _payload(lead, self.disposition, self.now)
-                deliveries.append(_delivery(kind, params, action, lead, record, payload))
-                self.log.append(f"{kind}: queued")
-        record.actions = self.log
-        record.save(update_fields=["actions"])
         if deliveries:
+            for delivery in deliveries:
+                delivery.record = record
             ActionDelivery.objects.bulk_create(deliveries)
             ids = [delivery.pk for delivery in deliveries]
             # robust: a broker that is down must not turn a committed update into an error; the
@@ -103,7 +107,8 @@ def disposition_plan(
     """Fold ``disposition`` and its local actions into ``values`` (column → value) for the
     caller's write of ``lead``; return the plan whose ``finish`` the caller runs after it.
 
-    Reads the disposition's actions and the lead's history (two queries); writes nothing.
+    Reads the disposition's actions (and, for a ``retry_limit``, the lead's history); writes
+    nothing.
     """
     plan = DispositionPlan(lead, disposition, context, timezone.now())
     values["disposition_id"] = disposition.pk
@@ -112,8 +117,11 @@ def disposition_plan(
     if disposition.final:
         values["closed"] = True
         plan.log.append("final: closed")
-    times = DispositionRecord.objects.filter(lead=lead, disposition=disposition).count() + 1
-    for action in disposition.actions.all():
+    actions = list(disposition.actions.all())
+    times = 0  # counted only when a retry_limit needs it (one query)
+    if any(action.kind == ActionKind.RETRY_LIMIT for action in actions):
+        times = DispositionRecord.objects.filter(lead=lead, disposition=disposition).count() + 1
+    for action in actions:
         kind, params = action.kind, action.params
         if kind == ActionKind.RETRY_LIMIT:
             if times < params["count"]:
@@ -221,12 +229,11 @@ def render(text: str, values: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(value, text)
 
 
-def _delivery(  # noqa: PLR0917 (a private constructor of one row)
+def _delivery(
     kind: str,
     params: dict[str, Any],
     action: DispositionAction,
     lead: Lead,
-    record: DispositionRecord,
     payload: dict[str, Any],
 ) -> ActionDelivery:
     if kind == ActionKind.WEBHOOK:
@@ -240,7 +247,6 @@ def _delivery(  # noqa: PLR0917 (a private constructor of one row)
     return ActionDelivery(
         kind=kind,
         lead=lead,
-        record=record,
         action=action,
         payload=content,
         next_attempt_at=timezone.now(),

@@ -180,7 +180,12 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
             Code.COULDNT_FIND_THE_LEAD, f"no lead of the campaign has {reading.external_id!r}"
         )
 
-    numbers = dict(LeadPhone.objects.filter(lead=lead).values_list("field_name", "number"))
+    phones = list(
+        LeadPhone.objects.filter(lead=lead)
+        .order_by()
+        .values_list("field_name", "number", "blocked")
+    )
+    numbers = {name: number for name, number, _ in phones}
     for name, number in reading.numbers.items():
         if number is None:
             numbers.pop(name, None)
@@ -227,11 +232,9 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
         plan = disposition_plan(lead, disposition, context, values)
 
     version = lead_write(lead.pk, lead.version, values, now=now)
-    _write_numbers(lead, target, reading.numbers, dnc)
+    _write_numbers(lead, target, reading.numbers, dnc, phones)
     if plan is not None:
-        plan.finish(
-            Lead.objects.select_related("campaign", "allocation", "contact_hours").get(pk=lead.pk)
-        )
+        plan.finish(lead.pk)
     return UpdateResult(lead.pk, version)
 
 
@@ -256,9 +259,14 @@ def _disposition(target: InsertTarget, lead: Lead, name: str | None) -> Disposit
 
 
 def _write_numbers(
-    lead: Lead, target: InsertTarget, changes: dict[str, str | None], dnc: set[str]
+    lead: Lead,
+    target: InsertTarget,
+    changes: dict[str, str | None],
+    dnc: set[str],
+    before: list[tuple[str, str, bool]],
 ) -> None:
-    """Apply the body's phone changes, then the DNC rule to every number the lead keeps."""
+    """Apply the body's phone changes, then the DNC rule to every number the lead keeps.
+    ``before``: the lead's (field, number, blocked) as read."""
     cleared = [name for name, number in changes.items() if number is None]
     if cleared:
         LeadPhone.objects.filter(lead=lead, field_name__in=cleared).delete()
@@ -269,6 +277,8 @@ def _write_numbers(
                 field_name=name,
                 defaults={"number": number, "campaign_id": target.campaign.pk},
             )
+    if not changes and all(blocked == (number in dnc) for _, number, blocked in before):
+        return  # the usual "<No Change>" update: nothing to write
     blocked: Any = False
     if dnc:
         blocked = ExpressionWrapper(Q(number__in=dnc), output_field=BooleanField())

@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark and print its numbers.
 
-Options: ``python -m tests.bench [--leads N] [--existing N]``. The benchmark database
+Options: ``python -m tests.bench [--leads N] [--existing N] [--no-naive] [--only NAME]``. The benchmark database
 (``<name>_bench``) is seeded once and reused by later runs.
 """
 
@@ -23,12 +23,22 @@ def main() -> None:
     parser.add_argument(
         "--no-naive", action="store_true", help="skip the (slow) naive baseline of the insert bench"
     )
+    parser.add_argument(
+        "--only", choices=["inserts", "ratelimit", "updates", "dialer"], help="run one benchmark"
+    )
     args = parser.parse_args()
     setup.configure()
-    from tests.bench import inserts, ratelimit  # Django must be configured first
+    from tests.bench import inserts, ratelimit, updates  # Django must be configured first
 
-    inserts.run(batch_size=args.leads, existing=args.existing, naive=not args.no_naive)
-    ratelimit.run(existing=args.existing)
+    def wanted(name: str) -> bool:
+        return args.only in (None, name)
+
+    if wanted("inserts"):
+        inserts.run(batch_size=args.leads, existing=args.existing, naive=not args.no_naive)
+    if wanted("ratelimit"):
+        ratelimit.run(existing=args.existing)
+    if wanted("updates"):
+        updates.run(existing=args.existing)
 
 
 if __name__ == "__main__":
