@@ -29,6 +29,8 @@ class LockKey(IntEnum):
     RATE_GATE = 2
     RATE_SLOT = 3
     CAMPAIGN_IMPORT_HOLD = 4
+    # One dialer cache rebuild of a campaign at a time, across every worker and host.
+    DIALER_CACHE_REBUILD = 5
 
 
 def advisory_xact_lock(key: LockKey, object_id: int) -> None:
@@ -38,3 +40,13 @@ def advisory_xact_lock(key: LockKey, object_id: int) -> None:
         raise RuntimeError("advisory_xact_lock needs an open transaction")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [int(key), object_id % _INT4])
+
+
+def advisory_xact_try_lock(key: LockKey, object_id: int) -> bool:
+    """Take the transaction-scoped lock on ``(key, object_id)`` if it is free; return whether
+    this transaction now holds it. Never waits."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("advisory_xact_try_lock needs an open transaction")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [int(key), object_id % _INT4])
+        return bool(cursor.fetchone()[0])

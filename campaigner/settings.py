@@ -103,6 +103,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "dialer-cache-refresh": {
+        "task": "dialer.tasks.dialer_cache_refresh_all_task",
+        "schedule": env.float("DIALER_REFRESH_SECONDS", default=120),
+        # A rebuild that could not run in its period is superseded by the next one.
+        "options": {"expires": env.float("DIALER_REFRESH_SECONDS", default=120)},
+    },
     # Webhook/email deliveries whose queued task was lost (broker down at commit, worker
     # killed) are queued again once due.
     "action-deliveries-due": {

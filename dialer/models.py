@@ -1,1 +1,55 @@
-"""Dialer state (the per-campaign cache) is added by the dialer issue."""
+"""The dialer cache (domain.md §4): the next leads of each active campaign, in hand-out order.
+
+It lives in PostgreSQL so every web process and host hands out from the same cache. A rebuild
+writes a new ``generation`` of entries and switches ``CampaignCache.generation`` to it in one
+transaction: readers see the old generation or the new one, never a mix or an empty gap. Old
+generations are deleted afterwards. A handed-out entry is deleted by the hand-out.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+
+from campaigner.models import Campaign
+from leads.models import Lead
+
+
+class CampaignCache(models.Model):
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.CASCADE, primary_key=True, related_name="dialer_cache"
+    )
+    generation = models.PositiveBigIntegerField(default=0)
+    size = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(default=0)
+
+    class Meta:
+        verbose_name = "dialer cache"
+        ordering = ("campaign",)
+
+    def __str__(self) -> str:
+        return f"cache of {self.campaign}"
+
+
+class CacheEntry(models.Model):
+    cache = models.ForeignKey(CampaignCache, on_delete=models.CASCADE, related_name="entries")
+    generation = models.PositiveBigIntegerField()
+    position = models.PositiveIntegerField()
+    # No foreign key constraint: an entry is a hint that the hand-out re-checks, and a deleted
+    # lead's entry is skipped like any stale one (a constraint would cost every rebuild).
+    lead = models.ForeignKey(
+        Lead, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("cache", "generation", "position")
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["cache", "generation", "position"], name="cache_entry_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position}: lead {self.lead_id}"

@@ -101,6 +101,15 @@ class DispositionPlan:
         return record
 
 
+def disposition_find(disposition_set_id: int | None, name: str) -> Disposition | None:
+    """The enabled disposition of the set called ``name`` (any case), or ``None``."""
+    if not name or disposition_set_id is None:
+        return None
+    return Disposition.objects.filter(
+        disposition_set_id=disposition_set_id, name__iexact=name, enabled=True
+    ).first()
+
+
 def disposition_plan(
     lead: Lead, disposition: Disposition, context: DispositionContext, values: dict[str, Any]
 ) -> DispositionPlan:

@@ -31,7 +31,7 @@ from campaigner.models import ContactHours, Disposition
 from leads import lead_input
 from leads.lead_input import LeadRejected
 from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
-from leads.services.disposition import DispositionContext, disposition_plan
+from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
 from leads.services.lead_insert import InsertTarget
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 
@@ -248,12 +248,8 @@ def _disposition(target: InsertTarget, lead: Lead, name: str | None) -> Disposit
                 f"{DISPOSITION} is needed: the lead has no disposition yet",
             )
         return None
-    disposition = Disposition.objects.filter(
-        disposition_set_id=target.campaign.template.disposition_set_id,
-        name__iexact=name,
-        enabled=True,
-    ).first()
-    if disposition is None or not name:
+    disposition = disposition_find(target.campaign.template.disposition_set_id, name)
+    if disposition is None:
         raise LeadRejected(Code.INVALID_DISPOSTION, f"no enabled disposition {name!r}")
     return disposition
 

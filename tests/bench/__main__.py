@@ -1,7 +1,7 @@
 """``make bench``: run every benchmark and print its numbers.
 
-Options: ``python -m tests.bench [--leads N] [--existing N] [--no-naive] [--only NAME]``. The benchmark database
-(``<name>_bench``) is seeded once and reused by later runs.
+Options: ``python -m tests.bench [--leads N] [--existing N] [--no-naive] [--only NAME]``.
+The benchmark database (``<name>_bench``) is seeded once and reused by later runs.
 """
 
 from __future__ import annotations

@@ -46,7 +46,10 @@ def run(existing: int) -> None:
     campaign.template.disposition_set = dispositions
     campaign.template.save(update_fields=["disposition_set"])
     rng = random.Random(7)
-    ids = f"fTemplateId={campaign.template_id}&fCampaignId={campaign.pk}&fAllocationId={allocation.pk}"
+    ids = (
+        f"fTemplateId={campaign.template_id}&fCampaignId={campaign.pk}"
+        f"&fAllocationId={allocation.pk}"
+    )
     update_path = f"/servicemanager/rest/CampaignAPI/updateLeadFast?{ids}&apiKey={KEY}"
     list_path = f"/servicemanager/rest/CampaignAPI/getCampaignTemplateList?apiKey={KEY}"
     codes: list[int] = []

@@ -26,7 +26,7 @@ from leads.models import ActionDelivery, DncEntry, Lead, LeadPhone
 from leads.services.delivery import action_delivery_retry
 from leads.tasks import action_deliveries_due_task
 from tests.campaignapi import Api, make_api
-from tests.factories import AllocationFactory, CampaignFactory, DispositionFactory
+from tests.factories import AllocationFactory, CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,7 +56,9 @@ def lead(api: Api) -> Lead:
 
 
 def disposition(api: Api, name: str, *actions: dict[str, Any], **props: Any) -> Disposition:
-    made = DispositionFactory(disposition_set=api.template.disposition_set, name=name, **props)
+    made = Disposition.objects.create(
+        disposition_set=api.template.disposition_set, name=name, **props
+    )
     for position, spec in enumerate(actions):
         kind = spec.pop("kind")
         DispositionAction.objects.create(
@@ -116,6 +118,7 @@ def test_callback_in_n_minutes_unless_the_caller_gave_a_date(api: Api, lead: Lea
     before = timezone.now()
     set_disposition(api, "Later")
     lead.refresh_from_db()
+    assert lead.callback_at is not None
     assert before + dt.timedelta(minutes=60) <= lead.callback_at
     assert lead.callback_at <= timezone.now() + dt.timedelta(minutes=60)
 
@@ -200,7 +203,7 @@ def test_the_webhook_is_delivered_signed(api: Api, lead: Lead, hook: Hook) -> No
     assert hmac.compare_digest(headers["X-Campaigner-Signature"], expected)
     payload = json.loads(body)
     call_date = payload.pop("njCallDate")
-    assert dt.datetime.strptime(call_date, "%Y/%m/%d %H:%M")  # noqa: DTZ007 (format check)
+    assert dt.datetime.strptime(call_date, "%Y/%m/%d %H:%M")
     assert payload == {
         "Name": "Jane Hot", "FirstPhone": "0383218199", "SecondPhone": "0390001234",
         "njLeadId": lead.pk, "njExternalLeadId": "crm-1", "njDisposition": "Hot",
@@ -227,9 +230,7 @@ def test_a_webhook_answering_500_twice_is_delivered_on_the_third_attempt(
     ]  # fmt: skip
 
 
-def test_a_failing_webhook_never_undoes_the_update(
-    api: Api, lead: Lead, settings: Any
-) -> None:
+def test_a_failing_webhook_never_undoes_the_update(api: Api, lead: Lead, settings: Any) -> None:
     settings.ACTION_MAX_ATTEMPTS = 2
     disposition(api, "Hot", {"kind": "webhook", "url": "http://127.0.0.1:9/", "secret": SECRET})
     answer = set_disposition(api, "Hot", Name="Kept")
@@ -257,9 +258,9 @@ def test_a_rolled_back_update_queues_nothing(api: Api, lead: Lead, hook: Hook) -
 
 
 def test_email_with_field_substitution(api: Api, lead: Lead) -> None:
+    body = "Lead ${njLeadId} (${FirstPhone}) in ${njCampaignName}${Missing}."
     disposition(api, "Sale", {"kind": "email", "to": "boss@example.com, ops@example.com",
-                              "subject": "Sale: ${Name}",
-                              "body": "Lead ${njLeadId} (${FirstPhone}) in ${njCampaignName}${Missing}."})  # fmt: skip
+                              "subject": "Sale: ${Name}", "body": body})  # fmt: skip
     assert set_disposition(api, "Sale")["code"] == 0
     [message] = mail.outbox
     assert message.to == ["boss@example.com", "ops@example.com"]

@@ -94,8 +94,9 @@ def test_update_changes_the_given_fields_and_keeps_the_rest(api: Api, lead: Lead
 
 def test_each_update_bumps_the_version(api: Api, lead: Lead) -> None:
     versions = [
-        api.post("updateLeadFast", {"njExternalLeadId": "crm-1", "FirstPhone": "<No Change>"})
-        .json()["version"]
+        api.post(
+            "updateLeadFast", {"njExternalLeadId": "crm-1", "FirstPhone": "<No Change>"}
+        ).json()["version"]
         for _ in range(3)
     ]
     assert versions == [2, 3, 4]
@@ -108,9 +109,7 @@ def test_the_external_id_may_come_from_the_url(api: Api, lead: Lead) -> None:
     assert Lead.objects.get().fields["Name"] == "From URL"
 
 
-def test_update_lead_prefers_the_url_id_and_update_lead_fast_the_body(
-    api: Api, lead: Lead
-) -> None:
+def test_update_lead_prefers_the_url_id_and_update_lead_fast_the_body(api: Api, lead: Lead) -> None:
     body = {"njExternalLeadId": "unknown", "FirstPhone": "<No Change>"}
     assert api.post("updateLead", body, njExternalLeadId="crm-1").json()["code"] == 0
     assert api.post("updateLeadFast", body, njExternalLeadId="crm-1").json()["code"] == 101
@@ -142,9 +141,7 @@ def test_no_duplicate_check_on_update(api: Api, lead: Lead) -> None:
     assert LeadPhone.objects.filter(number="0383218199").count() == 2
 
 
-def test_a_disposition_is_matched_case_insensitively_and_final_closes(
-    api: Api, lead: Lead
-) -> None:
+def test_a_disposition_is_matched_case_insensitively_and_final_closes(api: Api, lead: Lead) -> None:
     response = api.post(
         "updateLeadFast", {"njExternalLeadId": "crm-1", "FirstPhone": "<No Change>",
                            "njDisposition": "sALE"},
@@ -179,8 +176,9 @@ def test_101_for_an_unknown_external_id(api: Api, lead: Lead) -> None:
 def test_101_for_a_lead_of_another_campaign(api: Api, lead: Lead) -> None:
     campaign = CampaignFactory(template=api.template, name="Other")
     allocation = AllocationFactory(campaign=campaign)
-    refused(api, {"njExternalLeadId": "crm-1", "FirstPhone": "<No Change>"}, 101,
-            "COULDNT_FIND_THE_LEAD", fCampaignId=campaign.pk, fAllocationId=allocation.pk)  # fmt: skip
+    body = {"njExternalLeadId": "crm-1", "FirstPhone": "<No Change>"}
+    refused(api, body, 101, "COULDNT_FIND_THE_LEAD", fCampaignId=campaign.pk,
+            fAllocationId=allocation.pk)  # fmt: skip
 
 
 def test_102_without_a_phone_field_in_the_body(api: Api, lead: Lead) -> None:
@@ -260,8 +258,9 @@ def test_a_skipped_daylight_saving_time_is_114(api: Api, lead: Lead) -> None:
     ContactHours.objects.filter(pk=api.template.contact_hours_id).update(
         timezone="Australia/Melbourne"
     )
-    refused(api, {"njExternalLeadId": "crm-1", "FirstPhone": "<No Change>",
-                  "njCallBackDate": "2026/10/04 02:30"}, 114, "INVALID_CALLBACK_DATE_FORMAT")  # fmt: skip
+    body = {"njExternalLeadId": "crm-1", "FirstPhone": "<No Change>",
+            "njCallBackDate": "2026/10/04 02:30"}  # fmt: skip
+    refused(api, body, 114, "INVALID_CALLBACK_DATE_FORMAT")
 
 
 def test_ids_are_checked_before_the_lead(api: Api, lead: Lead) -> None:

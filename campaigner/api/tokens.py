@@ -1,0 +1,62 @@
+"""Authentication of the management API (``/api/v1/…``, domain.md §5): a staff user's
+``Authorization: Bearer <token>`` (tokens from the admin or provisioning, stored hashed), or the
+admin session. Anything else is 401."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    get_authorization_header,
+)
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from campaigner.models import ApiToken, hash_secret
+
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise AuthenticationFailed("Authorization: Bearer <token>")
+        try:
+            plain = header[1].decode()
+        except UnicodeDecodeError:
+            raise AuthenticationFailed("invalid token") from None
+        token = (
+            ApiToken.objects.select_related("user")
+            .filter(token_hash=hash_secret(plain), user__is_active=True, user__is_staff=True)
+            .first()
+        )
+        if token is None:
+            raise AuthenticationFailed("invalid token")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+            ).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword  # makes DRF answer 401 (with WWW-Authenticate), not 403
+
+
+class ManagementApiView(APIView):
+    """Base of every ``/api/v1/`` view: staff only, by bearer token or admin session."""
+
+    authentication_classes = (BearerTokenAuthentication, SessionAuthentication)
+    permission_classes = (IsAdminUser,)

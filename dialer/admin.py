@@ -1,0 +1,55 @@
+"""Admin of the dialer cache (domain.md §4-§5): contents, position, last rebuild time and
+duration per campaign, and "rebuild now"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from dialer.models import CacheEntry, CampaignCache
+from dialer.services import dialer_cache_refresh
+
+# The change page shows the head of the cache; the rest is in GET …/cache of the API.
+SHOWN_ENTRIES = 100
+
+
+class CacheEntryInline(admin.TabularInline):
+    model = CacheEntry
+    fields = ("position", "lead")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CacheEntry]:
+        # Only the current generation; the head of it.
+        queryset = super().get_queryset(request).select_related("cache")
+        current = [e.pk for e in queryset if e.generation == e.cache.generation][:SHOWN_ENTRIES]
+        return queryset.filter(pk__in=current)
+
+
+@admin.register(CampaignCache)
+class CampaignCacheAdmin(admin.ModelAdmin):
+    list_display = ("campaign", "size", "refreshed_at", "duration_ms")
+    readonly_fields = ("campaign", "generation", "size", "refreshed_at", "duration_ms")
+    inlines = (CacheEntryInline,)
+    actions = ("rebuild_now",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Rebuild the selected caches now")
+    def rebuild_now(self, request: HttpRequest, queryset: QuerySet[CampaignCache]) -> None:
+        for cache in queryset:
+            result = dialer_cache_refresh(cache.pk, wait=True)
+            assert result is not None
+            messages.success(
+                request,
+                f"{cache.campaign}: {result.size} leads in {result.duration_ms:.1f} ms",
+            )

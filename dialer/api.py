@@ -1,0 +1,157 @@
+"""The dialer calls of the management API (domain.md §4), thin interfaces over
+``dialer.services``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from campaigner.api.tokens import ManagementApiView
+from campaigner.models import Campaign
+from dialer.models import CampaignCache
+from dialer.services import (
+    DialerError,
+    dialer_cache_refresh,
+    dialer_lead_next,
+    dialer_outcome,
+    lead_eligibility,
+)
+from leads.models import Lead
+
+
+class DialerApiError(APIException):
+    def __init__(self, error: DialerError) -> None:
+        super().__init__(error.detail)
+        self.status_code = error.status
+
+
+def _body(request: Request) -> dict[str, Any]:
+    data = request.data if request.body else {}
+    if not isinstance(data, dict):
+        raise ParseError("the body must be a JSON object")
+    return data
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class NextLeadInputSerializer(serializers.Serializer):
+    agent = serializers.CharField(required=False, allow_blank=True, max_length=150)
+
+
+class OutcomeInputSerializer(serializers.Serializer):
+    disposition = serializers.CharField()
+    callbackDate = serializers.CharField(required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class NextLeadApi(ManagementApiView):
+    @extend_schema(request=NextLeadInputSerializer, responses={200: dict, 204: None})
+    def post(self, request: Request, campaign_id: int) -> Response:
+        get_object_or_404(Campaign, pk=campaign_id)
+        agent = _body(request).get("agent", "")
+        handed = dialer_lead_next(campaign_id, agent if isinstance(agent, str) else "")
+        if handed is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        lead = handed.lead
+        return Response(
+            {
+                "leadId": lead.pk,
+                "externalId": lead.external_id,
+                "allocationId": lead.allocation_id,
+                "phone": handed.phone,
+                "fields": lead.fields,
+                "version": handed.version,
+                "checkedOutUntil": _iso(handed.checked_out_until),
+            }
+        )
+
+
+class OutcomeApi(ManagementApiView):
+    @extend_schema(request=OutcomeInputSerializer, responses={200: dict})
+    def post(self, request: Request, lead_id: int) -> Response:
+        data = _body(request)
+        if not isinstance(data.get("disposition"), str):
+            raise ParseError("'disposition' (a name) is required")
+        try:
+            lead = dialer_outcome(
+                lead_id, data["disposition"], data.get("callbackDate"), data.get("notes") or ""
+            )
+        except DialerError as error:
+            raise DialerApiError(error) from None
+        return Response(
+            {
+                "leadId": lead.pk,
+                "version": lead.version,
+                "disposition": lead.disposition.name if lead.disposition else None,
+                "closed": lead.closed,
+                "priority": lead.priority,
+                "callbackAt": _iso(lead.callback_at),
+                "checkedOut": False,
+            }
+        )
+
+
+class RefreshApi(ManagementApiView):
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "DialerRefresh",
+            {"size": serializers.IntegerField(), "durationMs": serializers.FloatField(),
+             "refreshedAt": serializers.DateTimeField()},
+        ),
+    )  # fmt: skip
+    def post(self, request: Request, campaign_id: int) -> Response:
+        get_object_or_404(Campaign, pk=campaign_id)
+        result = dialer_cache_refresh(campaign_id, wait=True)
+        assert result is not None  # wait=True always rebuilds
+        return Response(
+            {"size": result.size, "durationMs": round(result.duration_ms, 3),
+             "refreshedAt": _iso(result.refreshed_at)}
+        )  # fmt: skip
+
+
+class CacheApi(ManagementApiView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, campaign_id: int) -> Response:
+        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        cache = CampaignCache.objects.filter(campaign=campaign).first()
+        entries = []
+        if cache is not None:
+            entries = [
+                {"position": position, "leadId": lead_id}
+                for position, lead_id in cache.entries.filter(generation=cache.generation)
+                .order_by("position")
+                .values_list("position", "lead_id")
+            ]
+        return Response(
+            {
+                "campaignId": campaign.pk,
+                "refreshedAt": _iso(cache.refreshed_at) if cache else None,
+                "durationMs": cache.duration_ms if cache else None,
+                "size": len(entries),
+                "entries": entries,
+            }
+        )
+
+
+class EligibilityApi(ManagementApiView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, lead_id: int) -> Response:
+        if not Lead.objects.filter(pk=lead_id).exists():
+            raise NotFound(f"no lead {lead_id}")
+        result = lead_eligibility(lead_id)
+        return Response(
+            {
+                "eligible": result.eligible,
+                "reasons": [{"code": r.code, "detail": r.detail} for r in result.reasons],
+                "nextEligibleAt": _iso(result.next_eligible_at),
+            }
+        )

@@ -1,0 +1,376 @@
+"""The dialer: eligibility, the cache rebuild, hand-out and call outcomes (domain.md §2-§4).
+
+- ``lead_eligibility``: which rules of §2 a lead fails now, and when it will next pass.
+- ``dialer_cache_refresh``: rebuild one campaign's cache. One rebuild per campaign at a time
+  across all workers (``LockKey.DIALER_CACHE_REBUILD``); the swap to the new generation is one
+  commit, so readers never see a mix or a gap. Cost: per started allocation one index-ordered
+  top-K scan of ``lead_dialer_order`` (``LIMIT K``, never a sort of the campaign), then a merge
+  of at most K·allocations rows in Python and one INSERT of K entries.
+- ``dialer_lead_next``: take the first entry (``FOR UPDATE SKIP LOCKED``, so concurrent callers
+  never take the same one), delete it, re-check the lead (stale entries are dropped and the
+  next one tried) and check it out with a versioned write. Two callers never get the same lead:
+  the entry is taken by one of them, and the check-out is a conditional write besides.
+- ``dialer_outcome``: apply a disposition to a checked-out lead through the shared disposition
+  service and release it.
+
+A lead inserted after a rebuild waits for the next one (campaignapi.md §8); a lead that became
+ineligible since is skipped at hand-out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from prometheus_client import Histogram
+
+from campaigner.locks import LockKey, advisory_xact_lock, advisory_xact_try_lock
+from campaigner.models import Campaign
+from dialer.models import CacheEntry, CampaignCache
+from dialer.order import AllocationLeads, Candidate, balance
+from dialer.schedule import Schedule, schedule_load
+from leads import lead_input
+from leads.lead_input import LeadRejected
+from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
+from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
+from leads.services.lead_version import LeadConflict, lead_write
+
+logger = logging.getLogger(__name__)
+
+REBUILD_SECONDS = Histogram(
+    "dialer_cache_rebuild_seconds",
+    "Duration of one campaign's dialer cache rebuild",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+# The first number of a lead that may be dialed: not blocked, not on the DNC list now.
+_DIALABLE = f"""
+    SELECT p.number FROM {LeadPhone._meta.db_table} p
+    WHERE p.lead_id = {{lead}} AND NOT p.blocked
+      AND NOT EXISTS (SELECT 1 FROM {DncEntry._meta.db_table} d WHERE d.number = p.number
+                      AND (d.expires_on IS NULL OR d.expires_on > CURRENT_DATE))
+    ORDER BY p.id LIMIT 1"""  # noqa: S608 (table names only)
+
+
+class DialerError(Exception):
+    """A dialer call that cannot be done; ``status`` is its HTTP status."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+# --- eligibility ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    reasons: list[Reason]
+    next_eligible_at: dt.datetime | None
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+
+def dialable_number(lead_id: int) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_DIALABLE.format(lead="%s"), [lead_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _schedule_for(lead: Lead) -> Schedule | None:
+    hours_id = lead.contact_hours_id or lead.campaign.template.contact_hours_id
+    return schedule_load([hours_id]).get(hours_id) if hours_id else None
+
+
+def lead_eligibility(lead_id: int, now: dt.datetime | None = None) -> Eligibility:
+    """Every rule of domain.md §2 the lead fails at ``now``, and when it will next pass them
+    all (``None`` when no time can be given: closed, stopped, no number, …). Read-only."""
+    lead = Lead.objects.select_related("campaign__template", "allocation").get(pk=lead_id)
+    return eligibility_of(lead, _schedule_for(lead), dialable_number(lead.pk), now)
+
+
+def eligibility_of(
+    lead: Lead, schedule: Schedule | None, number: str | None, now: dt.datetime | None = None
+) -> Eligibility:
+    now = now or timezone.now()
+    reasons: list[Reason] = []
+    waits = [now]
+    never = False
+    if not lead.campaign.active:
+        reasons.append(Reason("campaign_inactive", f"campaign {lead.campaign} is not active"))
+        never = True
+    if not lead.allocation.started:
+        reasons.append(Reason("allocation_stopped", f"allocation {lead.allocation} is stopped"))
+        never = True
+    if lead.closed:
+        reasons.append(Reason("closed", "the lead is closed"))
+        never = True
+    if lead.callback_at is not None and lead.callback_at > now:
+        reasons.append(Reason("callback_in_future", f"callback due {lead.callback_at.isoformat()}"))
+        waits.append(lead.callback_at)
+    if schedule is not None and schedule.closed_on(now):
+        reasons.append(Reason("closed_date", f"{schedule.name} is closed today"))
+    elif schedule is not None and not schedule.is_open(now):
+        local = now.astimezone(schedule.zone)
+        reasons.append(
+            Reason(
+                "outside_contact_hours",
+                f"{local:%a %H:%M} {schedule.zone.key} is outside {schedule.name}",
+            )
+        )
+    if number is None:
+        reasons.append(Reason("no_dialable_number", "every number is blocked or on the DNC list"))
+        never = True
+    if lead.checked_out_until is not None and lead.checked_out_until > now:
+        reasons.append(
+            Reason(
+                "checked_out",
+                f"checked out by {lead.checked_out_by or 'someone'} until "
+                f"{lead.checked_out_until.isoformat()}",
+            )
+        )
+        waits.append(lead.checked_out_until)
+    if not reasons:
+        return Eligibility([], now)
+    if never:
+        return Eligibility(reasons, None)
+    at: dt.datetime | None = max(waits)
+    if schedule is not None and at is not None:
+        at = schedule.next_open(at)
+    return Eligibility(reasons, at)
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    campaign_id: int
+    size: int
+    duration_ms: float
+    refreshed_at: dt.datetime
+
+
+def dialer_cache_refresh(campaign_id: int, *, wait: bool = True) -> RefreshResult | None:
+    """Rebuild the campaign's cache with its next ``DIALER_CACHE_SIZE`` eligible leads.
+
+    ``wait=False`` (the periodic job) returns ``None`` at once if another rebuild of the
+    campaign is running; ``wait=True`` (an operator's "rebuild now") waits for it and rebuilds
+    after. An inactive campaign gets an empty cache. Idempotent apart from timing.
+    """
+    started = time.perf_counter()
+    now = timezone.now()
+    with transaction.atomic():
+        if wait:
+            advisory_xact_lock(LockKey.DIALER_CACHE_REBUILD, campaign_id)
+        elif not advisory_xact_try_lock(LockKey.DIALER_CACHE_REBUILD, campaign_id):
+            return None
+        campaign = Campaign.objects.select_related("template").get(pk=campaign_id)
+        cache, _ = CampaignCache.objects.get_or_create(campaign=campaign)
+        lead_ids = _next_leads(campaign, now) if campaign.active else []
+        generation = cache.generation + 1
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {CacheEntry._meta.db_table} (cache_id, generation, position, lead_id)"  # noqa: S608
+                " SELECT %s, %s, position, lead_id"
+                " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(lead_id, position)",
+                [campaign_id, generation, lead_ids],
+            )
+        duration_ms = (time.perf_counter() - started) * 1000
+        CampaignCache.objects.filter(pk=campaign_id).update(
+            generation=generation, size=len(lead_ids), refreshed_at=now, duration_ms=duration_ms
+        )
+    # The old generation is invisible from the commit on; removing it is housekeeping.
+    CacheEntry.objects.filter(cache_id=campaign_id, generation__lt=generation).delete()
+    REBUILD_SECONDS.observe(duration_ms / 1000)
+    return RefreshResult(campaign_id, len(lead_ids), duration_ms, now)
+
+
+def _next_leads(campaign: Campaign, now: dt.datetime) -> list[int]:
+    limit = settings.DIALER_CACHE_SIZE
+    schedules = schedule_load()
+    open_hours = [s.id for s in schedules.values() if s.is_open(now)]
+    default_hours = campaign.template.contact_hours_id
+    per_allocation = []
+    with connection.cursor() as cursor:
+        for allocation in campaign.allocations.filter(started=True).order_by("id"):
+            # Matches the partial index lead_dialer_order column for column, so this is an
+            # index scan that stops after `limit` eligible rows.
+            cursor.execute(
+                f"""SELECT l.id, l.priority, l.callback_at, l.created_at
+                FROM {Lead._meta.db_table} l
+                WHERE l.allocation_id = %(allocation)s AND NOT l.closed
+                  AND (l.callback_at IS NULL OR l.callback_at <= %(now)s)
+                  AND (l.checked_out_until IS NULL OR l.checked_out_until <= %(now)s)
+                  AND (COALESCE(l.contact_hours_id, %(default)s::bigint) IS NULL
+                       OR COALESCE(l.contact_hours_id, %(default)s::bigint) = ANY(%(open)s))
+                  AND EXISTS ({_DIALABLE.format(lead="l.id")})
+                ORDER BY l.priority, l.callback_at NULLS FIRST, l.created_at DESC, l.id
+                LIMIT %(limit)s""",  # noqa: S608
+                {"allocation": allocation.pk, "now": now, "default": default_hours,
+                 "open": open_hours, "limit": limit},
+            )  # fmt: skip
+            leads = [Candidate(*row) for row in cursor.fetchall()]
+            per_allocation.append(AllocationLeads(allocation.pk, allocation.weight, leads))
+    return balance(campaign.balance_mode, per_allocation, limit)
+
+
+def dialer_cache_refresh_all() -> dict[int, RefreshResult | None]:
+    """Rebuild every active campaign's cache, and empty the caches of inactive ones; a
+    campaign another worker is rebuilding is skipped (``None``)."""
+    ids = set(Campaign.objects.filter(active=True).values_list("pk", flat=True))
+    ids |= set(CampaignCache.objects.exclude(size=0).values_list("pk", flat=True))
+    results: dict[int, RefreshResult | None] = {}
+    for campaign_id in sorted(ids):
+        try:
+            results[campaign_id] = dialer_cache_refresh(campaign_id, wait=False)
+        except Exception:
+            logger.exception("dialer cache rebuild of campaign %s failed", campaign_id)
+            results[campaign_id] = None
+    return results
+
+
+# --- hand-out and outcome -----------------------------------------------------------------------
+
+
+@dataclass
+class HandOut:
+    lead: Lead
+    phone: str
+    checked_out_until: dt.datetime
+    version: int
+    skipped: list[int] = field(default_factory=list)
+
+
+def dialer_lead_next(campaign_id: int, agent: str = "") -> HandOut | None:
+    """Check out the campaign's next eligible lead from its cache; ``None`` when there is none.
+
+    Each cache entry is taken and deleted in its own short transaction; a stale one (the lead
+    is no longer eligible, or was changed by someone else meanwhile) is dropped and the next
+    one tried. The check-out lasts ``DIALER_CHECKOUT_SECONDS``; ``agent`` names the holder.
+    """
+    holder = agent.strip()[:150] or "dialer"
+    skipped: list[int] = []
+    while True:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"""SELECT e.id, e.lead_id FROM {CacheEntry._meta.db_table} e
+                    WHERE e.cache_id = %(c)s AND e.generation =
+                        (SELECT generation FROM {CampaignCache._meta.db_table}
+                         WHERE campaign_id = %(c)s)
+                    ORDER BY e.position LIMIT 1 FOR UPDATE SKIP LOCKED""",  # noqa: S608
+                    {"c": campaign_id},
+                )
+                row = cursor.fetchone()
+                if row is None:
+                    return None
+                entry_id, lead_id = row
+                cursor.execute(
+                    f"DELETE FROM {CacheEntry._meta.db_table} WHERE id = %s",  # noqa: S608
+                    [entry_id],
+                )
+            handed = _check_out(lead_id, holder)
+            if handed is not None:
+                handed.skipped = skipped
+                return handed
+            skipped.append(lead_id)
+
+
+def _check_out(lead_id: int, holder: str) -> HandOut | None:
+    lead = (
+        Lead.objects.select_related("campaign__template", "allocation").filter(pk=lead_id).first()
+    )
+    if lead is None:
+        return None
+    now = timezone.now()
+    number = dialable_number(lead.pk)
+    if not eligibility_of(lead, _schedule_for(lead), number, now).eligible or number is None:
+        return None
+    until = now + dt.timedelta(seconds=settings.DIALER_CHECKOUT_SECONDS)
+    values = {"checked_out_by": holder, "checked_out_until": until, "checked_out_number": number}
+    try:
+        version = lead_write(lead.pk, lead.version, values, now=now)
+    except LeadConflict:
+        return None
+    return HandOut(lead, number, until, version)
+
+
+def dialer_outcome(
+    lead_id: int, disposition_name: str, callback: Any = None, notes: str = ""
+) -> Lead:
+    """Record a call's outcome on a checked-out lead: its disposition (and the actions), an
+    optional callback date (``yyyy/MM/dd HH:mm`` in the lead's Contact Hours zone), notes; the
+    check-out is released and the version bumped. Returns the lead as written.
+
+    Errors (``DialerError``): 404 unknown lead, 409 not checked out (or changed meanwhile),
+    400 unknown disposition, bad callback date, or a disposition that needs a callback date.
+    """
+    with transaction.atomic():
+        lead = (
+            Lead.objects.select_related("campaign__template", "contact_hours")
+            .filter(pk=lead_id)
+            .first()
+        )
+        if lead is None:
+            raise DialerError(404, f"no lead {lead_id}")
+        now = timezone.now()
+        if lead.checked_out_until is None or lead.checked_out_until <= now:
+            raise DialerError(409, "the lead is not checked out")
+        disposition = disposition_find(
+            lead.campaign.template.disposition_set_id, str(disposition_name or "").strip()
+        )
+        if disposition is None:
+            raise DialerError(400, f"no enabled disposition {disposition_name!r}")
+        values: dict[str, Any] = {
+            "checked_out_by": "", "checked_out_until": None, "checked_out_number": "",
+        }  # fmt: skip
+        if not lead_input.is_blank(callback):
+            values["callback_at"] = _callback_at(lead, callback)
+        elif (
+            disposition.callback_required
+            and not disposition.actions.filter(kind="callback").exists()
+        ):
+            raise DialerError(400, f"{disposition.name} needs a callbackDate")
+        context = DispositionContext(
+            source=DispositionRecord.Source.DIALER,
+            agent=lead.checked_out_by,
+            notes=str(notes or ""),
+            dialed_number=lead.checked_out_number,
+            callback_given="callback_at" in values,
+        )
+        plan = disposition_plan(lead, disposition, context, values)
+        try:
+            lead_write(lead.pk, lead.version, values, holder=lead.checked_out_by, now=now)
+        except LeadConflict as conflict:
+            raise DialerError(409, str(conflict)) from None
+        plan.finish(lead.pk)
+    return Lead.objects.get(pk=lead_id)
+
+
+def _callback_at(lead: Lead, value: Any) -> dt.datetime:
+    hours = lead.contact_hours or lead.campaign.template.contact_hours
+    zone = zoneinfo.ZoneInfo(hours.timezone if hours else settings.TIME_ZONE)
+    try:
+        parts = lead_input.callback_parts(value)
+        assert parts is not None  # not blank: checked by the caller
+        return lead_input.callback_at(parts, zone)
+    except LeadRejected as rejected:
+        raise DialerError(400, f"callbackDate: {rejected.detail}") from None

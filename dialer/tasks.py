@@ -1,0 +1,15 @@
+"""Celery tasks of the dialer: thin interfaces over ``dialer.services``."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from dialer.services import dialer_cache_refresh_all
+
+
+@shared_task(ignore_result=True)
+def dialer_cache_refresh_all_task() -> dict[str, int | None]:
+    """Beat, every ``DIALER_REFRESH_SECONDS``: rebuild every active campaign's cache. Beat
+    misfires or several workers are harmless: a campaign being rebuilt is skipped."""
+    results = dialer_cache_refresh_all()
+    return {str(cid): (r.size if r else None) for cid, r in results.items()}
