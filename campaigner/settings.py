@@ -98,6 +98,8 @@ if CELERY_BROKER_IS_FILESYSTEM:
         "control_folder": str(_broker_dir / "control"),
     }
 CELERY_TASK_ACKS_LATE = True
+# Lets several deployments (or test runs) share one Redis without taking each other's tasks.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
