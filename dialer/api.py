@@ -60,14 +60,13 @@ class NextLeadApi(ManagementApiView):
         handed = dialer_lead_next(campaign_id, agent if isinstance(agent, str) else "")
         if handed is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        lead = handed.lead
         return Response(
             {
-                "leadId": lead.pk,
-                "externalId": lead.external_id,
-                "allocationId": lead.allocation_id,
+                "leadId": handed.lead_id,
+                "externalId": handed.external_id,
+                "allocationId": handed.allocation_id,
                 "phone": handed.phone,
-                "fields": lead.fields,
+                "fields": handed.fields,
                 "version": handed.version,
                 "checkedOutUntil": _iso(handed.checked_out_until),
             }

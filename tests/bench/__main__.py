@@ -24,11 +24,14 @@ def main() -> None:
         "--no-naive", action="store_true", help="skip the (slow) naive baseline of the insert bench"
     )
     parser.add_argument(
+        "--dialer-campaigns", type=int, default=10, help="campaigns of the dialer benchmark"
+    )
+    parser.add_argument(
         "--only", choices=["inserts", "ratelimit", "updates", "dialer"], help="run one benchmark"
     )
     args = parser.parse_args()
     setup.configure()
-    from tests.bench import inserts, ratelimit, updates  # Django must be configured first
+    from tests.bench import dialer, inserts, ratelimit, updates  # Django must be configured first
 
     def wanted(name: str) -> bool:
         return args.only in (None, name)
@@ -39,6 +42,8 @@ def main() -> None:
         ratelimit.run(existing=args.existing)
     if wanted("updates"):
         updates.run(existing=args.existing)
+    if wanted("dialer"):
+        dialer.run(campaigns=args.dialer_campaigns, leads=args.existing)
 
 
 if __name__ == "__main__":

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.db import connection, connections
 
 from campaigner.models import Campaign
-from dialer import services
-from dialer.services import _check_out, dialer_cache_refresh, dialer_lead_next
+from dialer.services import dialer_cache_refresh, dialer_lead_next
 from tests.dialer.conftest import allocation, make_lead
 
 CALLERS = 8
@@ -32,21 +31,26 @@ def cached(campaign: Campaign) -> Campaign:
 
 
 @pytest.fixture
-def slow_check_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hold each caller 20 ms between taking an entry and checking its lead out, so callers
-    overlap inside the critical step."""
-
-    def slow(*args: Any) -> Any:
-        time.sleep(0.02)
-        return _check_out(*args)
-
-    monkeypatch.setattr(services, "_check_out", slow)
+def slow_check_out() -> Iterator[None]:
+    """Hold each hand-out 20 ms between taking an entry and checking its lead out, so callers
+    overlap inside the critical step: ``pg_sleep`` injected into the database function through
+    a trigger on the lead update (dropped afterwards)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE OR REPLACE FUNCTION slow_check_out() RETURNS trigger AS $$"
+            " BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$ LANGUAGE plpgsql;"
+            " CREATE TRIGGER slow_check_out BEFORE UPDATE ON leads_lead"
+            " FOR EACH ROW EXECUTE FUNCTION slow_check_out()"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER slow_check_out ON leads_lead; DROP FUNCTION slow_check_out()")
 
 
 def drain(campaign_id: int, agent: str) -> list[int]:
     handed = []
     while (lead := dialer_lead_next(campaign_id, agent)) is not None:
-        handed.append(lead.lead.pk)
+        handed.append(lead.lead_id)
     return handed
 
 
