@@ -2,11 +2,16 @@
 
 200 when both answer, 503 otherwise, so a load balancer takes the process out of rotation.
 Each check is bounded (about 2 s) so the endpoint itself never hangs.
+
+Other apps add informational checks with ``register_check`` (the dialer reports its cache
+freshness): they appear in the body and in ``warnings`` but do not fail the web process, which
+serves the CampaignAPI fine while, say, beat is down.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
@@ -16,6 +21,13 @@ from django.views.decorators.http import require_GET
 from campaigner.celery import app as celery_app
 
 CHECK_TIMEOUT_S = 2
+
+_informational: dict[str, Callable[[], dict[str, Any]]] = {}
+
+
+def register_check(name: str, check: Callable[[], dict[str, Any]]) -> None:
+    """Add an informational check: ``check()`` returns ``{"ok": bool, …}``."""
+    _informational[name] = check
 
 
 def database_status() -> dict[str, Any]:
@@ -48,6 +60,12 @@ def broker_status() -> dict[str, Any]:
 def health_view(request: HttpRequest) -> JsonResponse:
     checks = {"database": database_status(), "broker": broker_status()}
     healthy = all(check["ok"] for check in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
-    )
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **checks}
+    if checks["database"]["ok"]:
+        for name, check in _informational.items():
+            try:
+                body[name] = check()
+            except Exception as exc:
+                body[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        body["warnings"] = [name for name in _informational if not body[name]["ok"]]
+    return JsonResponse(body, status=200 if healthy else 503)

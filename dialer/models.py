@@ -34,13 +34,17 @@ class CampaignCache(models.Model):
 
 
 class CacheEntry(models.Model):
-    cache = models.ForeignKey(CampaignCache, on_delete=models.CASCADE, related_name="entries")
+    # Both keys are served by the unique (cache, generation, position) index or need none:
+    # every index costs each of the K rows a rebuild inserts.
+    cache = models.ForeignKey(
+        CampaignCache, on_delete=models.CASCADE, related_name="entries", db_index=False
+    )
     generation = models.PositiveBigIntegerField()
     position = models.PositiveIntegerField()
     # No foreign key constraint: an entry is a hint that the hand-out re-checks, and a deleted
     # lead's entry is skipped like any stale one (a constraint would cost every rebuild).
     lead = models.ForeignKey(
-        Lead, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Lead, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
 
     class Meta:

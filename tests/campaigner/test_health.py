@@ -49,3 +49,20 @@ def test_unreachable_database_answers_503(client: Client, monkeypatch: pytest.Mo
 
     assert response.status_code == 503
     assert response.json()["database"] == {"ok": False, "error": "OSError: connection refused"}
+
+
+def test_a_stale_dialer_cache_is_a_warning_not_a_failure(client: Client) -> None:
+    from dialer.services import dialer_cache_refresh
+    from tests.factories import CampaignFactory
+
+    campaign = CampaignFactory(name="Never rebuilt")
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["dialerCache"]["ok"] is False
+    assert body["dialerCache"]["staleCampaigns"] == ["Never rebuilt"]
+    assert body["warnings"] == ["dialerCache"]
+
+    dialer_cache_refresh(campaign.pk)
+    body = client.get("/health").json()
+    assert body["dialerCache"]["ok"] is True and body["warnings"] == []
+    assert body["dialerCache"]["oldestAgeSeconds"] < 5

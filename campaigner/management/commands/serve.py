@@ -168,6 +168,16 @@ class Command(BaseCommand):
                     f"    -d {shlex.quote(body)} \\",
                     f"    {shlex.quote(url)}",
                 ]
+        tokens = [u["api_token"] for u in admins if u.get("api_token")]
+        if tokens and (ids := self.demo_ids()):
+            url = f"{base}/api/v1/dialer/campaigns/{ids[1]}/next-lead"
+            lines += [
+                "",
+                "  Next lead to dial (inside Contact Hours; the cache is rebuilt every"
+                f" {settings.DIALER_REFRESH_SECONDS} s):",
+                f"  curl -s -X POST -H {shlex.quote('Authorization: Bearer ' + tokens[0])} \\",
+                f"    {shlex.quote(url)}",
+            ]
         lines += ["", "  Ctrl-C stops everything.", ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
