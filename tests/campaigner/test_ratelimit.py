@@ -17,6 +17,7 @@ from campaigner.api.codes import CampaignApiError
 from leads.models import Lead
 from leads.services import lead_insert
 from tests.campaignapi import Api, make_api
+from tests.concurrency import in_threads
 from tests.factories import AllocationFactory, CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,24 +26,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def api(client: Client) -> Api:
     return make_api(client)
-
-
-def in_threads(n: int, target: Any, stagger_s: float = 0.0) -> list[Any]:
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            results[i] = target(i)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-        time.sleep(stagger_s)
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def record_work(monkeypatch: pytest.MonkeyPatch, hold_s: float = 0.0) -> list[tuple[float, float]]:

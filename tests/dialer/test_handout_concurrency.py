@@ -4,7 +4,6 @@ lead, and together hand out every cached lead exactly once."""
 from __future__ import annotations
 
 import multiprocessing
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from django.db import connection, connections
 
 from campaigner.models import Campaign
 from dialer.services import dialer_cache_refresh, dialer_lead_next
+from tests.concurrency import in_threads
 from tests.dialer.conftest import allocation, make_lead
 
 CALLERS = 8
@@ -55,21 +55,7 @@ def drain(campaign_id: int, agent: str) -> list[int]:
 
 
 def test_threads_never_get_the_same_lead(cached: Campaign, slow_check_out: None) -> None:
-    results: list[list[int]] = [[] for _ in range(CALLERS)]
-    barrier = threading.Barrier(CALLERS)
-
-    def caller(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = drain(cached.pk, f"agent {i}")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(CALLERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = in_threads(CALLERS, lambda i: drain(cached.pk, f"agent {i}"), together=True)
 
     handed = [lead_id for result in results for lead_id in result]
     assert len(handed) == len(set(handed)) == LEADS

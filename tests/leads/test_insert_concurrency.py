@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from leads.models import Lead, LeadPhone
 from leads.services import lead_insert
 from tests.campaignapi import Api, make_api
+from tests.concurrency import in_threads
 
 RACERS = 8
 
@@ -32,23 +31,11 @@ def slow_write(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
 
 
 def race(api: Api, leads: Callable[[int], Any], method: str = "insertLeadFast") -> list[Any]:
-    barrier = threading.Barrier(RACERS)
-    bodies: list[Any] = [None] * RACERS
+    def call(i: int) -> Any:
+        racer = Api(Client(), api.template, api.campaign, api.allocation, api.key)
+        return racer.post(method, leads(i)).json()
 
-    def call(i: int) -> None:
-        try:
-            racer = Api(Client(), api.template, api.campaign, api.allocation, api.key)
-            barrier.wait()
-            bodies[i] = racer.post(method, leads(i)).json()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return bodies
+    return in_threads(RACERS, call, together=True)
 
 
 @pytest.mark.django_db(transaction=True)

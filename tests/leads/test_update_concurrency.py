@@ -15,6 +15,7 @@ from leads.models import Lead
 from leads.services import lead_update
 from leads.services.lead_version import lead_write
 from tests.campaignapi import Api, make_api
+from tests.concurrency import in_threads
 from tests.factories import DispositionFactory
 
 RACERS = 8
@@ -45,26 +46,15 @@ def slow_write(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_racing_updates_of_one_version_let_exactly_one_win(api: Api, slow_write: None) -> None:
-    barrier = threading.Barrier(RACERS)
-    bodies: list[Any] = [None] * RACERS
+    def call(i: int) -> Any:
+        racer = Api(Client(), api.template, api.campaign, api.allocation, api.key)
+        return racer.post(
+            "updateLeadFast",
+            {"njExternalLeadId": "crm-1", "njVersion": 1, "FirstPhone": f"04000000{i:02d}",
+             "Name": f"racer {i}", "njDisposition": "No Answer"},
+        ).json()  # fmt: skip
 
-    def call(i: int) -> None:
-        try:
-            racer = Api(Client(), api.template, api.campaign, api.allocation, api.key)
-            barrier.wait()
-            bodies[i] = racer.post(
-                "updateLeadFast",
-                {"njExternalLeadId": "crm-1", "njVersion": 1, "FirstPhone": f"04000000{i:02d}",
-                 "Name": f"racer {i}", "njDisposition": "No Answer"},
-            ).json()  # fmt: skip
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    bodies = in_threads(RACERS, call, together=True)
 
     assert sorted(body["code"] for body in bodies) == [0] + [110] * (RACERS - 1)
     winner = next(i for i, body in enumerate(bodies) if body["code"] == 0)

@@ -1,0 +1,41 @@
+"""Running test code in real threads, each with its own database connection."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db import connection
+
+T = TypeVar("T")
+
+
+def in_threads(
+    n: int, target: Callable[[int], T], *, together: bool = False, stagger_s: float = 0.0
+) -> list[T]:
+    """Run ``target(i)`` for i in 0..n-1, each in its own thread; return the results in order.
+
+    ``together``: every thread waits at a barrier first, so they start at the same moment.
+    ``stagger_s``: start them that far apart instead. Each thread closes its connection. A
+    thread that raised leaves ``None`` in its place (and its traceback on stderr).
+    """
+    results: list[Any] = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        try:
+            if together:
+                barrier.wait()
+            results[i] = target(i)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+        time.sleep(stagger_s)
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
