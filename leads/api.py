@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigner.api.auth import allocation_get, api_key_authenticate, campaign_get, template_get
+from campaigner.api.auth import allocation_of_call, api_key_authenticate
 from campaigner.api.base import CampaignApiView, json_body
 from campaigner.api.codes import CampaignApiError, Code, envelope
 from campaigner.ratelimit import run_limited
@@ -45,10 +45,10 @@ def _insert_limited(
 def _insert_target(request: Request) -> InsertTarget:
     key = api_key_authenticate(request._request)
     params = request.query_params
-    template = template_get(key, params.get("fTemplateId"))
-    campaign = campaign_get(key, params.get("fCampaignId"), template)
-    allocation = allocation_get(campaign, params.get("fAllocationId"))
-    return insert_target_load(campaign, allocation)
+    allocation = allocation_of_call(
+        key, params.get("fTemplateId"), params.get("fCampaignId"), params.get("fAllocationId")
+    )
+    return insert_target_load(allocation.campaign, allocation)
 
 
 def _allow_duplicates(request: Request) -> bool:

@@ -92,3 +92,32 @@ def allocation_get(campaign: Campaign, raw_id: str | None) -> Allocation:
     if allocation is None:
         raise CampaignApiError(Code.ALLOCATION_ID_REQUIRED)
     return allocation
+
+
+def allocation_of_call(
+    key: ApiKey, template_id: str | None, campaign_id: str | None, allocation_id: str | None
+) -> Allocation:
+    """The allocation a lead write call names, checked as §4 orders it (116, then 117, then
+    115), with its campaign, template and the template's Contact Hours selected.
+
+    One query when all three ids are right (every call but a failing one); on a miss the
+    checks run one by one to find the code to answer."""
+    template_pk, campaign_pk, allocation_pk = (
+        parse_id(value) for value in (template_id, campaign_id, allocation_id)
+    )
+    if template_pk and campaign_pk and allocation_pk:
+        allocation = (
+            Allocation.objects.select_related("campaign__template__contact_hours")
+            .filter(
+                pk=allocation_pk,
+                campaign_id=campaign_pk,
+                campaign__template_id=template_pk,
+                campaign__template__in=visible_templates(key),
+            )
+            .first()
+        )
+        if allocation is not None:
+            return allocation
+    template = template_get(key, template_id)
+    campaign = campaign_get(key, campaign_id, template)
+    return allocation_get(campaign, allocation_id)

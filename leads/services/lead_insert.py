@@ -32,6 +32,7 @@ import json
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -60,20 +61,29 @@ _INSERT_SYSTEM_FIELDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class InsertTarget:
-    """Where leads go and what the template says about them; loaded once per call."""
+    """Where leads go and what the template says about them; loaded once per call. The
+    Contact Hours names and the phone pattern rules are read on first use (a single-lead update
+    of "<No Change>" numbers needs neither)."""
 
     campaign: Campaign
     allocation: Allocation
     field_names: frozenset[str]
     phone_fields: tuple[str, ...]
     default_hours: ContactHours | None
-    hours_by_name: dict[str, ContactHours]
-    normalise: PhoneNormaliser
+
+    @cached_property
+    def hours_by_name(self) -> dict[str, ContactHours]:
+        return {h.name: h for h in ContactHours.objects.all()}
+
+    @cached_property
+    def normalise(self) -> PhoneNormaliser:
+        return load_normaliser()
 
 
 def insert_target_load(campaign: Campaign, allocation: Allocation) -> InsertTarget:
+    """The target of a call; ``campaign.template.contact_hours`` is best already selected."""
     template = campaign.template
     fields = list(template.fields.values_list("name", "is_phone"))
     return InsertTarget(
@@ -82,8 +92,6 @@ def insert_target_load(campaign: Campaign, allocation: Allocation) -> InsertTarg
         field_names=frozenset(name for name, _ in fields),
         phone_fields=tuple(name for name, is_phone in fields if is_phone),
         default_hours=template.contact_hours,
-        hours_by_name={h.name: h for h in ContactHours.objects.all()},
-        normalise=load_normaliser(),
     )
 
 
