@@ -64,7 +64,9 @@ SLOT_POLL_S = 0.005  # only the one gate holder in the whole cluster polls
 RETRY_AFTER_S = 30
 
 QUEUE_LENGTH = Gauge(
-    "campaignapi_queue_length", "Lead write calls of this process waiting for a slot"
+    "campaignapi_queue_length",
+    "Lead write calls waiting for a slot",
+    multiprocess_mode="livesum",  # summed over the live processes under gunicorn
 )
 QUEUE_WAIT = Histogram(
     "campaignapi_queue_wait_seconds",

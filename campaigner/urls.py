@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from campaigner.api import views as read_api
 from campaigner.api.tokens import ManagementApiView
 from campaigner.health import health_view
+from campaigner.metrics import metrics_view
 from dialer import api as dialer_api
 from leads import api as lead_api
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path(CAMPAIGN_API + "updateLead", lead_api.UpdateLeadApi.as_view()),
     path(CAMPAIGN_API + "<path:method>", read_api.unknown_method_view),
     path("health", health_view, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/dialer/campaigns/<int:campaign_id>/next-lead", dialer_api.NextLeadApi.as_view()),
     path("api/v1/dialer/campaigns/<int:campaign_id>/refresh", dialer_api.RefreshApi.as_view()),

@@ -14,6 +14,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
 from campaigner.api.codes import CampaignApiError, Code, campaignapi_exception_handler
+from campaigner.metrics import CALLS
 
 MIB = 2**20
 
@@ -40,6 +41,12 @@ class CampaignApiView(APIView):
 
     def get_exception_handler(self) -> Any:
         return campaignapi_exception_handler
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        code = response.data.get("code") if isinstance(response.data, dict) else None
+        CALLS.labels(type(self).__name__, str(code)).inc()
+        return response
 
 
 def _reject_constant(name: str) -> Any:

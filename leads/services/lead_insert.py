@@ -43,6 +43,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from campaigner.api.codes import Code
 from campaigner.locks import LockKey, advisory_xact_lock
+from campaigner.metrics import LEADS_INSERTED
 from campaigner.models import Allocation, Campaign, ContactHours
 from leads import lead_input
 from leads.lead_input import LeadRejected
@@ -157,6 +158,7 @@ def lead_insert_batch(
             lead_ids = _write(target, accepted, dnc)
             for candidate, lead_id in zip(accepted, lead_ids, strict=True):
                 outcomes[candidate.index].lead_id = lead_id
+            transaction.on_commit(lambda: LEADS_INSERTED.inc(len(accepted)))
     return InsertBatchResult(outcomes)
 
 

@@ -65,6 +65,8 @@ def test_serve_runs_everything_on_the_embedded_defaults(tmp_path: Path) -> None:
         assert '"transport": "filesystem"' in body
         status, login = _get(f"{base}/admin/login/")
         assert status == 200 and "Django administration" in login
+        status, metrics = _get(f"{base}/metrics")  # summed over gunicorn's worker processes
+        assert status == 200 and "campaignapi_leads_inserted_total" in metrics
         assert (data_dir / "pg" / "PG_VERSION").exists()
         children = psutil.Process(server.pid).children(recursive=True)
         assert len(children) >= 3  # gunicorn, worker, beat (and their own children)
@@ -78,6 +80,7 @@ def test_serve_runs_everything_on_the_embedded_defaults(tmp_path: Path) -> None:
     assert server.returncode == 0, output
     assert "API key   f863246a-973e-11e6-8784-08002718f5b5" in output
     assert "insertLeadFast?fTemplateId=" in output
+    assert "Authorization: Bearer demo-admin-token-change-me" in output
     assert "Stopped the embedded PostgreSQL." in output
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive

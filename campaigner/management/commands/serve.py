@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +55,8 @@ class Command(BaseCommand):
                 "-m",
                 "gunicorn",
                 "campaigner.wsgi:application",
+                "--config",
+                "python:campaigner.gunicorn_conf",
                 "--bind",
                 bind,
                 "--workers",
@@ -92,7 +95,10 @@ class Command(BaseCommand):
                 settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
         }
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        metrics_dir = settings.DATA_DIR / "prometheus"  # see campaigner/metrics.py
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         children = {
             name: subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env)  # noqa: S603 (our argv)
             for name, cmd in commands.items()
