@@ -319,20 +319,18 @@ def dialer_outcome(
         now = timezone.now()
         if lead.checked_out_until is None or lead.checked_out_until <= now:
             raise DialerError(409, "the lead is not checked out")
-        disposition = disposition_find(
+        found = disposition_find(
             lead.campaign.template.disposition_set_id, str(disposition_name or "").strip()
         )
-        if disposition is None:
+        if found is None:
             raise DialerError(400, f"no enabled disposition {disposition_name!r}")
+        disposition = found.disposition
         values: dict[str, Any] = {
             "checked_out_by": "", "checked_out_until": None, "checked_out_number": "",
         }  # fmt: skip
         if not lead_input.is_blank(callback):
             values["callback_at"] = _callback_at(lead, callback)
-        elif (
-            disposition.callback_required
-            and not disposition.actions.filter(kind="callback").exists()
-        ):
+        elif disposition.callback_required and all(a.kind != "callback" for a in found.actions):
             raise DialerError(400, f"{disposition.name} needs a callbackDate")
         context = DispositionContext(
             source=DispositionRecord.Source.DIALER,
@@ -341,7 +339,7 @@ def dialer_outcome(
             dialed_number=lead.checked_out_number,
             callback_given="callback_at" in values,
         )
-        plan = disposition_plan(lead, disposition, context, values)
+        plan = disposition_plan(lead, found, context, values)
         try:
             lead_write(lead.pk, lead.version, values, holder=lead.checked_out_by, now=now)
         except LeadConflict as conflict:

@@ -36,7 +36,7 @@ from leads.models import (
     PhonePattern,
 )
 from leads.services.delivery import action_delivery_retry
-from leads.services.disposition import DispositionContext, disposition_plan
+from leads.services.disposition import DispositionContext, FoundDisposition, disposition_plan
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 
 # The lead fields an operator may change, and their columns (the campaign and the bookkeeping
@@ -197,7 +197,8 @@ class LeadAdmin(admin.ModelAdmin):
                     agent=request.user.get_username(),
                     callback_given="callback_at" in form.changed_data,
                 )
-                plan = disposition_plan(obj, obj.disposition, context, values)
+                found = FoundDisposition(obj.disposition, list(obj.disposition.actions.all()))
+                plan = disposition_plan(obj, found, context, values)
             try:
                 lead_write(
                     obj.pk, form.cleaned_data["seen_version"], values, holder=_holder(request)

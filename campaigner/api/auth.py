@@ -11,34 +11,51 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from campaigner.api.codes import CampaignApiError, Code
-from campaigner.models import Allocation, ApiKey, Campaign, CampaignTemplate, hash_secret
+from campaigner.models import (
+    Allocation,
+    ApiKey,
+    Campaign,
+    CampaignTemplate,
+    ContactHours,
+    hash_secret,
+)
 
 # last_used_at is refreshed at most this often per key, so a busy key costs no write per call.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 def api_key_authenticate(request: HttpRequest) -> ApiKey:
-    """The caller's unrevoked key, or ``CampaignApiError(INVALID_API_KEY)`` (HTTP 401)."""
+    """The caller's unrevoked key, or ``CampaignApiError(INVALID_API_KEY)`` (HTTP 401).
+
+    Every call runs this, so it is SQL, not the ORM (~0.1 ms rather than ~1 ms here). The key
+    returned carries ``pk``, ``team_id`` and ``last_used_at`` only.
+    """
     plain = request.GET.get("apiKey") or request.headers.get("X-Api-Key")
     if not plain:
         raise CampaignApiError(Code.INVALID_API_KEY, "missing apiKey")
-    key = (
-        ApiKey.objects.select_related("team")
-        .filter(key_hash=hash_secret(plain.strip()), revoked=False)
-        .first()
-    )
-    if key is None:
-        raise CampaignApiError(Code.INVALID_API_KEY)
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
-        ).update(last_used_at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, team_id, last_used_at FROM {ApiKey._meta.db_table}"  # noqa: S608
+            " WHERE key_hash = %s AND NOT revoked",
+            [hash_secret(plain.strip())],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise CampaignApiError(Code.INVALID_API_KEY)
+        key = ApiKey(id=row[0], team_id=row[1], last_used_at=row[2])
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            cursor.execute(
+                f"UPDATE {ApiKey._meta.db_table} SET last_used_at = %s"  # noqa: S608
+                " WHERE id = %s AND (last_used_at IS NULL OR last_used_at < %s)",
+                [now, key.pk, now - LAST_USED_RESOLUTION],
+            )
     return key
 
 
@@ -100,24 +117,53 @@ def allocation_of_call(
     """The allocation a lead write call names, checked as §4 orders it (116, then 117, then
     115), with its campaign, template and the template's Contact Hours selected.
 
-    One query when all three ids are right (every call but a failing one); on a miss the
-    checks run one by one to find the code to answer."""
+    One SQL query when all three ids are right (every call but a failing one; the ORM would
+    cost ~2 ms here); on a miss the checks run one by one to find the code to answer."""
     template_pk, campaign_pk, allocation_pk = (
         parse_id(value) for value in (template_id, campaign_id, allocation_id)
     )
     if template_pk and campaign_pk and allocation_pk:
-        allocation = (
-            Allocation.objects.select_related("campaign__template__contact_hours")
-            .filter(
-                pk=allocation_pk,
-                campaign_id=campaign_pk,
-                campaign__template_id=template_pk,
-                campaign__template__in=visible_templates(key),
-            )
-            .first()
-        )
+        allocation = _allocation_with_parents(key, template_pk, campaign_pk, allocation_pk)
         if allocation is not None:
             return allocation
     template = template_get(key, template_id)
     campaign = campaign_get(key, campaign_id, template)
     return allocation_get(campaign, allocation_id)
+
+
+_ALLOCATION_WITH_PARENTS = f"""
+    SELECT a.name, a.started, a.weight, c.name, c.active, c.balance_mode,
+           t.name, t.disposition_set_id, h.id, h.name, h.timezone
+    FROM {Allocation._meta.db_table} a
+    JOIN {Campaign._meta.db_table} c ON c.id = a.campaign_id
+    JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
+    LEFT JOIN {ContactHours._meta.db_table} h ON h.id = t.contact_hours_id
+    WHERE a.id = %(allocation)s AND c.id = %(campaign)s AND t.id = %(template)s
+      AND (%(team)s::bigint IS NULL OR EXISTS (
+           SELECT 1 FROM {CampaignTemplate.teams.through._meta.db_table} tt
+           WHERE tt.campaigntemplate_id = t.id AND tt.group_id = %(team)s))"""  # noqa: S608
+
+
+def _allocation_with_parents(
+    key: ApiKey, template_pk: int, campaign_pk: int, allocation_pk: int
+) -> Allocation | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ALLOCATION_WITH_PARENTS,
+            {"allocation": allocation_pk, "campaign": campaign_pk, "template": template_pk,
+             "team": key.team_id},
+        )  # fmt: skip
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (a_name, started, weight, c_name, active, mode, t_name, set_id, h_id, h_name, zone) = row
+    hours = ContactHours(id=h_id, name=h_name, timezone=zone) if h_id is not None else None
+    template = CampaignTemplate(
+        id=template_pk, name=t_name, disposition_set_id=set_id, contact_hours=hours
+    )
+    campaign = Campaign(
+        id=campaign_pk, template=template, name=c_name, active=active, balance_mode=mode
+    )
+    return Allocation(
+        id=allocation_pk, campaign=campaign, name=a_name, started=started, weight=weight
+    )

@@ -20,14 +20,16 @@ been set on the lead, this one included: on the Nth time and after, its ``then``
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from campaigner.models import ActionKind, Allocation, Campaign, Disposition, DispositionAction
 from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, LeadPhone
@@ -63,9 +65,9 @@ class DispositionPlan:
     # Actions that need the written lead: (kind, params, the stored action for deliveries).
     deferred: list[tuple[str, dict[str, Any], DispositionAction]] = field(default_factory=list)
 
-    def finish(self, lead_id: int) -> DispositionRecord:
+    def finish(self, lead_id: int) -> int:
         """Run the deferred actions on the written lead and record the disposition. Inside the
-        write's transaction."""
+        write's transaction. Returns the id of the lead's new ``DispositionRecord``."""
         deliveries = []
         if self.deferred:
             lead = Lead.objects.select_related("campaign", "allocation", "contact_hours").get(
@@ -81,44 +83,78 @@ class DispositionPlan:
                     payload = payload or _payload(lead, self.disposition, self.now)
                     deliveries.append(_delivery(kind, params, action, lead, payload))
                     self.log.append(f"{kind}: queued")
-        record = DispositionRecord.objects.create(
-            lead_id=lead_id,
-            disposition=self.disposition,
-            source=self.context.source,
-            agent=self.context.agent,
-            dialed_number=self.context.dialed_number,
-            notes=self.context.notes,
-            actions=self.log,
-        )
+        row: list[Any] = [
+            lead_id, self.disposition.pk, self.context.source, self.context.agent,
+            self.context.dialed_number, self.context.notes, Jsonb(self.log), self.now,
+        ]  # fmt: skip
+        with connection.cursor() as cursor:  # SQL: every disposition set writes one
+            cursor.execute(
+                f"INSERT INTO {DispositionRecord._meta.db_table} (lead_id, disposition_id,"  # noqa: S608
+                " source, agent, dialed_number, notes, actions, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                row,
+            )
+            record_id: int = cursor.fetchone()[0]
         if deliveries:
             for delivery in deliveries:
-                delivery.record = record
+                delivery.record_id = record_id
             ActionDelivery.objects.bulk_create(deliveries)
             ids = [delivery.pk for delivery in deliveries]
             # robust: a broker that is down must not turn a committed update into an error; the
             # sweeper (leads.tasks) queues due deliveries again.
             transaction.on_commit(lambda: _queue(ids), robust=True)
-        return record
+        return record_id
 
 
-def disposition_find(disposition_set_id: int | None, name: str) -> Disposition | None:
-    """The enabled disposition of the set called ``name`` (any case), or ``None``."""
+@dataclass(frozen=True)
+class FoundDisposition:
+    disposition: Disposition
+    actions: list[DispositionAction]  # in position order
+
+
+def disposition_find(disposition_set_id: int | None, name: str) -> FoundDisposition | None:
+    """The enabled disposition of the set called ``name`` (any case) with its actions, or
+    ``None``. One SQL query (updates and outcomes run it on every call)."""
     if not name or disposition_set_id is None:
         return None
-    return Disposition.objects.filter(
-        disposition_set_id=disposition_set_id, name__iexact=name, enabled=True
-    ).first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT d.id, d.name, d.priority, d.final, d.callback_required,
+                (SELECT coalesce(json_agg(json_build_array(a.id, a.kind, a.params)
+                                          ORDER BY a.position, a.id), '[]')
+                 FROM {DispositionAction._meta.db_table} a WHERE a.disposition_id = d.id)
+            FROM {Disposition._meta.db_table} d
+            WHERE d.disposition_set_id = %s AND lower(d.name) = lower(%s) AND d.enabled""",  # noqa: S608
+            [disposition_set_id, name],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, found_name, priority, final, callback_required, actions = row
+    disposition = Disposition(
+        id=pk, disposition_set_id=disposition_set_id, name=found_name, enabled=True,
+        priority=priority, final=final, callback_required=callback_required,
+    )  # fmt: skip
+    if isinstance(actions, str):
+        actions = json.loads(actions)
+    return FoundDisposition(
+        disposition,
+        [DispositionAction(id=a, disposition_id=pk, kind=k, params=p) for a, k, p in actions],
+    )
 
 
 def disposition_plan(
-    lead: Lead, disposition: Disposition, context: DispositionContext, values: dict[str, Any]
+    lead: Lead,
+    found: FoundDisposition,
+    context: DispositionContext,
+    values: dict[str, Any],
 ) -> DispositionPlan:
-    """Fold ``disposition`` and its local actions into ``values`` (column → value) for the
+    """Fold the disposition and its local actions into ``values`` (column → value) for the
     caller's write of ``lead``; return the plan whose ``finish`` the caller runs after it.
 
-    Reads the disposition's actions (and, for a ``retry_limit``, the lead's history); writes
-    nothing.
+    Reads the lead's history for a ``retry_limit`` (one query); writes nothing.
     """
+    disposition, actions = found.disposition, found.actions
     plan = DispositionPlan(lead, disposition, context, timezone.now())
     values["disposition_id"] = disposition.pk
     if disposition.priority is not None:
@@ -126,7 +162,6 @@ def disposition_plan(
     if disposition.final:
         values["closed"] = True
         plan.log.append("final: closed")
-    actions = list(disposition.actions.all())
     times = 0  # counted only when a retry_limit needs it (one query)
     if any(action.kind == ActionKind.RETRY_LIMIT for action in actions):
         times = DispositionRecord.objects.filter(lead=lead, disposition=disposition).count() + 1

@@ -44,7 +44,7 @@ from psycopg.copy import QueuedLibpqWriter
 from campaigner.api.codes import Code
 from campaigner.locks import LockKey, advisory_xact_lock
 from campaigner.metrics import LEADS_INSERTED
-from campaigner.models import Allocation, Campaign, ContactHours
+from campaigner.models import Allocation, Campaign, ContactHours, TemplateField
 from leads import lead_input
 from leads.lead_input import LeadRejected
 from leads.models import DEFAULT_PRIORITY, DncEntry, Lead, LeadPhone
@@ -86,7 +86,13 @@ class InsertTarget:
 def insert_target_load(campaign: Campaign, allocation: Allocation) -> InsertTarget:
     """The target of a call; ``campaign.template.contact_hours`` is best already selected."""
     template = campaign.template
-    fields = list(template.fields.values_list("name", "is_phone"))
+    with connection.cursor() as cursor:  # SQL: this runs on every call (~0.1 ms, ORM ~1 ms)
+        cursor.execute(
+            f"SELECT name, is_phone FROM {TemplateField._meta.db_table}"  # noqa: S608
+            " WHERE template_id = %s",
+            [template.pk],
+        )
+        fields = cursor.fetchall()
     return InsertTarget(
         campaign=campaign,
         allocation=allocation,

@@ -17,21 +17,27 @@ written nothing.
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from campaigner.api.codes import Code
-from campaigner.models import ContactHours, Disposition
+from campaigner.models import ContactHours
 from leads import lead_input
 from leads.lead_input import LeadRejected
 from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
-from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
+from leads.services.disposition import (
+    DispositionContext,
+    FoundDisposition,
+    disposition_find,
+    disposition_plan,
+)
 from leads.services.lead_insert import InsertTarget
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 
@@ -169,22 +175,54 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
     )
 
 
+# The lead, its Contact Hours zone and its numbers in one query. This module's reads are SQL,
+# not the ORM: an update is a single-lead hot path and each ORM query costs ~1 ms here
+# against ~0.1 ms for the statement itself.
+_LEAD = f"""
+    SELECT l.id, l.fields, l.version, l.disposition_id, l.checked_out_by, l.checked_out_until,
+           l.checked_out_number, h.timezone,
+           (SELECT coalesce(json_agg(json_build_array(p.field_name, p.number, p.blocked)
+                                     ORDER BY p.id), '[]')
+            FROM {LeadPhone._meta.db_table} p WHERE p.lead_id = l.id)
+    FROM {Lead._meta.db_table} l
+    LEFT JOIN {ContactHours._meta.db_table} h ON h.id = l.contact_hours_id
+    WHERE l.campaign_id = %s AND l.external_id = %s"""  # noqa: S608
+
+
+def _lead_read(campaign_id: int, external_id: str) -> tuple[Lead, str | None, list[Any]] | None:
+    """(the lead, its own Contact Hours zone, its [field, number, blocked] numbers)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LEAD, [campaign_id, external_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, fields, version, disposition_id, by, until, number, zone, phones = row
+    lead = Lead(
+        id=pk, campaign_id=campaign_id, external_id=external_id, version=version,
+        fields=json.loads(fields) if isinstance(fields, str) else fields,
+        disposition_id=disposition_id, checked_out_by=by, checked_out_until=until,
+        checked_out_number=number,
+    )  # fmt: skip
+    return lead, zone, json.loads(phones) if isinstance(phones, str) else phones
+
+
+def _dnc_numbers(numbers: set[str]) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT number FROM {DncEntry._meta.db_table} WHERE number = ANY(%s)"  # noqa: S608
+            " AND (expires_on IS NULL OR expires_on > CURRENT_DATE)",
+            [list(numbers)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> UpdateResult:
-    lead = (
-        Lead.objects.select_related("contact_hours")
-        .filter(campaign=target.campaign, external_id=reading.external_id)
-        .first()
-    )
-    if lead is None:
+    found = _lead_read(target.campaign.pk, reading.external_id)
+    if found is None:
         raise LeadRejected(
             Code.COULDNT_FIND_THE_LEAD, f"no lead of the campaign has {reading.external_id!r}"
         )
-
-    phones = list(
-        LeadPhone.objects.filter(lead=lead)
-        .order_by()
-        .values_list("field_name", "number", "blocked")
-    )
+    lead, lead_zone, phones = found
     numbers = {name: number for name, number, _ in phones}
     for name, number in reading.numbers.items():
         if number is None:
@@ -196,11 +234,7 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
 
     disposition = _disposition(target, lead, reading.disposition)
 
-    dnc = set(
-        DncEntry.objects.filter(number__in=set(numbers.values()))
-        .filter(Q(expires_on__isnull=True) | Q(expires_on__gt=timezone.localdate()))
-        .values_list("number", flat=True)
-    )
+    dnc = _dnc_numbers(set(numbers.values()))
     if all(number in dnc for number in numbers.values()):
         raise LeadRejected(Code.DNC, "every number of the lead is on the DNC list")
 
@@ -214,14 +248,20 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
     values: dict[str, Any] = {"allocation_id": target.allocation.pk}
     if reading.fields:
         values["fields"] = {**lead.fields, **reading.fields}
-    hours = reading.hours or lead.contact_hours or target.default_hours
     if reading.hours is not None:
         values["contact_hours_id"] = reading.hours.pk
     if reading.callback_given:
         values["callback_at"] = None
         if reading.callback is not None:
-            zone = zoneinfo.ZoneInfo(hours.timezone if hours else settings.TIME_ZONE)
-            values["callback_at"] = lead_input.callback_at(reading.callback, zone)
+            zone_name = (
+                (reading.hours and reading.hours.timezone)
+                or lead_zone
+                or (target.default_hours and target.default_hours.timezone)
+                or settings.TIME_ZONE
+            )
+            values["callback_at"] = lead_input.callback_at(
+                reading.callback, zoneinfo.ZoneInfo(zone_name)
+            )
     if reading.priority is not None:
         values["priority"] = reading.priority
     plan = None
@@ -238,7 +278,7 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
     return UpdateResult(lead.pk, version)
 
 
-def _disposition(target: InsertTarget, lead: Lead, name: str | None) -> Disposition | None:
+def _disposition(target: InsertTarget, lead: Lead, name: str | None) -> FoundDisposition | None:
     """The disposition to set (106 if unknown or disabled), or ``None`` to keep the lead's
     (107 if it has none)."""
     if name is None:

@@ -21,10 +21,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import F, Q
+from django.db import connection
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from leads.models import Lead
+
+# Columns a write may set; id, version, created_at and updated_at are the service's own.
+WRITABLE = frozenset(f.column for f in Lead._meta.concrete_fields) - {
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+}
 
 
 class LeadConflict(Exception):
@@ -48,20 +57,28 @@ def lead_write(
     holder: str | None = None,
     now: dt.datetime | None = None,
 ) -> int:
-    """Write ``values`` (column → value) to the lead if it is still at ``expected_version`` and
-    not checked out by anyone but ``holder``; return the new version.
+    """Write ``values`` (column name → value, e.g. ``allocation_id``; ``fields`` a dict) to the
+    lead if it is still at ``expected_version`` and not checked out by anyone but ``holder``;
+    return the new version.
 
     Raises ``LeadConflict`` (nothing written) otherwise. Not idempotent: each success bumps the
     version. Call it inside the transaction that does the rest of the write.
     """
+    unknown = set(values) - WRITABLE
+    if unknown:
+        raise ValueError(f"not writable lead columns: {sorted(unknown)}")
     now = now or timezone.now()
-    free = Q(checked_out_until__isnull=True) | Q(checked_out_until__lte=now)
-    if holder is not None:
-        free |= Q(checked_out_by=holder)
-    updated = (
-        Lead.objects.filter(free, pk=lead_id, version=expected_version)
-        .update(**values, version=F("version") + 1, updated_at=now)
-    )  # fmt: skip
-    if updated != 1:
-        raise LeadConflict(f"lead {lead_id} is no longer at version {expected_version}")
+    # SQL rather than the ORM: every update, hand-out and outcome runs this (~0.1 ms vs ~1 ms).
+    assignments = "".join(f"{column} = %s, " for column in values)
+    params: list[Any] = [Jsonb(v) if column == "fields" else v for column, v in values.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Lead._meta.db_table} SET {assignments}"  # noqa: S608 (checked names)
+            " version = version + 1, updated_at = %s"
+            " WHERE id = %s AND version = %s"
+            " AND (checked_out_until IS NULL OR checked_out_until <= %s OR checked_out_by = %s)",
+            [*params, now, lead_id, expected_version, now, holder],
+        )
+        if cursor.rowcount != 1:
+            raise LeadConflict(f"lead {lead_id} is no longer at version {expected_version}")
     return expected_version + 1
