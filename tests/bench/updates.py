@@ -75,5 +75,9 @@ def run(existing: int) -> None:
     print(f"  updateLeadFast, {CALLS} calls: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
           f"  (targets p50 <= {TARGET_P50_MS} ms {'met' if p50 <= TARGET_P50_MS else 'MISSED'},"
           f" p99 <= {TARGET_P99_MS} ms {'met' if p99 <= TARGET_P99_MS else 'MISSED'})")  # fmt: skip
+    for name, times in (("updates", update_times), ("floor calls", floor_times)):
+        slow = ", ".join(f"{t:.0f}" for t in sorted(times)[-5:])
+        print(f"  slowest five {name}: {slow} ms;"
+              f" over 20 ms: {sum(t > 20 for t in times)} of {CALLS}")  # fmt: skip
     print(f"  floor (getCampaignTemplateList): p50 {floor50:.2f} ms, p99 {floor99:.2f} ms;"
           f" update/floor p50 ratio {p50 / floor50:.1f}x")  # fmt: skip
