@@ -75,6 +75,7 @@ class DispositionRecordInline(admin.TabularInline):
 
 class LeadForm(forms.ModelForm):
     seen_version = forms.IntegerField(widget=forms.HiddenInput)
+    holder = ""  # the operator's check-out name; LeadAdmin.get_form sets it per request
 
     class Meta:
         model = Lead
@@ -92,6 +93,16 @@ class LeadForm(forms.ModelForm):
         if not self.instance.pk or "seen_version" not in cleaned:
             return cleaned
         stored = Lead.objects.get(pk=self.instance.pk)
+        allocation = cleaned.get("allocation")
+        if allocation is not None and allocation.campaign_id != stored.campaign_id:
+            self.add_error("allocation", "Choose an allocation of the lead's own campaign.")
+        if checked_out_by_other(stored, self.holder, timezone.now()):
+            assert stored.checked_out_until is not None
+            raise forms.ValidationError(
+                f"{stored.checked_out_by} has this lead checked out until"
+                f" {timezone.localtime(stored.checked_out_until):%H:%M:%S}; save after that.",
+                code="checked_out",
+            )
         if stored.version != cleaned["seen_version"]:
             # The merge screen: the operator's value next to the stored one, field by field.
             # The next save is against the version the operator has now seen.
@@ -152,6 +163,12 @@ class LeadAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # leads come in through the insert service (API, import)
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"holder": _holder(request)})
+
     def change_view(
         self,
         request: HttpRequest,
@@ -189,27 +206,26 @@ class LeadAdmin(admin.ModelAdmin):
             if name in COLUMNS
         }
         values.update(checked_out_by="", checked_out_until=None)  # the save releases it
-        with transaction.atomic():
-            plan = None
-            if "disposition" in form.changed_data and obj.disposition is not None:
-                context = DispositionContext(
-                    source=DispositionRecord.Source.ADMIN,
-                    agent=request.user.get_username(),
-                    callback_given="callback_at" in form.changed_data,
-                )
-                found = FoundDisposition(obj.disposition, list(obj.disposition.actions.all()))
-                plan = disposition_plan(obj, found, context, values)
-            try:
-                lead_write(
-                    obj.pk, form.cleaned_data["seen_version"], values, holder=_holder(request)
-                )
-            except LeadConflict:
-                # Checked in clean(); only a write in the last milliseconds gets here.
-                messages.error(request, "The lead changed while saving; nothing was saved.")
-                transaction.set_rollback(True)
-                return
-            if plan is not None:
-                plan.finish(obj.pk)
+        # The admin runs the whole save (this, then the inlines) in one transaction.
+        plan = None
+        if "disposition" in form.changed_data and obj.disposition is not None:
+            context = DispositionContext(
+                source=DispositionRecord.Source.ADMIN,
+                agent=request.user.get_username(),
+                callback_given="callback_at" in form.changed_data,
+            )
+            found = FoundDisposition(obj.disposition, list(obj.disposition.actions.all()))
+            plan = disposition_plan(obj, found, context, values)
+        try:
+            lead_write(obj.pk, form.cleaned_data["seen_version"], values, holder=_holder(request))
+        except LeadConflict:
+            # clean() checked version and check-out; only a write in the last milliseconds
+            # gets here. Roll back the admin's whole save, the inlines' too.
+            messages.error(request, "The lead changed while saving; nothing was saved.")
+            transaction.set_rollback(True)
+            return
+        if plan is not None:
+            plan.finish(obj.pk)
         obj.refresh_from_db()
 
 

@@ -121,3 +121,29 @@ def test_retry_action_requeues_a_failed_delivery(operator: Client, settings: Any
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("retrying", 0)
     assert delivery.next_attempt_at is not None
+
+
+def test_a_lead_checked_out_by_an_agent_cannot_be_saved(api: Api, operator: Client) -> None:
+    lead = Lead.objects.get()
+    until = timezone.now() + dt.timedelta(minutes=3)
+    Lead.objects.update(checked_out_by="agent 7", checked_out_until=until)
+    page = operator.get(url(lead))
+    assert "agent 7 has this lead checked out" in page.content.decode().lower()
+
+    response = operator.post(url(lead), form_data(lead, 1, priority=3))
+    assert response.status_code == 200
+    assert "agent 7 has this lead checked out until" in response.content.decode().lower()
+    after = Lead.objects.get()
+    assert (after.priority, after.version, after.checked_out_by) == (10, 1, "agent 7")
+
+
+def test_an_allocation_of_another_campaign_is_refused(api: Api, operator: Client) -> None:
+    from tests.factories import AllocationFactory
+
+    lead = Lead.objects.get()
+    operator.get(url(lead))
+    elsewhere = AllocationFactory()
+    response = operator.post(url(lead), form_data(lead, 2, allocation=elsewhere.pk))
+    assert response.status_code == 200
+    assert "Choose an allocation of the lead&#x27;s own campaign." in response.content.decode()
+    assert Lead.objects.get().allocation_id == lead.allocation_id
