@@ -4,8 +4,10 @@
    loads every eligible lead of the campaign and sorts them in Python.
 2. Rebuild of every campaign (``dialer_cache_refresh_all``, what beat runs; target <= 1 s).
 3. Hand-out throughput: 8 threads, each with its own database connection, draining a cache of
-   4,000 leads with ``dialer_lead_next`` (target >= 2,000 leads/s, zero duplicates). The
-   check-outs are released afterwards, so every run starts from the same state.
+   4,000 leads with ``dialer_lead_next`` (target >= 2,000 leads/s, zero duplicates); then the
+   same through HTTP (``POST …/next-lead``, gunicorn 2 workers x 4 threads, 8 client threads),
+   for what a PBX would see. The check-outs are released afterwards, so every run starts from
+   the same state.
 
 Lead mix per campaign (seeded): priority 0-19, ~10% callbacks due, ~5% callbacks in the
 future, ~5% closed; one number each; Contact Hours open all week (so that filter runs).
@@ -13,15 +15,20 @@ future, ~5% closed; one number each; Contact Hours open all week (so that filter
 
 from __future__ import annotations
 
+import http.client
+import json
 import statistics
 import threading
 import time
+from collections.abc import Callable
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import override_settings
 
 from campaigner.models import (
     Allocation,
+    ApiToken,
     Campaign,
     CampaignTemplate,
     ContactHours,
@@ -31,10 +38,12 @@ from dialer.order import Candidate, order_key
 from dialer.schedule import schedule_load
 from dialer.services import dialer_cache_refresh, dialer_cache_refresh_all, dialer_lead_next
 from leads.models import Lead, LeadPhone
+from tests.bench.server import gunicorn
 
 TARGET_ONE_MS, TARGET_ALL_S, TARGET_HANDOUT = 50, 1.0, 2000
 CALLERS = 8
 HANDOUT_CACHE = 4000
+TOKEN = "bench-dialer-token-0000000000"
 
 
 def seed(campaigns: int, leads: int) -> list[Campaign]:
@@ -116,18 +125,19 @@ def cached_ids(campaign: Campaign) -> list[int]:
     )
 
 
-def handout(campaign: Campaign) -> None:
-    with override_settings(DIALER_CACHE_SIZE=HANDOUT_CACHE):
-        dialer_cache_refresh(campaign.pk)
+def _drain(
+    take: Callable[[int], int | None], warm: Callable[[], object]
+) -> tuple[list[int], float]:
+    """CALLERS threads call ``take(i)`` until it gives None; (lead ids, seconds)."""
     handed: list[list[int]] = [[] for _ in range(CALLERS)]
     barrier = threading.Barrier(CALLERS + 1)
 
     def caller(i: int) -> None:
         try:
-            dialer_lead_next(-1)  # open this thread's connection before the clock starts
+            warm()  # open this thread's connection before the clock starts
             barrier.wait()
-            while (lead := dialer_lead_next(campaign.pk, f"bench {i}")) is not None:
-                handed[i].append(lead.lead_id)
+            while (lead_id := take(i)) is not None:
+                handed[i].append(lead_id)
         finally:
             connection.close()
 
@@ -140,15 +150,63 @@ def handout(campaign: Campaign) -> None:
         thread.join()
     elapsed = time.perf_counter() - started
     every = [lead_id for ids in handed for lead_id in ids]
-    duplicates = len(every) - len(set(every))
-    rate = len(every) / elapsed
     Lead.objects.filter(pk__in=every).update(
         checked_out_by="", checked_out_until=None, checked_out_number=""
     )
-    met = rate >= TARGET_HANDOUT and not duplicates
-    print(f"  hand-out, {CALLERS} threads draining {HANDOUT_CACHE:,} cached leads:"
-          f" {len(every):,} in {elapsed:.2f} s = {rate:,.0f} leads/s, duplicates {duplicates}"
-          f"  (target >= {TARGET_HANDOUT:,}/s {'met' if met else 'MISSED'})")  # fmt: skip
+    return every, elapsed
+
+
+def _report(how: str, every: list[int], elapsed: float, target: bool) -> None:
+    duplicates = len(every) - len(set(every))
+    rate = len(every) / elapsed
+    verdict = ""
+    if target:
+        met = rate >= TARGET_HANDOUT and not duplicates
+        verdict = f"  (target >= {TARGET_HANDOUT:,}/s {'met' if met else 'MISSED'})"
+    print(f"  hand-out {how}, {CALLERS} callers draining {HANDOUT_CACHE:,} cached leads:"
+          f" {len(every):,} in {elapsed:.2f} s = {rate:,.0f} leads/s,"
+          f" duplicates {duplicates}{verdict}")  # fmt: skip
+
+
+def handout(campaign: Campaign) -> None:
+    def in_process(i: int) -> int | None:
+        handed = dialer_lead_next(campaign.pk, f"bench {i}")
+        return handed.lead_id if handed else None
+
+    with override_settings(DIALER_CACHE_SIZE=HANDOUT_CACHE):
+        dialer_cache_refresh(campaign.pk)
+    every, elapsed = _drain(in_process, lambda: dialer_lead_next(-1))
+    _report("in process (the service)", every, elapsed, target=True)
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-pbx", defaults={"is_staff": True}
+    )
+    ApiToken.objects.filter(user=user).delete()
+    token = ApiToken(user=user, name="bench")
+    token.set_token(TOKEN)
+    token.save()
+    path = f"/api/v1/dialer/campaigns/{campaign.pk}/next-lead"
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    with gunicorn(workers=2, threads=4) as (port, _):
+
+        def over_http(i: int) -> int | None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                conn.request("POST", path, body=b'{"agent": "http"}', headers=headers)
+                response = conn.getresponse()
+                body = response.read()
+            finally:
+                conn.close()
+            if response.status == 204:
+                return None
+            if response.status != 200:
+                raise RuntimeError(f"next-lead answered {response.status}: {body[:200]!r}")
+            return int(json.loads(body)["leadId"])
+
+        with override_settings(DIALER_CACHE_SIZE=HANDOUT_CACHE):
+            dialer_cache_refresh(campaign.pk)
+        every, elapsed = _drain(over_http, lambda: None)
+    _report("over HTTP (gunicorn 2x4)", every, elapsed, target=False)
 
 
 def run(campaigns: int, leads: int) -> None:
