@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
 from dialer.models import CacheEntry, CampaignCache
@@ -28,10 +28,12 @@ class CacheEntryInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CacheEntry]:
-        # Only the current generation; the head of it.
-        queryset = super().get_queryset(request).select_related("cache")
-        current = [e.pk for e in queryset if e.generation == e.cache.generation][:SHOWN_ENTRIES]
-        return queryset.filter(pk__in=current)
+        # The head of the current generation (older ones are being cleaned up).
+        return (
+            super()
+            .get_queryset(request)
+            .filter(generation=F("cache__generation"), position__lte=SHOWN_ENTRIES)
+        )
 
 
 @admin.register(CampaignCache)

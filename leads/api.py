@@ -42,7 +42,7 @@ def _insert_limited(
     )
 
 
-def _insert_target(request: Request) -> InsertTarget:
+def _call_target(request: Request) -> InsertTarget:
     key = api_key_authenticate(request._request)
     params = request.query_params
     allocation = allocation_of_call(
@@ -94,7 +94,7 @@ class InsertLeadFastApi(CampaignApiView):
     """``insertLeadFast``: one lead, its own code (200 or 400)."""
 
     def post(self, request: Request) -> Response:
-        target = _insert_target(request)
+        target = _call_target(request)
         lead = _one_lead(json_body(request._request))
         outcome = _insert_limited(request, target, [lead], bulk=False).outcomes[0]
         ignored = ignored_fields(target, lead)
@@ -107,7 +107,7 @@ class _SummaryInsertApi(CampaignApiView):
     single: ClassVar[bool]
 
     def post(self, request: Request) -> Response:
-        target = _insert_target(request)
+        target = _call_target(request)
         body = json_body(request._request)
         leads = [_one_lead(body)] if self.single else _many_leads(body)
         result = _insert_limited(request, target, leads, bulk=not self.single)
@@ -138,7 +138,7 @@ class _UpdateApi(CampaignApiView):
     url_id_first: ClassVar[bool]
 
     def post(self, request: Request) -> Response:
-        target = _insert_target(request)
+        target = _call_target(request)
         lead = _one_lead(json_body(request._request))
         url_id = request.query_params.get(lead_input.EXTERNAL_ID)
         fallback = url_id

@@ -260,3 +260,27 @@ def test_checked_out_leads_say_until_when(dialer: Client, campaign: Campaign) ->
     answer = eligibility(dialer, lead)
     assert [r["code"] for r in answer["reasons"]] == ["checked_out"]
     assert answer["nextEligibleAt"] == until
+
+
+def test_the_admin_shows_the_current_cache_and_rebuilds_it(campaign: Campaign) -> None:
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from dialer.services import dialer_cache_refresh
+
+    main = allocation(campaign)
+    for i in range(3):
+        make_lead(main, created_at=ago(i))
+    dialer_cache_refresh(campaign.pk)
+    dialer_cache_refresh(campaign.pk)
+    operator = Client()
+    operator.force_login(get_user_model().objects.create_superuser("op", "op@x.org", "pw"))
+    page = operator.get(reverse("admin:dialer_campaigncache_change", args=[campaign.pk]))
+    assert page.status_code == 200
+    assert page.context["inline_admin_formsets"][0].formset.queryset.count() == 3
+    response = operator.post(
+        reverse("admin:dialer_campaigncache_changelist"),
+        {"action": "rebuild_now", "_selected_action": [campaign.pk]},
+        follow=True,
+    )
+    assert "Outbound: 3 leads in" in response.content.decode()
