@@ -104,20 +104,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "dialer-cache-refresh": {
-        "task": "dialer.tasks.dialer_cache_refresh_all_task",
-        "schedule": env.float("DIALER_REFRESH_SECONDS", default=120),
-        # A rebuild that could not run in its period is superseded by the next one.
-        "options": {"expires": env.float("DIALER_REFRESH_SECONDS", default=120)},
-    },
-    # Webhook/email deliveries whose queued task was lost (broker down at commit, worker
-    # killed) are queued again once due.
-    "action-deliveries-due": {
-        "task": "leads.tasks.action_deliveries_due_task",
-        "schedule": env.float("ACTION_SWEEP_SECONDS", default=60),
-    },
-}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- CampaignAPI and dialer (domain.md §8) ------------------------------------------------
@@ -131,6 +117,21 @@ CAMPAIGNAPI_MAX_BODY_MB = env.int("CAMPAIGNAPI_MAX_BODY_MB", default=64)
 DIALER_REFRESH_SECONDS = env.int("DIALER_REFRESH_SECONDS", default=120)
 DIALER_CACHE_SIZE = env.int("DIALER_CACHE_SIZE", default=1000)
 DIALER_CHECKOUT_SECONDS = env.int("DIALER_CHECKOUT_SECONDS", default=180)
+
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "dialer-cache-refresh": {
+        "task": "dialer.tasks.dialer_cache_refresh_all_task",
+        "schedule": DIALER_REFRESH_SECONDS,
+        # A rebuild that could not run in its period is superseded by the next one.
+        "options": {"expires": DIALER_REFRESH_SECONDS},
+    },
+    # Webhook/email deliveries whose queued task was lost (broker down at commit, worker
+    # killed) are queued again once due.
+    "action-deliveries-due": {
+        "task": "leads.tasks.action_deliveries_due_task",
+        "schedule": env.float("ACTION_SWEEP_SECONDS", default=60),
+    },
+}
 
 # Django's own request-size guard must not undercut the CampaignAPI limit, which answers 413/152.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
