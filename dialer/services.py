@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import logging
 import time
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -350,7 +349,7 @@ def dialer_outcome(
 
 def _callback_at(lead: Lead, value: Any) -> dt.datetime:
     hours = lead.contact_hours or lead.campaign.template.contact_hours
-    zone = zoneinfo.ZoneInfo(hours.timezone if hours else settings.TIME_ZONE)
+    zone = lead_input.zone(hours.timezone if hours else None)
     try:
         parts = lead_input.callback_parts(value)
         assert parts is not None  # not blank: checked by the caller

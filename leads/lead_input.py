@@ -13,6 +13,8 @@ import re
 import zoneinfo
 from typing import Any
 
+from django.conf import settings
+
 from campaigner.api.codes import Code
 
 NO_CHANGE = "<no change>"
@@ -87,6 +89,12 @@ def callback_parts(value: object) -> tuple[int, int, int, int, int] | None:
             Code.INVALID_CALLBACK_DATE_FORMAT, f"{value!r} is not a real date and time"
         ) from None
     return year, month, day, hour, minute
+
+
+def zone(timezone_name: str | None) -> zoneinfo.ZoneInfo:
+    """The zone a lead's dates are in: its Contact Hours' (its own, else its template's),
+    ``timezone_name``; the server's ``TIME_ZONE`` when it has none."""
+    return zoneinfo.ZoneInfo(timezone_name or settings.TIME_ZONE)
 
 
 def callback_at(parts: tuple[int, int, int, int, int], zone: zoneinfo.ZoneInfo) -> dt.datetime:

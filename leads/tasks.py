@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.utils import timezone
 
-from leads.models import ActionDelivery
-from leads.services.delivery import action_delivery_attempt
+from leads.services.delivery import action_delivery_attempt, deliveries_due
 
 # The sweeper queues at most this many due deliveries per run (one small message each).
 SWEEP_BATCH = 500
@@ -26,11 +24,7 @@ def action_delivery_send_task(delivery_id: int) -> str:
 @shared_task(ignore_result=True)
 def action_deliveries_due_task() -> int:
     """Queue every unfinished delivery that is due (beat, every ``ACTION_SWEEP_SECONDS``)."""
-    due = ActionDelivery.objects.filter(
-        status__in=[ActionDelivery.Status.PENDING, ActionDelivery.Status.RETRYING],
-        next_attempt_at__lte=timezone.now(),
-    ).values_list("pk", flat=True)[:SWEEP_BATCH]
-    ids = list(due)
+    ids = list(deliveries_due().values_list("pk", flat=True)[:SWEEP_BATCH])
     for delivery_id in ids:
         action_delivery_send_task.delay(delivery_id)
     return len(ids)

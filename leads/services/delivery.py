@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from campaigner.models import ActionKind, DispositionAction
@@ -52,6 +53,14 @@ def backoff_seconds(attempt: int) -> float:
     return float(min(settings.ACTION_RETRY_BASE_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_S))
 
 
+def deliveries_due() -> QuerySet[ActionDelivery]:
+    """Unfinished deliveries whose next attempt is due now."""
+    return ActionDelivery.objects.filter(
+        status__in=[ActionDelivery.Status.PENDING, ActionDelivery.Status.RETRYING],
+        next_attempt_at__lte=timezone.now(),
+    )
+
+
 def action_delivery_attempt(delivery_id: int) -> AttemptResult | None:
     """Make one attempt at the delivery if it is due and unfinished; record it.
 
@@ -60,13 +69,7 @@ def action_delivery_attempt(delivery_id: int) -> AttemptResult | None:
     """
     with transaction.atomic():
         delivery = (
-            ActionDelivery.objects.select_for_update(skip_locked=True)
-            .filter(
-                pk=delivery_id,
-                status__in=[ActionDelivery.Status.PENDING, ActionDelivery.Status.RETRYING],
-                next_attempt_at__lte=timezone.now(),
-            )
-            .first()
+            deliveries_due().select_for_update(skip_locked=True).filter(pk=delivery_id).first()
         )
         if delivery is None:
             return None

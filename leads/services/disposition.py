@@ -22,16 +22,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from campaigner.models import ActionKind, Allocation, Campaign, Disposition, DispositionAction
+from leads import lead_input
 from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, LeadPhone
 
 CALL_DATE_FORMAT = "%Y/%m/%d %H:%M"  # as njCallBackDate (campaignapi.md §1)
@@ -70,9 +69,9 @@ class DispositionPlan:
         write's transaction. Returns the id of the lead's new ``DispositionRecord``."""
         deliveries = []
         if self.deferred:
-            lead = Lead.objects.select_related("campaign", "allocation", "contact_hours").get(
-                pk=lead_id
-            )
+            lead = Lead.objects.select_related(
+                "campaign__template__contact_hours", "allocation", "contact_hours"
+            ).get(pk=lead_id)
             payload: dict[str, Any] | None = None
             for kind, params, action in self.deferred:
                 if kind == ActionKind.DNC:
@@ -217,7 +216,6 @@ def _copy(lead: Lead, params: dict[str, Any]) -> str:
     copy goes to another campaign) through the insert service, so its DNC and duplicate checks
     apply. A copy into the lead's own campaign skips the duplicate check (it is a duplicate by
     definition). A rejected copy is logged; it does not undo the update."""
-    from leads import lead_input  # noqa: PLC0415
     from leads.services.lead_insert import insert_target_load, lead_insert_batch  # noqa: PLC0415
 
     target_allocation = (
@@ -249,9 +247,8 @@ def _copy(lead: Lead, params: dict[str, Any]) -> str:
 
 def _payload(lead: Lead, disposition: Disposition, now: dt.datetime) -> dict[str, Any]:
     """The lead's fields plus the system fields a webhook carries (campaignapi.md §6)."""
-    zone = zoneinfo.ZoneInfo(
-        lead.contact_hours.timezone if lead.contact_hours else settings.TIME_ZONE
-    )
+    hours = lead.contact_hours or lead.campaign.template.contact_hours
+    zone = lead_input.zone(hours.timezone if hours else None)
     return {
         **lead.fields,
         "njLeadId": lead.pk,

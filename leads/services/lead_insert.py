@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import orjson
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
@@ -184,7 +182,7 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
             )
     callback_at = None
     if callback is not None:
-        zone = zoneinfo.ZoneInfo(hours.timezone if hours else settings.TIME_ZONE)
+        zone = lead_input.zone(hours.timezone if hours else None)
         callback_at = lead_input.callback_at(callback, zone)
     priority = lead_input.priority(raw.get(lead_input.PRIORITY))
     numbers = []
@@ -219,8 +217,8 @@ def _classify(
     Returns the accepted candidates and the batch's numbers that are on the DNC list.
     """
     campaign_id = target.campaign.pk
-    external_ids = _array_literal({c.external_id for c in candidates if c.external_id is not None})
-    numbers = _array_literal({number for c in candidates for _, number in c.numbers})
+    external_ids = array_literal({c.external_id for c in candidates if c.external_id is not None})
+    numbers = array_literal({number for c in candidates for _, number in c.numbers})
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT external_id FROM {Lead._meta.db_table}"  # noqa: S608 (our table)
@@ -228,13 +226,7 @@ def _classify(
             [campaign_id, external_ids],
         )
         taken_ids = {row[0] for row in cursor.fetchall()}
-        cursor.execute(
-            f"SELECT number FROM {DncEntry._meta.db_table}"  # noqa: S608
-            " WHERE number = ANY(%s::text[])"
-            " AND (expires_on IS NULL OR expires_on > CURRENT_DATE)",
-            [numbers],
-        )
-        dnc = {row[0] for row in cursor.fetchall()}
+        dnc = dnc_numbers(numbers)
         taken_numbers: set[str] = set()
         if not allow_duplicates:
             cursor.execute(
@@ -269,7 +261,20 @@ def _classify(
     return accepted, dnc
 
 
-def _array_literal(values: set[str]) -> str:
+def dnc_numbers(numbers: str) -> set[str]:
+    """Which of ``numbers`` (a text[] literal from ``array_literal``) are on the DNC list now:
+    an entry whose ``expires_on`` has come no longer counts. One index probe."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT number FROM {DncEntry._meta.db_table}"  # noqa: S608
+            " WHERE number = ANY(%s::text[])"
+            " AND (expires_on IS NULL OR expires_on > CURRENT_DATE)",
+            [numbers],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def array_literal(values: set[str]) -> str:
     """A PostgreSQL text[] literal. Sent as one string: letting the driver adapt a list of
     100,000 strings element by element costs ~0.5 s; this costs ~20 ms."""
     quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)

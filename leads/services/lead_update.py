@@ -18,11 +18,9 @@ written nothing.
 from __future__ import annotations
 
 import json
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
@@ -31,14 +29,14 @@ from campaigner.api.codes import Code
 from campaigner.models import ContactHours
 from leads import lead_input
 from leads.lead_input import LeadRejected
-from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
+from leads.models import DispositionRecord, Lead, LeadPhone
 from leads.services.disposition import (
     DispositionContext,
     FoundDisposition,
     disposition_find,
     disposition_plan,
 )
-from leads.services.lead_insert import InsertTarget
+from leads.services.lead_insert import InsertTarget, array_literal, dnc_numbers
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 
 DISPOSITION = "njDisposition"
@@ -206,16 +204,6 @@ def _lead_read(campaign_id: int, external_id: str) -> tuple[Lead, str | None, li
     return lead, zone, json.loads(phones) if isinstance(phones, str) else phones
 
 
-def _dnc_numbers(numbers: set[str]) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT number FROM {DncEntry._meta.db_table} WHERE number = ANY(%s)"  # noqa: S608
-            " AND (expires_on IS NULL OR expires_on > CURRENT_DATE)",
-            [list(numbers)],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
 def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> UpdateResult:
     found = _lead_read(target.campaign.pk, reading.external_id)
     if found is None:
@@ -234,7 +222,7 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
 
     disposition = _disposition(target, lead, reading.disposition)
 
-    dnc = _dnc_numbers(set(numbers.values()))
+    dnc = dnc_numbers(array_literal(set(numbers.values())))
     if all(number in dnc for number in numbers.values()):
         raise LeadRejected(Code.DNC, "every number of the lead is on the DNC list")
 
@@ -253,15 +241,11 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
     if reading.callback_given:
         values["callback_at"] = None
         if reading.callback is not None:
-            zone_name = (
-                (reading.hours and reading.hours.timezone)
-                or lead_zone
-                or (target.default_hours and target.default_hours.timezone)
-                or settings.TIME_ZONE
+            default = target.default_hours.timezone if target.default_hours else None
+            zone = lead_input.zone(
+                (reading.hours.timezone if reading.hours else None) or lead_zone or default
             )
-            values["callback_at"] = lead_input.callback_at(
-                reading.callback, zoneinfo.ZoneInfo(zone_name)
-            )
+            values["callback_at"] = lead_input.callback_at(reading.callback, zone)
     if reading.priority is not None:
         values["priority"] = reading.priority
     plan = None
