@@ -281,6 +281,9 @@ class Allocation(models.Model):
             models.UniqueConstraint(
                 fields=["campaign", "name"], name="allocation_name_unique_in_campaign"
             ),
+            # The target of the leads' (allocation, campaign) foreign key: a lead's allocation
+            # must belong to the lead's campaign (leads.0006).
+            models.UniqueConstraint(fields=["id", "campaign"], name="allocation_id_campaign_key"),
             models.CheckConstraint(condition=models.Q(weight__gte=1), name="allocation_weight_min"),
         ]
 

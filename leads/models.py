@@ -16,6 +16,12 @@ from campaigner.models import Allocation, Campaign, ContactHours, Disposition
 
 DEFAULT_PRIORITY = 10
 
+# The collation of the keys every insert and update looks up in bulk (external ids, phone
+# numbers): byte order. Equality is the same as under the database's default collation, but
+# sorting and comparing 100,000 keys (the probes of a batch, the index inserts) takes a
+# fraction of the time: the default (e.g. C.UTF-8 before PostgreSQL 17) goes through strcoll.
+BYTEWISE = "C"
+
 
 class Lead(models.Model):
     """A person to call. ``fields`` maps template field names to the values as given.
@@ -25,14 +31,26 @@ class Lead(models.Model):
     the lead; the API then answers 110.
     """
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="leads")
+    # One composite foreign key, (allocation_id, campaign_id) -> the allocation's (id,
+    # campaign_id), stands for both (migration leads.0006): it also makes the database refuse
+    # a lead whose allocation is in another campaign, and each foreign key is a check per
+    # inserted row. The allocation's own foreign key then ties the lead to an existing campaign.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="leads", db_constraint=False
+    )
     # Served by the dialer-order index, which starts with the allocation.
     allocation = models.ForeignKey(
-        Allocation, on_delete=models.PROTECT, related_name="leads", db_index=False
+        Allocation,
+        on_delete=models.PROTECT,
+        related_name="leads",
+        db_index=False,
+        db_constraint=False,
     )
     fields = models.JSONField(default=dict, blank=True)
     # NULL, not "", is "no external id": the unique constraint ignores NULLs.
-    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, db_collation=BYTEWISE
+    )
     priority = models.PositiveSmallIntegerField(default=DEFAULT_PRIORITY)
     callback_at = models.DateTimeField(null=True, blank=True)
     # No index on these two: every index costs each inserted lead, and they only serve the
@@ -110,7 +128,7 @@ class LeadPhone(models.Model):
         Campaign, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     field_name = models.CharField(max_length=100)
-    number = models.CharField(max_length=17)
+    number = models.CharField(max_length=17, db_collation=BYTEWISE)
     blocked = models.BooleanField(default=False)
 
     class Meta:
@@ -131,7 +149,7 @@ class DncEntry(models.Model):
     """A number that must not be called. One server-wide list; an entry whose ``expires_on``
     has come is ignored (the number may be called again from that date)."""
 
-    number = models.CharField(max_length=17, unique=True)
+    number = models.CharField(max_length=17, unique=True, db_collation=BYTEWISE)
     expires_on = models.DateField(null=True, blank=True)
     source = models.CharField(max_length=100, blank=True, default="")
     note = models.TextField(blank=True, default="")

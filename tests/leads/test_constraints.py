@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from campaigner.models import Disposition, TemplateField
+from leads.models import Lead
 from tests.factories import (
     AllocationFactory,
     CampaignFactory,
@@ -63,3 +64,40 @@ def test_allocation_names_are_unique_within_a_campaign() -> None:
     AllocationFactory(name="Web")  # another campaign
     with pytest.raises(IntegrityError, match="allocation_name_unique_in_campaign"):
         AllocationFactory(campaign=campaign, name="Web")
+
+
+def _check_deferred_constraints() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_a_lead_allocation_must_belong_to_the_lead_campaign() -> None:
+    lead = LeadFactory()
+    other = AllocationFactory()  # of another campaign
+    with (
+        pytest.raises(IntegrityError, match="lead_allocation_in_campaign"),
+        transaction.atomic(),
+    ):
+        Lead.objects.filter(pk=lead.pk).update(allocation=other)
+        _check_deferred_constraints()
+    with (
+        pytest.raises(IntegrityError, match="lead_allocation_in_campaign"),
+        transaction.atomic(),
+    ):
+        Lead.objects.filter(pk=lead.pk).update(campaign=other.campaign)
+        _check_deferred_constraints()
+    # The same allocation's campaign and another allocation of the lead's campaign are fine.
+    sibling = AllocationFactory(campaign=lead.campaign)
+    with transaction.atomic():
+        Lead.objects.filter(pk=lead.pk).update(allocation=sibling)
+        _check_deferred_constraints()
+    assert Lead.objects.get(pk=lead.pk).allocation == sibling
+
+
+def test_an_allocation_with_leads_cannot_be_deleted_behind_the_orm() -> None:
+    lead = LeadFactory()
+    with pytest.raises(IntegrityError, match="lead_allocation_in_campaign"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM campaigner_allocation WHERE id = %s", [lead.allocation_id])
+        _check_deferred_constraints()
+    assert Lead.objects.filter(pk=lead.pk).exists()
