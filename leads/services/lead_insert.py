@@ -261,14 +261,17 @@ def _classify(
     return accepted, dnc
 
 
+# When a DNC entry counts: from its creation until its expiry date has come.
+DNC_ACTIVE = "(expires_on IS NULL OR expires_on > CURRENT_DATE)"
+
+
 def dnc_numbers(numbers: str) -> set[str]:
-    """Which of ``numbers`` (a text[] literal from ``array_literal``) are on the DNC list now:
-    an entry whose ``expires_on`` has come no longer counts. One index probe."""
+    """Which of ``numbers`` (a text[] literal from ``array_literal``) are on the DNC list now.
+    One index probe."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT number FROM {DncEntry._meta.db_table}"  # noqa: S608
-            " WHERE number = ANY(%s::text[])"
-            " AND (expires_on IS NULL OR expires_on > CURRENT_DATE)",
+            f" WHERE number = ANY(%s::text[]) AND {DNC_ACTIVE}",
             [numbers],
         )
         return {row[0] for row in cursor.fetchall()}

@@ -29,14 +29,14 @@ from campaigner.api.codes import Code
 from campaigner.models import ContactHours
 from leads import lead_input
 from leads.lead_input import LeadRejected
-from leads.models import DispositionRecord, Lead, LeadPhone
+from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
 from leads.services.disposition import (
     DispositionContext,
     FoundDisposition,
     disposition_find,
     disposition_plan,
 )
-from leads.services.lead_insert import InsertTarget, array_literal, dnc_numbers
+from leads.services.lead_insert import DNC_ACTIVE, InsertTarget
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 
 DISPOSITION = "njDisposition"
@@ -173,44 +173,58 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
     )
 
 
-# The lead, its Contact Hours zone and its numbers in one query. This module's reads are SQL,
-# not the ORM: an update is a single-lead hot path and each ORM query costs ~1 ms here
-# against ~0.1 ms for the statement itself.
+# The lead, its Contact Hours zone, its numbers, and which of its numbers and of the body's
+# new ones are on the DNC list, in one query. This module's reads are SQL, not the ORM: an
+# update is a single-lead hot path and each ORM query costs ~1 ms here against ~0.1 ms for the
+# statement itself; each round trip saved is ~0.2 ms more.
 _LEAD = f"""
     SELECT l.id, l.fields, l.version, l.disposition_id, l.checked_out_by, l.checked_out_until,
-           l.checked_out_number, h.timezone,
-           (SELECT coalesce(json_agg(json_build_array(p.field_name, p.number, p.blocked)
-                                     ORDER BY p.id), '[]')
-            FROM {LeadPhone._meta.db_table} p WHERE p.lead_id = l.id)
+           l.checked_out_number, h.timezone, p.phones,
+           ARRAY(SELECT d.number FROM {DncEntry._meta.db_table} d
+                 WHERE d.number = ANY(%s::text[] || p.numbers) AND {DNC_ACTIVE})
     FROM {Lead._meta.db_table} l
     LEFT JOIN {ContactHours._meta.db_table} h ON h.id = l.contact_hours_id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(json_agg(json_build_array(p.field_name, p.number, p.blocked)
+                                 ORDER BY p.id), '[]') AS phones,
+               coalesce(array_agg(p.number), '{{}}') AS numbers
+        FROM {LeadPhone._meta.db_table} p WHERE p.lead_id = l.id) p
     WHERE l.campaign_id = %s AND l.external_id = %s"""  # noqa: S608
 
 
-def _lead_read(campaign_id: int, external_id: str) -> tuple[Lead, str | None, list[Any]] | None:
-    """(the lead, its own Contact Hours zone, its [field, number, blocked] numbers)."""
+@dataclass(frozen=True)
+class _Found:
+    lead: Lead
+    zone: str | None  # of its own Contact Hours
+    phones: list[tuple[str, str, bool]]  # (field, number, blocked)
+    dnc: set[str]  # its numbers and ``new_numbers`` that are on the DNC list
+
+
+def _lead_read(campaign_id: int, external_id: str, new_numbers: list[str]) -> _Found | None:
     with connection.cursor() as cursor:
-        cursor.execute(_LEAD, [campaign_id, external_id])
+        cursor.execute(_LEAD, [new_numbers, campaign_id, external_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, fields, version, disposition_id, by, until, number, zone, phones = row
+    pk, fields, version, disposition_id, by, until, number, zone, phones, dnc = row
     lead = Lead(
         id=pk, campaign_id=campaign_id, external_id=external_id, version=version,
         fields=json.loads(fields) if isinstance(fields, str) else fields,
         disposition_id=disposition_id, checked_out_by=by, checked_out_until=until,
         checked_out_number=number,
     )  # fmt: skip
-    return lead, zone, json.loads(phones) if isinstance(phones, str) else phones
+    phones = json.loads(phones) if isinstance(phones, str) else phones
+    return _Found(lead, zone, phones, set(dnc))
 
 
 def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> UpdateResult:
-    found = _lead_read(target.campaign.pk, reading.external_id)
+    new_numbers = [number for number in reading.numbers.values() if number is not None]
+    found = _lead_read(target.campaign.pk, reading.external_id, new_numbers)
     if found is None:
         raise LeadRejected(
             Code.COULDNT_FIND_THE_LEAD, f"no lead of the campaign has {reading.external_id!r}"
         )
-    lead, lead_zone, phones = found
+    lead, lead_zone, phones, dnc = found.lead, found.zone, found.phones, found.dnc
     numbers = {name: number for name, number, _ in phones}
     for name, number in reading.numbers.items():
         if number is None:
@@ -222,7 +236,6 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
 
     disposition = _disposition(target, lead, reading.disposition)
 
-    dnc = dnc_numbers(array_literal(set(numbers.values())))
     if all(number in dnc for number in numbers.values()):
         raise LeadRejected(Code.DNC, "every number of the lead is on the DNC list")
 
