@@ -71,10 +71,11 @@ def _many_leads(body: Any) -> list[dict[str, Any]]:
 
 
 def _summary_response(leads: list[dict[str, Any]], result: InsertBatchResult) -> Response:
+    wire = {code: (int(code), code.message) for code in Code}  # looked up once, not per lead
     results = []
     for index, outcome in enumerate(result.outcomes):
-        entry: dict[str, Any] = {"index": index, "code": int(outcome.code),
-                                 "message": outcome.code.message}  # fmt: skip
+        number, message = wire[outcome.code]
+        entry: dict[str, Any] = {"index": index, "code": number, "message": message}
         if outcome.lead_id is not None:
             entry["leadId"] = outcome.lead_id
         results.append(entry)

@@ -50,22 +50,30 @@ def is_blank(value: object) -> bool:
 def check_shape(lead: dict[str, Any]) -> None:
     """Values must be JSON scalars or null; text must not contain NUL (PostgreSQL cannot store
     it, and one such value must not sink a whole batch)."""
+    read_fields(lead, frozenset())
+
+
+def read_fields(
+    lead: dict[str, Any], field_names: frozenset[str]
+) -> tuple[dict[str, Any], str | None]:
+    """One pass over a lead (the insert path runs it on every lead of a batch): its shape as
+    ``check_shape`` says, the values of ``field_names``, and the first key whose value is
+    ``<No Change>`` (``None`` if there is none)."""
+    fields = {}
+    no_change = None
     for key, value in lead.items():
         if "\x00" in key:
             raise LeadRejected(Code.MALFORMED_REQUEST, "a field name contains a NUL character")
         if isinstance(value, str):
             if "\x00" in value:
                 raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} contains a NUL character")
+            if no_change is None and "<" in value and value.strip().lower() == NO_CHANGE:
+                no_change = key
         elif isinstance(value, dict | list):
             raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} must be a string, number or null")
-
-
-def check_no_change_on_insert(lead: dict[str, Any]) -> None:
-    for key, value in lead.items():
-        if is_no_change(value):
-            raise LeadRejected(
-                Code.IMPORT_BUT_NOCHANGE_SPECIFIED, f"{key!r} is <No Change> on an insert"
-            )
+        if key in field_names:
+            fields[key] = value
+    return fields, no_change
 
 
 def callback_parts(value: object) -> tuple[int, int, int, int, int] | None:

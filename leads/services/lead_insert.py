@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import orjson
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
@@ -136,6 +139,11 @@ def ignored_fields(target: InsertTarget, lead: dict[str, Any]) -> list[str]:
     return [k for k in lead if k not in target.field_names and k not in _INSERT_SYSTEM_FIELDS]
 
 
+# Leads per step of a multi-lead call: its chunks are read, looked up and written one after
+# another, and these stages overlap (see ``_insert_overlapped``).
+CHUNK_SIZE = 10_000
+
+
 def lead_insert_batch(
     target: InsertTarget, leads: Sequence[dict[str, Any]], *, allow_duplicates: bool = False
 ) -> InsertBatchResult:
@@ -146,31 +154,156 @@ def lead_insert_batch(
     failure, in which case nothing was written.
     """
     outcomes: list[LeadOutcome] = [LeadOutcome(Code.OK) for _ in leads]
-    candidates = []
-    for index, raw in enumerate(leads):
-        try:
-            candidates.append(_read(index, raw, target))
-        except LeadRejected as rejected:
-            outcomes[index].code, outcomes[index].detail = rejected.code, rejected.detail
-    if not candidates:
+    batch = _Batch(target, outcomes, allow_duplicates)
+    if len(leads) <= CHUNK_SIZE:
+        # One chunk (every single-lead call): read before taking the lock; when no lead is
+        # left to look up, there is no lock and no transaction at all.
+        candidates = _read_chunk(target, leads, 0, outcomes)
+        if not candidates:
+            return InsertBatchResult(outcomes)
+        with transaction.atomic():
+            advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign.pk)
+            with connection.connection.cursor() as cursor:
+                batch.write(cursor, candidates, batch.probe(cursor, candidates))
+            batch.count_on_commit()
         return InsertBatchResult(outcomes)
 
+    # Outermost transaction: the probes can use a connection of their own, as what they look
+    # up is committed. Inside a caller's transaction they must see its uncommitted rows too.
+    own_probe_connection = not connection.in_atomic_block
     with transaction.atomic():
         advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign.pk)
-        accepted, dnc = _classify(target, candidates, outcomes, allow_duplicates=allow_duplicates)
-        if accepted:
-            lead_ids = _write(target, accepted, dnc)
-            for candidate, lead_id in zip(accepted, lead_ids, strict=True):
-                outcomes[candidate.index].lead_id = lead_id
-            transaction.on_commit(lambda: LEADS_INSERTED.inc(len(accepted)))
+        if own_probe_connection:
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        _insert_overlapped(batch, leads, own_probe_connection)
+        batch.count_on_commit()
     return InsertBatchResult(outcomes)
+
+
+def _read_chunk(
+    target: InsertTarget, leads: Sequence[dict[str, Any]], start: int, outcomes: list[LeadOutcome]
+) -> list[_Candidate]:
+    candidates = []
+    for index in range(start, min(start + CHUNK_SIZE, len(leads))):
+        try:
+            candidates.append(_read(index, leads[index], target))
+        except LeadRejected as rejected:
+            outcomes[index].code, outcomes[index].detail = rejected.code, rejected.detail
+    return candidates
+
+
+def _insert_overlapped(
+    batch: _Batch, leads: Sequence[dict[str, Any]], own_probe_connection: bool
+) -> None:
+    """Read, look up and write the chunks of a batch with the three stages side by side: this
+    thread reads chunk n+2 (Python) while a probe thread looks chunk n+1 up on a second
+    connection and a writer thread writes chunk n on the transaction's connection. The writer
+    takes the chunks in order, so each lead is still judged after every earlier one.
+
+    Guarantees: the transaction's connection is only used by the writer meanwhile; the first
+    failure, of any stage, stops the rest and is raised here only after both threads have
+    stopped, so the caller's transaction rolls back whole. The probe connection sees only
+    committed rows; the batch's own accepted ids and numbers are tracked by ``_Batch``, and the
+    insert lock keeps other inserts into the campaign from committing meanwhile.
+    """
+    target = batch.target
+    target.hours_by_name, target.normalise  # noqa: B018 (loaded before the threads start)
+    pgconn = connection.connection
+    probe_conn = None
+    if own_probe_connection:
+        probe_conn = connection.get_new_connection(connection.get_connection_params())
+        probe_conn.autocommit = True
+    failed = threading.Event()
+
+    def probe(candidates: list[_Candidate]) -> _Taken | None:
+        if failed.is_set() or probe_conn is None:
+            return None
+        with probe_conn.cursor() as cursor:
+            return batch.probe(cursor, candidates)
+
+    def write(candidates: list[_Candidate], probed: Future[_Taken | None]) -> None:
+        if failed.is_set():
+            return
+        try:
+            with pgconn.cursor() as cursor:
+                taken = probed.result() or batch.probe(cursor, candidates)
+                batch.write(cursor, candidates, taken)
+        except BaseException:
+            failed.set()
+            raise
+
+    writes = []
+    try:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="lead-probe") as probes,
+            ThreadPoolExecutor(1, thread_name_prefix="lead-write") as writer,
+        ):
+            try:
+                for start in range(0, len(leads), CHUNK_SIZE):
+                    if failed.is_set():
+                        break
+                    candidates = _read_chunk(target, leads, start, batch.outcomes)
+                    probed = probes.submit(probe, candidates)
+                    writes.append(writer.submit(write, candidates, probed))
+            except BaseException:
+                failed.set()
+                raise  # leaving the with-block waits for both threads first
+    finally:
+        if probe_conn is not None:
+            probe_conn.close()
+    for done in writes:
+        done.result()
+
+
+@dataclass(slots=True)
+class _Taken:
+    """What a chunk's probes found already in the database."""
+
+    external_ids: set[str]
+    dnc: set[str]
+    numbers: set[str]  # empty when duplicates are allowed
+
+
+class _Batch:
+    """The state of one batch: its outcomes, and the external ids and numbers of the leads it
+    accepted so far (so each lead is judged as if the earlier ones were in the campaign)."""
+
+    def __init__(
+        self, target: InsertTarget, outcomes: list[LeadOutcome], allow_duplicates: bool
+    ) -> None:
+        self.target, self.outcomes, self.allow_duplicates = target, outcomes, allow_duplicates
+        self.accepted_ids: set[str] = set()
+        self.accepted_numbers: set[str] = set()
+        self.inserted = 0
+
+    def probe(self, cursor: psycopg.Cursor[Any], candidates: list[_Candidate]) -> _Taken:
+        return _probe(cursor, self.target.campaign.pk, candidates, self.allow_duplicates)
+
+    def write(
+        self, cursor: psycopg.Cursor[Any], candidates: list[_Candidate], taken: _Taken
+    ) -> None:
+        """Classify the chunk and write what it accepts. Must hold the insert lock."""
+        accepted = _classify(self, candidates, taken)
+        if accepted:
+            lead_ids = _write(cursor, self.target, accepted, taken.dnc)
+            for candidate, lead_id in zip(accepted, lead_ids, strict=True):
+                self.outcomes[candidate.index].lead_id = lead_id
+            self.inserted += len(accepted)
+
+    def count_on_commit(self) -> None:
+        if self.inserted:
+            transaction.on_commit(lambda: LEADS_INSERTED.inc(self.inserted))
 
 
 def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
     """§4.3 steps 1-6 and the shape of the external id: everything that needs no database."""
-    lead_input.check_shape(raw)
+    fields, no_change = lead_input.read_fields(raw, target.field_names)
     external_id = lead_input.external_id(raw.get(lead_input.EXTERNAL_ID))  # its length is shape
-    lead_input.check_no_change_on_insert(raw)
+    if no_change is not None:
+        raise LeadRejected(
+            Code.IMPORT_BUT_NOCHANGE_SPECIFIED, f"{no_change!r} is <No Change> on an insert"
+        )
     callback = lead_input.callback_parts(raw.get(lead_input.CALLBACK_DATE))
     hours = target.default_hours
     hours_name = raw.get(lead_input.CONTACT_HOURS)
@@ -186,17 +319,18 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
         callback_at = lead_input.callback_at(callback, zone)
     priority = lead_input.priority(raw.get(lead_input.PRIORITY))
     numbers = []
+    normalise = target.normalise
     for name in target.phone_fields:
         value = raw.get(name)
         if value is not None:
-            number = target.normalise(value)
+            number = normalise(value)
             if number is not None:
                 numbers.append((name, number))
     if not numbers:
         raise LeadRejected(Code.NO_PHONE_FIELDS, "no usable phone number")
     return _Candidate(
         index=index,
-        fields={k: v for k, v in raw.items() if k in target.field_names},
+        fields=fields,
         external_id=external_id,
         priority=DEFAULT_PRIORITY if priority is None else priority,
         callback_at=callback_at,
@@ -205,76 +339,74 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
     )
 
 
-def _classify(
-    target: InsertTarget,
-    candidates: list[_Candidate],
-    outcomes: list[LeadOutcome],
-    *,
-    allow_duplicates: bool,
-) -> tuple[list[_Candidate], set[str]]:
-    """§4.3 steps 7 (112), 9 (104) and 10 (105), in array order. Must hold the insert lock.
-
-    Returns the accepted candidates and the batch's numbers that are on the DNC list.
-    """
-    campaign_id = target.campaign.pk
+def _probe(
+    cursor: psycopg.Cursor[Any], campaign_id: int, candidates: list[_Candidate], all_numbers: bool
+) -> _Taken:
+    """One index probe per check for all the candidates: their external ids taken in the
+    campaign, their numbers on the DNC list, and (unless ``all_numbers``) their numbers
+    already used in the campaign."""
     external_ids = array_literal({c.external_id for c in candidates if c.external_id is not None})
     numbers = array_literal({number for c in candidates for _, number in c.numbers})
-    with connection.cursor() as cursor:
+    # Joins against unnest() make PostgreSQL look each key up in the index, whatever the
+    # chunk size; "= ANY(array)" lets it choose a scan of the whole table.
+    cursor.execute(
+        f"SELECT l.external_id FROM unnest(%s::text[]) AS k(id)"  # noqa: S608 (our table)
+        f" JOIN {Lead._meta.db_table} l ON l.campaign_id = %s AND l.external_id = k.id",
+        [external_ids, campaign_id],
+    )
+    taken = _Taken(external_ids={row[0] for row in cursor.fetchall()}, dnc=set(), numbers=set())
+    cursor.execute(
+        f"SELECT d.number FROM unnest(%s::text[]) AS k(number)"  # noqa: S608
+        f" JOIN {DncEntry._meta.db_table} d ON d.number = k.number WHERE {DNC_ACTIVE}",
+        [numbers],
+    )
+    taken.dnc = {row[0] for row in cursor.fetchall()}
+    if not all_numbers:
         cursor.execute(
-            f"SELECT external_id FROM {Lead._meta.db_table}"  # noqa: S608 (our table)
-            " WHERE campaign_id = %s AND external_id = ANY(%s::text[])",
-            [campaign_id, external_ids],
+            f"SELECT DISTINCT p.number FROM unnest(%s::text[]) AS k(number)"  # noqa: S608
+            f" JOIN {LeadPhone._meta.db_table} p"
+            " ON p.campaign_id = %s AND p.number = k.number",
+            [numbers, campaign_id],
         )
-        taken_ids = {row[0] for row in cursor.fetchall()}
-        dnc = dnc_numbers(numbers)
-        taken_numbers: set[str] = set()
-        if not allow_duplicates:
-            cursor.execute(
-                f"SELECT DISTINCT number FROM {LeadPhone._meta.db_table}"  # noqa: S608
-                " WHERE campaign_id = %s AND number = ANY(%s::text[])",
-                [campaign_id, numbers],
-            )
-            taken_numbers = {row[0] for row in cursor.fetchall()}
+        taken.numbers = {row[0] for row in cursor.fetchall()}
+    return taken
 
+
+def _classify(batch: _Batch, candidates: list[_Candidate], taken: _Taken) -> list[_Candidate]:
+    """§4.3 steps 7 (112), 9 (104) and 10 (105), in array order: against what the probes found
+    and what the batch accepted before. Records each rejection; returns the accepted."""
     accepted = []
+    accepted_ids, accepted_numbers = batch.accepted_ids, batch.accepted_numbers
     for candidate in candidates:
-        outcome = outcomes[candidate.index]
-        if candidate.external_id is not None and candidate.external_id in taken_ids:
+        outcome = batch.outcomes[candidate.index]
+        external_id = candidate.external_id
+        if external_id is not None and (
+            external_id in taken.external_ids or external_id in accepted_ids
+        ):
             outcome.code = Code.DUPLICATE_EXTERNAL_ID
-            outcome.detail = (
-                f"external id {candidate.external_id!r} is already used in the campaign"
-            )
+            outcome.detail = f"external id {external_id!r} is already used in the campaign"
             continue
-        if all(number in dnc for _, number in candidate.numbers):
+        if all(number in taken.dnc for _, number in candidate.numbers):
             outcome.code, outcome.detail = Code.DNC, "every number is on the DNC list"
             continue
-        if not allow_duplicates:
-            duplicate = next((n for _, n in candidate.numbers if n in taken_numbers), None)
+        if not batch.allow_duplicates:
+            duplicate = next(
+                (n for _, n in candidate.numbers if n in taken.numbers or n in accepted_numbers),
+                None,
+            )
             if duplicate is not None:
                 outcome.code = Code.DUPLICATE
                 outcome.detail = f"{duplicate} is already used by a lead of the campaign"
                 continue
-            taken_numbers.update(number for _, number in candidate.numbers)
-        if candidate.external_id is not None:
-            taken_ids.add(candidate.external_id)
+            accepted_numbers.update(number for _, number in candidate.numbers)
+        if external_id is not None:
+            accepted_ids.add(external_id)
         accepted.append(candidate)
-    return accepted, dnc
+    return accepted
 
 
 # When a DNC entry counts: from its creation until its expiry date has come.
 DNC_ACTIVE = "(expires_on IS NULL OR expires_on > CURRENT_DATE)"
-
-
-def dnc_numbers(numbers: str) -> set[str]:
-    """Which of ``numbers`` (a text[] literal from ``array_literal``) are on the DNC list now.
-    One index probe."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT number FROM {DncEntry._meta.db_table}"  # noqa: S608
-            f" WHERE number = ANY(%s::text[]) AND {DNC_ACTIVE}",
-            [numbers],
-        )
-        return {row[0] for row in cursor.fetchall()}
 
 
 def array_literal(values: set[str]) -> str:
@@ -291,45 +423,45 @@ def _dumps(fields: dict[str, Any]) -> str:
         return json.dumps(fields, ensure_ascii=False)
 
 
-def _write(target: InsertTarget, accepted: list[_Candidate], dnc: set[str]) -> list[int]:
+def _write(
+    cursor: psycopg.Cursor[Any], target: InsertTarget, accepted: list[_Candidate], dnc: set[str]
+) -> list[int]:
     """COPY the accepted leads and their numbers (DNC ones marked blocked); return the new
     lead ids in order."""
-    # One timestamp for the batch, formatted once rather than adapted on each of 100,000 rows.
+    # One timestamp per chunk, formatted once rather than adapted on each of 10,000 rows.
     now = timezone.now().isoformat()
     campaign_id, allocation_id = target.campaign.pk, target.allocation.pk
-    with connection.cursor() as cursor:
-        # The sequence is looked up once: pg_get_serial_sequence() inside nextval() would run
-        # per row, ~3 us each, ten times the nextval itself.
-        cursor.execute(
-            "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq)"
-            " SELECT array_agg(nextval(seq)) FROM s, generate_series(1, %s)",
-            [Lead._meta.db_table, len(accepted)],
-        )
-        lead_ids = cursor.fetchone()[0]
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper, for COPY
-        # The queued writer sends from a thread, so formatting rows overlaps sending them.
-        lead_columns = (
-            "id, campaign_id, allocation_id, fields, external_id, priority, callback_at,"
-            " contact_hours_id, closed, version, checked_out_by, created_at, updated_at"
-        )
-        with raw.copy(
-            f"COPY {Lead._meta.db_table} ({lead_columns}) FROM STDIN",
-            writer=QueuedLibpqWriter(raw),
-        ) as copy:
-            for candidate, lead_id in zip(accepted, lead_ids, strict=True):
-                copy.write_row(
-                    (
-                        lead_id, campaign_id, allocation_id, _dumps(candidate.fields),
-                        candidate.external_id, candidate.priority, candidate.callback_at,
-                        candidate.contact_hours_id, False, 1, "", now, now,
-                    )
-                )  # fmt: skip
-        phone_columns = "lead_id, campaign_id, field_name, number, blocked"
-        with raw.copy(
-            f"COPY {LeadPhone._meta.db_table} ({phone_columns}) FROM STDIN",
-            writer=QueuedLibpqWriter(raw),
-        ) as copy:
-            for candidate, lead_id in zip(accepted, lead_ids, strict=True):
-                for name, number in candidate.numbers:
-                    copy.write_row((lead_id, campaign_id, name, number, number in dnc))
+    # The sequence is looked up once: pg_get_serial_sequence() inside nextval() would run
+    # per row, ~3 us each, ten times the nextval itself.
+    cursor.execute(
+        "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq)"
+        " SELECT array_agg(nextval(seq)) FROM s, generate_series(1, %s)",
+        [Lead._meta.db_table, len(accepted)],
+    )
+    lead_ids: list[int] = cursor.fetchone()[0]  # type: ignore[index]
+    # The queued writer sends from a thread, so formatting rows overlaps sending them.
+    lead_columns = (
+        "id, campaign_id, allocation_id, fields, external_id, priority, callback_at,"
+        " contact_hours_id, closed, version, checked_out_by, created_at, updated_at"
+    )
+    with cursor.copy(
+        f"COPY {Lead._meta.db_table} ({lead_columns}) FROM STDIN",
+        writer=QueuedLibpqWriter(cursor),
+    ) as copy:
+        for candidate, lead_id in zip(accepted, lead_ids, strict=True):
+            copy.write_row(
+                (
+                    lead_id, campaign_id, allocation_id, _dumps(candidate.fields),
+                    candidate.external_id, candidate.priority, candidate.callback_at,
+                    candidate.contact_hours_id, False, 1, "", now, now,
+                )
+            )  # fmt: skip
+    phone_columns = "lead_id, campaign_id, field_name, number, blocked"
+    with cursor.copy(
+        f"COPY {LeadPhone._meta.db_table} ({phone_columns}) FROM STDIN",
+        writer=QueuedLibpqWriter(cursor),
+    ) as copy:
+        for candidate, lead_id in zip(accepted, lead_ids, strict=True):
+            for name, number in candidate.numbers:
+                copy.write_row((lead_id, campaign_id, name, number, number in dnc))
     return lead_ids

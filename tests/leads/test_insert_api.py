@@ -357,11 +357,22 @@ def test_ids_are_checked_before_the_body(api: Api) -> None:
     assert response.status_code == 401
 
 
-def test_integers_beyond_64_bits_are_valid_json(api: Api) -> None:
-    body = '{"FirstPhone": "0383218199", "PostCode": 123456789012345678901234567890}'
-    response = api.post("insertLeadFast", body, raw=True)
+@pytest.mark.parametrize(
+    "number",
+    [
+        123456789012345678901234567890,
+        9223372036854775807,  # the largest signed 64-bit integer
+        -9223372036854775809,  # one below the smallest
+        18446744073709551616,  # one above the largest unsigned 64-bit integer
+    ],
+)
+def test_integers_beyond_64_bits_are_valid_json_and_kept_exactly(api: Api, number: int) -> None:
+    body = f'[{{"FirstPhone": "0383218199", "PostCode": {number}}}]'
+    response = api.post("insertLeadsFast", body, raw=True)
     assert response.status_code == 200
-    assert Lead.objects.get().fields["PostCode"] == 123456789012345678901234567890
+    stored = Lead.objects.get().fields["PostCode"]
+    assert stored == number
+    assert type(stored) is int
 
 
 def test_unknown_and_miscased_methods_are_404(api: Api) -> None:
