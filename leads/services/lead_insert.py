@@ -38,7 +38,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
@@ -210,17 +210,23 @@ def _insert_overlapped(
     target = batch.target
     target.hours_by_name, target.normalise  # noqa: B018 (loaded before the threads start)
     pgconn = connection.connection
-    probe_conn = None
+    probe_db = None
     if own_probe_connection:
-        probe_conn = connection.get_new_connection(connection.get_connection_params())
-        probe_conn.autocommit = True
+        # A second connection set up as Django sets up its own (time zone included: the DNC
+        # probe compares with CURRENT_DATE), in autocommit.
+        probe_db = connections.create_connection(DEFAULT_DB_ALIAS)
+        probe_db.ensure_connection()
     failed = threading.Event()
 
     def probe(candidates: list[_Candidate]) -> _Taken | None:
-        if failed.is_set() or probe_conn is None:
+        if failed.is_set() or probe_db is None:
             return None
-        with probe_conn.cursor() as cursor:
-            return batch.probe(cursor, candidates)
+        try:
+            with probe_db.connection.cursor() as cursor:
+                return batch.probe(cursor, candidates)
+        except BaseException:
+            failed.set()
+            raise
 
     def write(candidates: list[_Candidate], probed: Future[_Taken | None]) -> None:
         if failed.is_set():
@@ -233,7 +239,7 @@ def _insert_overlapped(
             failed.set()
             raise
 
-    writes = []
+    stages: list[Future[Any]] = []
     try:
         with (
             ThreadPoolExecutor(1, thread_name_prefix="lead-probe") as probes,
@@ -245,15 +251,17 @@ def _insert_overlapped(
                         break
                     candidates = _read_chunk(target, leads, start, batch.outcomes)
                     probed = probes.submit(probe, candidates)
-                    writes.append(writer.submit(write, candidates, probed))
+                    stages += [probed, writer.submit(write, candidates, probed)]
             except BaseException:
                 failed.set()
                 raise  # leaving the with-block waits for both threads first
     finally:
-        if probe_conn is not None:
-            probe_conn.close()
-    for done in writes:
-        done.result()
+        if probe_db is not None:
+            probe_db.close()
+    for stage in stages:
+        stage.result()  # raises the failure of a stage; later stages skipped their work
+    if failed.is_set():
+        raise RuntimeError("a stage of the batch failed")  # never silently commit a part
 
 
 @dataclass(slots=True)
