@@ -4,20 +4,25 @@ Every insert door (``insertLeadFast``, ``insertLeadsFast``, the deprecated calls
 the manual import) goes through this one service; a single lead is a batch of one.
 
 This module is the write hot path and deliberately bypasses the ORM. A 100,000-lead call must
-not issue a query per lead, so the work is split in three:
+not issue a query per lead, so the work of each chunk of ``CHUNK_SIZE`` leads is split in three:
 
-1. **Read every lead in Python, before any lock** (``lead_input``): shape, ``<No Change>``,
-   callback date, Contact Hours, priority, phone numbers, external id. No database access.
-2. **Classify against the database with a constant number of statements** under the campaign's
-   insert lock: one ``= ANY(array)`` index probe each for taken external ids, DNC numbers and
-   numbers already in the campaign. Then one ordered pass in Python applies §4.3 steps 7, 9, 10
-   with the batch's own accepted ids and numbers, so each lead is judged "as if the earlier
-   ones were already in the campaign".
+1. **Read the leads in Python** (``lead_input``): shape, ``<No Change>``, callback date, Contact
+   Hours, priority, phone numbers, external id. No database access.
+2. **Probe the database with a constant number of statements**: one index probe each (a join
+   against ``unnest`` of the chunk's keys) for taken external ids, DNC numbers and numbers
+   already in the campaign. Then one ordered pass in Python applies §4.3 steps 7, 9, 10 with
+   the batch's own accepted ids and numbers, so each lead is judged "as if the earlier ones
+   were already in the campaign".
 3. **Write the survivors with COPY** (leads, then their numbers) using ids reserved from the
    lead sequence in one statement.
 
+A batch of one chunk (every single-lead call) runs these in turn, reading before any lock. A
+larger batch runs them side by side (``_insert_overlapped``): the reading is Python, the probes
+and the writes mostly wait for PostgreSQL, on two connections.
+
 Guarantees:
-- All of 2 and 3 is one transaction: the batch is written whole or not at all.
+- All the writes are one transaction: the batch is written whole or not at all, also when a
+  stage fails in the middle of a chunked batch.
 - ``LockKey.CAMPAIGN_LEAD_INSERT`` on the campaign is held from before the lookups to commit, so
   two concurrent calls can never both insert the same number or external id into a campaign
   (READ COMMITTED: the lookups of the second holder run after the first has committed). The
@@ -174,6 +179,8 @@ def lead_insert_batch(
     with transaction.atomic():
         advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign.pk)
         if own_probe_connection:
+            # Our own transaction: its foreign keys can be checked after each chunk's COPY,
+            # while later chunks are still read, rather than all at once at commit.
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         _insert_overlapped(batch, leads, own_probe_connection)

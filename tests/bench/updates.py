@@ -4,7 +4,8 @@ calling back to back. Each call changes a field and sets a disposition on a rand
 
 Reported: p50 and p99 (targets <= 5 ms and <= 20 ms), next to the same server's answer to the
 cheapest call there is (``getCampaignTemplateList``: key check and one query), the floor every
-call pays for HTTP, Django and the key; the ratio says what the update itself costs.
+call pays for HTTP, Django and the key; the ratio says what the update itself costs. The two
+calls alternate, so a slow spell of the shared machine weighs on both alike.
 """
 
 from __future__ import annotations
