@@ -104,7 +104,7 @@ def test_chunked_batches_give_what_one_pass_gives(
 
 
 def test_the_probes_use_a_second_connection_that_is_closed_afterwards(
-    allocation: Allocation, small_chunks: None
+    allocation: Allocation, small_chunks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def backends() -> int:
         with connection.cursor() as cursor:
@@ -113,21 +113,22 @@ def test_the_probes_use_a_second_connection_that_is_closed_afterwards(
             )
             return int(cursor.fetchone()[0])
 
-    seen: list[int] = []
+    seen: list[tuple[int, int]] = []  # (thread, backend) of each probe
     original = lead_insert._probe
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        seen.append(threading.get_ident())
-        return original(*args, **kwargs)
+    def recording(cursor: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append((threading.get_ident(), cursor.connection.info.backend_pid))
+        return original(cursor, *args, **kwargs)
 
+    monkeypatch.setattr(lead_insert, "_probe", recording)
     before = backends()
-    lead_insert._probe = counting  # type: ignore[assignment]
-    try:
-        codes = insert(allocation, [{"FirstPhone": f"039000000{n}"} for n in range(10)])
-    finally:
-        lead_insert._probe = original  # type: ignore[assignment]
+    codes = insert(allocation, [{"FirstPhone": f"039000000{n}"} for n in range(10)])
     assert codes == [(0, True)] * 10
-    assert len(seen) == 4 and threading.get_ident() not in seen
+    assert len(seen) == 4  # chunks of 3, 3, 3, 1
+    threads, pids = {thread for thread, _ in seen}, {pid for _, pid in seen}
+    assert threading.get_ident() not in threads
+    assert len(pids) == 1  # one probe connection for the batch
+    assert connection.connection.info.backend_pid not in pids
     assert backends() == before
 
 
