@@ -67,7 +67,7 @@ def read_fields(
         if isinstance(value, str):
             if "\x00" in value:
                 raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} contains a NUL character")
-            if no_change is None and "<" in value and value.strip().lower() == NO_CHANGE:
+            if no_change is None and "<" in value and is_no_change(value):  # "<": no call
                 no_change = key
         elif isinstance(value, dict | list):
             raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} must be a string, number or null")
