@@ -145,7 +145,7 @@ def test_queued_calls_are_granted_in_arrival_order_within_a_process(
     api: Api, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.CAMPAIGNAPI_CONCURRENCY = 1
-    settings.CAMPAIGNAPI_MIN_CALL_MS = 50
+    settings.CAMPAIGNAPI_MIN_CALL_MS = 100
     order: list[int] = []
     original = lead_insert.lead_insert_batch
 
@@ -155,8 +155,9 @@ def test_queued_calls_are_granted_in_arrival_order_within_a_process(
 
     insert(api, "0499999999")  # warm up: the first call of a process does one-off work
     monkeypatch.setattr("leads.api.lead_insert_batch", tagging)
-    # Arrivals 40 ms apart, each call held 50 ms: from the second on, every call queues.
-    in_threads(8, lambda i: insert(api, f"04000000{i:02d}"), stagger_s=0.04)
+    # Arrivals 80 ms apart, each call held 100 ms: from the second on, every call queues. (At
+    # 40 ms apart a busy machine once delayed one thread's request past the next one's.)
+    in_threads(8, lambda i: insert(api, f"04000000{i:02d}"), stagger_s=0.08)
     assert order == list(range(8))
 
 
