@@ -16,6 +16,8 @@ from enum import IntEnum
 
 from django.db import connection
 
+from campaigner.sql import execute_prepared
+
 _INT4 = 2**31
 
 
@@ -39,7 +41,9 @@ def advisory_xact_lock(key: LockKey, object_id: int) -> None:
     if not connection.in_atomic_block:
         raise RuntimeError("advisory_xact_lock needs an open transaction")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [int(key), object_id % _INT4])
+        execute_prepared(
+            cursor, "SELECT pg_advisory_xact_lock(%s, %s)", [int(key), object_id % _INT4]
+        )
 
 
 def advisory_xact_try_lock(key: LockKey, object_id: int) -> bool:
@@ -48,5 +52,7 @@ def advisory_xact_try_lock(key: LockKey, object_id: int) -> bool:
     if not connection.in_atomic_block:
         raise RuntimeError("advisory_xact_try_lock needs an open transaction")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [int(key), object_id % _INT4])
+        execute_prepared(
+            cursor, "SELECT pg_try_advisory_xact_lock(%s, %s)", [int(key), object_id % _INT4]
+        )
         return bool(cursor.fetchone()[0])

@@ -55,6 +55,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from campaigner.api.codes import CampaignApiError, Code
 from campaigner.locks import LockKey
+from campaigner.sql import execute_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,8 @@ def _lock_within(key: LockKey, object_id: int, deadline: float, *, shared: bool 
         return False
     with connection.cursor() as cursor:
         try:
-            cursor.execute(
+            execute_prepared(
+                cursor,
                 "SELECT campaignapi_lock(%s, %s, %s, %s)",
                 [int(key), object_id, remaining_ms, shared],
             )
@@ -178,7 +180,7 @@ def _unlock(key: LockKey, object_id: int, *, shared: bool = False) -> None:
     function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {function}(%s, %s)", [int(key), object_id])
+            execute_prepared(cursor, f"SELECT {function}(%s, %s)", [int(key), object_id])
     except Exception:
         # A broken connection has lost its locks already; make sure it is not reused.
         logger.exception(
@@ -199,7 +201,9 @@ def _take_slot(deadline: float) -> int | None:
     args = [int(LockKey.RATE_GATE), int(LockKey.RATE_SLOT), settings.CAMPAIGNAPI_CONCURRENCY]
     with connection.cursor() as cursor:
         try:
-            cursor.execute("SELECT campaignapi_enter(%s, %s, %s, %s)", [*args, remaining_ms])
+            execute_prepared(
+                cursor, "SELECT campaignapi_enter(%s, %s, %s, %s)", [*args, remaining_ms]
+            )
         except OperationalError as exc:
             if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
                 return None
@@ -208,7 +212,7 @@ def _take_slot(deadline: float) -> int | None:
         try:
             while slot < 0 and time.monotonic() < deadline:
                 time.sleep(SLOT_POLL_S)
-                cursor.execute("SELECT campaignapi_try_slot(%s, %s, %s)", args)
+                execute_prepared(cursor, "SELECT campaignapi_try_slot(%s, %s, %s)", args)
                 slot = cursor.fetchone()[0]
         finally:
             if slot < 0:

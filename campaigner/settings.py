@@ -79,14 +79,13 @@ else:
     DATABASES = {"default": EMBEDDED_DATABASE.settings(_name)}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Server-side binding and prepared statements: a statement run twice on a connection is
-# prepared, so later runs skip parsing and planning. That halves the database time of a
-# single-lead update (1.6 ms against 3.6 ms here). Like the rate limit's session locks, this
-# needs a session per connection: not for transaction-pooling poolers (pgbouncer).
-# DJANGO_DB_PREPARE_THRESHOLD=0 turns the preparing off.
+# Server-side binding, and prepared statements where the code asks for them
+# (campaigner/sql.py; a threshold no statement reaches turns the automatic preparing off). They
+# need a session per connection, like the rate limit's session locks: not for a
+# transaction-pooling pgbouncer. DJANGO_DB_PREPARED_STATEMENTS=0 turns them off.
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     server_side_binding=True,
-    prepare_threshold=env.int("DJANGO_DB_PREPARE_THRESHOLD", default=2) or None,
+    prepare_threshold=2**31 if env.bool("DJANGO_DB_PREPARED_STATEMENTS", default=True) else None,
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -35,6 +35,7 @@ from prometheus_client import Histogram
 
 from campaigner.locks import LockKey, advisory_xact_lock, advisory_xact_try_lock
 from campaigner.models import Campaign, ContactHours
+from campaigner.sql import execute_prepared
 from dialer.models import CacheEntry, CampaignCache
 from dialer.order import AllocationLeads, Candidate, balance
 from dialer.schedule import Schedule, schedule_load
@@ -91,7 +92,7 @@ class Eligibility:
 
 def dialable_number(lead_id: int) -> str | None:
     with connection.cursor() as cursor:
-        cursor.execute(_DIALABLE.format(lead="%s"), [lead_id])
+        execute_prepared(cursor, _DIALABLE.format(lead="%s"), [lead_id])
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -287,7 +288,9 @@ def dialer_lead_next(campaign_id: int, agent: str = "") -> HandOut | None:
     holder = agent.strip()[:150] or "dialer"
     until = timezone.now() + dt.timedelta(seconds=settings.DIALER_CHECKOUT_SECONDS)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM dialer_next_lead(%s, %s, %s)", [campaign_id, holder, until])
+        execute_prepared(
+            cursor, "SELECT * FROM dialer_next_lead(%s, %s, %s)", [campaign_id, holder, until]
+        )
         row = cursor.fetchone()
     if row is None:
         return None

@@ -25,6 +25,7 @@ from campaigner.models import (
     ContactHours,
     hash_secret,
 )
+from campaigner.sql import execute_prepared
 
 # last_used_at is refreshed at most this often per key, so a busy key costs no write per call.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -40,7 +41,8 @@ def api_key_authenticate(request: HttpRequest) -> ApiKey:
     if not plain:
         raise CampaignApiError(Code.INVALID_API_KEY, "missing apiKey")
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_prepared(
+            cursor,
             f"SELECT id, team_id, last_used_at FROM {ApiKey._meta.db_table}"  # noqa: S608
             " WHERE key_hash = %s AND NOT revoked",
             [hash_secret(plain.strip())],
@@ -148,7 +150,7 @@ def _allocation_with_parents(
     key: ApiKey, template_pk: int, campaign_pk: int, allocation_pk: int
 ) -> Allocation | None:
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_prepared(cursor,
             _ALLOCATION_WITH_PARENTS,
             {"allocation": allocation_pk, "campaign": campaign_pk, "template": template_pk,
              "team": key.team_id},

@@ -30,6 +30,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from campaigner.models import ActionKind, Allocation, Campaign, Disposition, DispositionAction
+from campaigner.sql import execute_prepared
 from leads import lead_input
 from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, LeadPhone
 
@@ -87,7 +88,8 @@ class DispositionPlan:
             self.context.dialed_number, self.context.notes, Jsonb(self.log), self.now,
         ]  # fmt: skip
         with connection.cursor() as cursor:  # SQL: every disposition set writes one
-            cursor.execute(
+            execute_prepared(
+                cursor,
                 f"INSERT INTO {DispositionRecord._meta.db_table} (lead_id, disposition_id,"  # noqa: S608
                 " source, agent, dialed_number, notes, actions, created_at)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
@@ -117,7 +119,8 @@ def disposition_find(disposition_set_id: int | None, name: str) -> FoundDisposit
     if not name or disposition_set_id is None:
         return None
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_prepared(
+            cursor,
             f"""SELECT d.id, d.name, d.priority, d.final, d.callback_required,
                 (SELECT coalesce(json_agg(json_build_array(a.id, a.kind, a.params)
                                           ORDER BY a.position, a.id), '[]')

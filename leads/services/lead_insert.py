@@ -51,6 +51,7 @@ from campaigner.api.codes import Code
 from campaigner.locks import LockKey, advisory_xact_lock
 from campaigner.metrics import LEADS_INSERTED
 from campaigner.models import Allocation, Campaign, ContactHours, TemplateField
+from campaigner.sql import execute_prepared
 from leads import lead_input
 from leads.lead_input import LeadRejected
 from leads.models import DEFAULT_PRIORITY, DncEntry, Lead, LeadPhone
@@ -93,7 +94,8 @@ def insert_target_load(campaign: Campaign, allocation: Allocation) -> InsertTarg
     """The target of a call; ``campaign.template.contact_hours`` is best already selected."""
     template = campaign.template
     with connection.cursor() as cursor:  # SQL: this runs on every call (~0.1 ms, ORM ~1 ms)
-        cursor.execute(
+        execute_prepared(
+            cursor,
             f"SELECT name, is_phone FROM {TemplateField._meta.db_table}"  # noqa: S608
             " WHERE template_id = %s",
             [template.pk],

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from campaigner.api.codes import Code
 from campaigner.models import ContactHours
+from campaigner.sql import execute_prepared
 from leads import lead_input
 from leads.lead_input import LeadRejected
 from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
@@ -202,7 +203,7 @@ class _Found:
 
 def _lead_read(campaign_id: int, external_id: str, new_numbers: list[str]) -> _Found | None:
     with connection.cursor() as cursor:
-        cursor.execute(_LEAD, [new_numbers, campaign_id, external_id])
+        execute_prepared(cursor, _LEAD, [new_numbers, campaign_id, external_id])
         row = cursor.fetchone()
     if row is None:
         return None

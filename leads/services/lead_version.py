@@ -25,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from campaigner.sql import execute_prepared
 from leads.models import Lead
 
 # Columns a write may set; id, version, created_at and updated_at are the service's own.
@@ -72,7 +73,8 @@ def lead_write(
     assignments = "".join(f"{column} = %s, " for column in values)
     params: list[Any] = [Jsonb(v) if column == "fields" else v for column, v in values.items()]
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_prepared(
+            cursor,
             f"UPDATE {Lead._meta.db_table} SET {assignments}"  # noqa: S608 (checked names)
             " version = version + 1, updated_at = %s"
             " WHERE id = %s AND version = %s"
