@@ -357,10 +357,13 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
 
 
 def _probe(
-    cursor: psycopg.Cursor[Any], campaign_id: int, candidates: list[_Candidate], all_numbers: bool
+    cursor: psycopg.Cursor[Any],
+    campaign_id: int,
+    candidates: list[_Candidate],
+    allow_duplicates: bool,
 ) -> _Taken:
     """One index probe per check for all the candidates: their external ids taken in the
-    campaign, their numbers on the DNC list, and (unless ``all_numbers``) their numbers
+    campaign, their numbers on the DNC list, and (unless ``allow_duplicates``) their numbers
     already used in the campaign."""
     external_ids = array_literal({c.external_id for c in candidates if c.external_id is not None})
     numbers = array_literal({number for c in candidates for _, number in c.numbers})
@@ -381,7 +384,7 @@ def _probe(
         prepare=True,
     )
     taken.dnc = {row[0] for row in cursor.fetchall()}
-    if not all_numbers:
+    if not allow_duplicates:
         cursor.execute(
             f"SELECT DISTINCT p.number FROM unnest(%s::text[]) AS k(number)"  # noqa: S608
             f" JOIN {LeadPhone._meta.db_table} p"
