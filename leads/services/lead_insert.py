@@ -44,6 +44,7 @@ from typing import Any
 import orjson
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Model
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
@@ -367,33 +368,37 @@ def _probe(
     already used in the campaign."""
     external_ids = array_literal({c.external_id for c in candidates if c.external_id is not None})
     numbers = array_literal({number for c in candidates for _, number in c.numbers})
-    # Joins against unnest() make PostgreSQL look each key up in the index, whatever the
-    # chunk size; "= ANY(array)" lets it choose a scan of the whole table. Prepared, as that
-    # plan does not depend on the keys (and planning with 10,000 keys is not free).
+    # Each key is looked up in the index on its own: the LATERAL subquery with LIMIT cannot be
+    # flattened into a join, so the planner cannot choose a merge join that reads a whole index
+    # (for the DNC list it did: ~200 ms on three cores per 10,000 keys, against ~10 ms). The
+    # plan does not depend on the keys, so the statements are prepared.
     cursor.execute(
-        f"SELECT l.external_id FROM unnest(%s::text[]) AS k(id)"  # noqa: S608 (our table)
-        f" JOIN {Lead._meta.db_table} l ON l.campaign_id = %s AND l.external_id = k.id",
+        _probe_sql(Lead, "l.campaign_id = %s AND l.external_id = k.key"),
         [external_ids, campaign_id],
         prepare=True,
     )
     taken = _Taken(external_ids={row[0] for row in cursor.fetchall()}, dnc=set(), numbers=set())
     cursor.execute(
-        f"SELECT d.number FROM unnest(%s::text[]) AS k(number)"  # noqa: S608
-        f" JOIN {DncEntry._meta.db_table} d ON d.number = k.number WHERE {DNC_ACTIVE}",
-        [numbers],
-        prepare=True,
+        _probe_sql(DncEntry, f"l.number = k.key AND {DNC_ACTIVE}"), [numbers], prepare=True
     )
     taken.dnc = {row[0] for row in cursor.fetchall()}
     if not allow_duplicates:
         cursor.execute(
-            f"SELECT DISTINCT p.number FROM unnest(%s::text[]) AS k(number)"  # noqa: S608
-            f" JOIN {LeadPhone._meta.db_table} p"
-            " ON p.campaign_id = %s AND p.number = k.number",
+            _probe_sql(LeadPhone, "l.campaign_id = %s AND l.number = k.key"),
             [numbers, campaign_id],
             prepare=True,
         )
         taken.numbers = {row[0] for row in cursor.fetchall()}
     return taken
+
+
+def _probe_sql(model: type[Model], match: str) -> str:
+    """The keys of ``%s::text[]`` that have a row of ``model`` (alias ``l``) matching ``match``
+    (``k.key`` is the key)."""
+    return (
+        f"SELECT k.key FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL"  # noqa: S608
+        f" (SELECT FROM {model._meta.db_table} l WHERE {match} LIMIT 1) AS found"
+    )
 
 
 def _classify(batch: _Batch, candidates: list[_Candidate], taken: _Taken) -> list[_Candidate]:
