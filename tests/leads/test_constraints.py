@@ -101,3 +101,19 @@ def test_an_allocation_with_leads_cannot_be_deleted_behind_the_orm() -> None:
             cursor.execute("DELETE FROM campaigner_allocation WHERE id = %s", [lead.allocation_id])
         _check_deferred_constraints()
     assert Lead.objects.filter(pk=lead.pk).exists()
+
+
+def test_an_inserted_lead_updates_three_indexes_and_a_campaign_has_one_to_query_by() -> None:
+    """Every index costs each inserted lead; the unique (campaign, external id) index, not
+    partial, also serves the queries by campaign."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", ["leads_lead"])
+        assert {row[0] for row in cursor.fetchall()} == {
+            "leads_lead_pkey",
+            "lead_dialer_order",
+            "lead_external_id_unique_in_campaign",
+        }
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN SELECT id FROM leads_lead WHERE campaign_id = 1")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "lead_external_id_unique_in_campaign" in plan
