@@ -27,6 +27,8 @@ CONTACT_HOURS = "njContactHours"
 EXTERNAL_ID_MAX_LENGTH = 255
 _CALLBACK_FORMAT = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2})")
 _WHOLE_NUMBER = re.compile(r"\s*\d{1,3}\s*")
+# A JSON "\\ud800" escape without its pair parses to text that has no UTF-8 form.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class LeadRejected(Exception):
@@ -48,8 +50,8 @@ def is_blank(value: object) -> bool:
 
 
 def check_shape(lead: dict[str, Any]) -> None:
-    """Values must be JSON scalars or null; text must not contain NUL (PostgreSQL cannot store
-    it, and one such value must not sink a whole batch)."""
+    """Values must be JSON scalars or null; text must not contain NUL or unpaired surrogates
+    (PostgreSQL cannot store them, and one such value must not sink a whole batch)."""
     read_fields(lead, frozenset())
 
 
@@ -62,11 +64,14 @@ def read_fields(
     fields = {}
     no_change = None
     for key, value in lead.items():
-        if "\x00" in key:
-            raise LeadRejected(Code.MALFORMED_REQUEST, "a field name contains a NUL character")
+        if not _storable(key):
+            raise LeadRejected(Code.MALFORMED_REQUEST, "a field name is not storable text")
         if isinstance(value, str):
-            if "\x00" in value:
-                raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} contains a NUL character")
+            if not _storable(value):
+                raise LeadRejected(
+                    Code.MALFORMED_REQUEST,
+                    f"{key!r} contains a NUL character or an unpaired surrogate",
+                )
             if no_change is None and "<" in value and is_no_change(value):  # "<": no call
                 no_change = key
         elif isinstance(value, dict | list):
@@ -74,6 +79,10 @@ def read_fields(
         if key in field_names:
             fields[key] = value
     return fields, no_change
+
+
+def _storable(text: str) -> bool:
+    return "\x00" not in text and (text.isascii() or not _SURROGATE.search(text))
 
 
 def callback_parts(value: object) -> tuple[int, int, int, int, int] | None:

@@ -31,7 +31,12 @@ class OrjsonRenderer(BaseRenderer):
     ) -> bytes:
         if data is None:
             return b""
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            # Text orjson cannot encode, e.g. an unpaired surrogate echoed back from a client's
+            # "\\udc00" escape in ignoredFields: escaped again, as the client sent it.
+            return json.dumps(data, separators=(",", ":")).encode()
 
 
 class CampaignApiView(APIView):

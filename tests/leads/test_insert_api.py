@@ -126,6 +126,8 @@ def test_daylight_saving_is_applied_to_callback_dates(api: Api) -> None:
         ({**JANE, "City": {"nested": 1}}, 150, "MALFORMED_REQUEST"),
         ({**JANE, "City": [1]}, 150, "MALFORMED_REQUEST"),
         ({**JANE, "City": "nul\u0000byte"}, 150, "MALFORMED_REQUEST"),
+        ({**JANE, "City": "lone \ud800 surrogate"}, 150, "MALFORMED_REQUEST"),  # not UTF-8
+        ({**JANE, "\udc00": "x"}, 150, "MALFORMED_REQUEST"),
         ({**JANE, "njExternalLeadId": "x" * 256}, 150, "MALFORMED_REQUEST"),
         ({"njExternalLeadId": "x" * 256, "City": "<No Change>"}, 150, "MALFORMED_REQUEST"),
         ({**JANE, "SecondPhone": "<No Change>"}, 108, "IMPORT_BUT_NOCHANGE_SPECIFIED"),
