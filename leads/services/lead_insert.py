@@ -46,7 +46,6 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model
 from django.utils import timezone
-from psycopg.copy import QueuedLibpqWriter
 
 from campaigner.api.codes import Code
 from campaigner.locks import LockKey, advisory_xact_lock
@@ -172,7 +171,8 @@ def lead_insert_batch(
         with transaction.atomic():
             advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign.pk)
             with connection.connection.cursor() as cursor:
-                batch.write(cursor, candidates, batch.probe(cursor, candidates))
+                taken = batch.probe(cursor, candidates)
+                batch.write(cursor, batch.prepare(cursor, candidates, taken))
             batch.count_on_commit()
         return InsertBatchResult(outcomes)
 
@@ -228,23 +228,25 @@ def _insert_overlapped(
         probe_db.ensure_connection()
     failed = threading.Event()
 
-    def probe(candidates: list[_Candidate]) -> _Taken | None:
+    def probe(candidates: list[_Candidate]) -> _Rows | None:
         if failed.is_set() or probe_db is None:
             return None
         try:
             with probe_db.connection.cursor() as cursor:
-                return batch.probe(cursor, candidates)
+                return batch.prepare(cursor, candidates, batch.probe(cursor, candidates))
         except BaseException:
             failed.set()
             raise
 
-    def write(candidates: list[_Candidate], probed: Future[_Taken | None]) -> None:
+    def write(candidates: list[_Candidate], probed: Future[_Rows | None]) -> None:
         if failed.is_set():
             return
         try:
             with pgconn.cursor() as cursor:
-                taken = probed.result() or batch.probe(cursor, candidates)
-                batch.write(cursor, candidates, taken)
+                rows = probed.result()
+                if rows is None:  # in a caller's transaction: all on its connection
+                    rows = batch.prepare(cursor, candidates, batch.probe(cursor, candidates))
+                batch.write(cursor, rows)
         except BaseException:
             failed.set()
             raise
@@ -298,16 +300,22 @@ class _Batch:
     def probe(self, cursor: psycopg.Cursor[Any], candidates: list[_Candidate]) -> _Taken:
         return _probe(cursor, self.target.campaign.pk, candidates, self.allow_duplicates)
 
-    def write(
+    def prepare(
         self, cursor: psycopg.Cursor[Any], candidates: list[_Candidate], taken: _Taken
-    ) -> None:
-        """Classify the chunk and write what it accepts. Must hold the insert lock."""
+    ) -> _Rows:
+        """Classify the chunk (in chunk order: it updates the accepted sets) and make the rows
+        of what it accepts, with lead ids reserved on ``cursor``'s connection."""
         accepted = _classify(self, candidates, taken)
-        if accepted:
-            lead_ids = _write(cursor, self.target, accepted, taken.dnc)
-            for candidate, lead_id in zip(accepted, lead_ids, strict=True):
-                self.outcomes[candidate.index].lead_id = lead_id
-            self.inserted += len(accepted)
+        lead_ids = _reserve_ids(cursor, len(accepted)) if accepted else []
+        for candidate, lead_id in zip(accepted, lead_ids, strict=True):
+            self.outcomes[candidate.index].lead_id = lead_id  # final once written and committed
+        return _copy_rows(self.target, accepted, lead_ids, taken.dnc)
+
+    def write(self, cursor: psycopg.Cursor[Any], rows: _Rows) -> None:
+        """Write a chunk's rows (``prepare``, in chunk order). Must hold the insert lock."""
+        if rows.count:
+            _write(cursor, rows)
+            self.inserted += rows.count
 
     def count_on_commit(self) -> None:
         if self.inserted:
@@ -452,46 +460,76 @@ def _dumps(fields: dict[str, Any]) -> str:
         return json.dumps(fields, ensure_ascii=False)
 
 
-def _write(
-    cursor: psycopg.Cursor[Any], target: InsertTarget, accepted: list[_Candidate], dnc: set[str]
-) -> list[int]:
-    """COPY the accepted leads and their numbers (DNC ones marked blocked); return the new
-    lead ids in order."""
-    # One timestamp per chunk, formatted once rather than adapted on each of 10,000 rows.
-    now = timezone.now().isoformat()
-    campaign_id, allocation_id = target.campaign.pk, target.allocation.pk
+def _reserve_ids(cursor: psycopg.Cursor[Any], count: int) -> list[int]:
+    """``count`` new lead ids. The sequence is not transactional, so any connection will do."""
     # The sequence is looked up once: pg_get_serial_sequence() inside nextval() would run
     # per row, ~3 us each, ten times the nextval itself.
     cursor.execute(
         "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq)"
         " SELECT array_agg(nextval(seq)) FROM s, generate_series(1, %s)",
-        [Lead._meta.db_table, len(accepted)],
+        [Lead._meta.db_table, count],
         prepare=True,
     )
-    lead_ids: list[int] = cursor.fetchone()[0]  # type: ignore[index]
-    # The queued writer sends from a thread, so formatting rows overlaps sending them.
-    lead_columns = (
-        "id, campaign_id, allocation_id, fields, external_id, priority, callback_at,"
-        " contact_hours_id, closed, version, checked_out_by, created_at, updated_at"
-    )
-    with cursor.copy(
-        f"COPY {Lead._meta.db_table} ({lead_columns}) FROM STDIN",
-        writer=QueuedLibpqWriter(cursor),
-    ) as copy:
-        for candidate, lead_id in zip(accepted, lead_ids, strict=True):
-            copy.write_row(
-                (
-                    lead_id, campaign_id, allocation_id, _dumps(candidate.fields),
-                    candidate.external_id, candidate.priority, candidate.callback_at,
-                    candidate.contact_hours_id, False, 1, "", now, now,
-                )
-            )  # fmt: skip
-    phone_columns = "lead_id, campaign_id, field_name, number, blocked"
-    with cursor.copy(
-        f"COPY {LeadPhone._meta.db_table} ({phone_columns}) FROM STDIN",
-        writer=QueuedLibpqWriter(cursor),
-    ) as copy:
-        for candidate, lead_id in zip(accepted, lead_ids, strict=True):
-            for name, number in candidate.numbers:
-                copy.write_row((lead_id, campaign_id, name, number, number in dnc))
-    return lead_ids
+    return cursor.fetchone()[0]  # type: ignore[index]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """A chunk's accepted leads and their numbers, as COPY text."""
+
+    count: int
+    leads: bytes
+    phones: bytes
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str | None) -> str:
+    """A text value in COPY's text format (PostgreSQL docs, COPY, "Text Format")."""
+    if value is None:
+        return "\\N"
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+def _copy_rows(
+    target: InsertTarget, accepted: list[_Candidate], lead_ids: list[int], dnc: set[str]
+) -> _Rows:
+    """The COPY text of the accepted leads and their numbers (DNC ones marked blocked). Made
+    ahead of the write, off the writer's thread, so that PostgreSQL never waits for Python."""
+    now = timezone.now().isoformat()  # one timestamp per chunk
+    campaign, allocation = target.campaign.pk, target.allocation.pk
+    leads, phones = [], []
+    for candidate, lead_id in zip(accepted, lead_ids, strict=True):
+        callback = candidate.callback_at.isoformat() if candidate.callback_at else "\\N"
+        hours = "\\N" if candidate.contact_hours_id is None else candidate.contact_hours_id
+        # id, campaign, allocation, fields, external id, priority, callback, Contact Hours,
+        # closed, version, checked out by, created, updated (_LEAD_COLUMNS)
+        leads.append(
+            f"{lead_id}\t{campaign}\t{allocation}\t{_copy_text(_dumps(candidate.fields))}"
+            f"\t{_copy_text(candidate.external_id)}\t{candidate.priority}\t{callback}"
+            f"\t{hours}\tf\t1\t\t{now}\t{now}\n"
+        )
+        for name, number in candidate.numbers:  # _PHONE_COLUMNS
+            blocked = "t" if number in dnc else "f"
+            phones.append(
+                f"{lead_id}\t{campaign}\t{_copy_text(name)}\t{_copy_text(number)}\t{blocked}\n"
+            )
+    return _Rows(len(accepted), "".join(leads).encode(), "".join(phones).encode())
+
+
+_LEAD_COLUMNS = (
+    "id, campaign_id, allocation_id, fields, external_id, priority, callback_at,"
+    " contact_hours_id, closed, version, checked_out_by, created_at, updated_at"
+)
+_PHONE_COLUMNS = "lead_id, campaign_id, field_name, number, blocked"
+
+
+def _write(cursor: psycopg.Cursor[Any], rows: _Rows) -> None:
+    """COPY a chunk's leads, then their numbers."""
+    with cursor.copy(f"COPY {Lead._meta.db_table} ({_LEAD_COLUMNS}) FROM STDIN") as copy:
+        copy.write(rows.leads)
+    with cursor.copy(f"COPY {LeadPhone._meta.db_table} ({_PHONE_COLUMNS}) FROM STDIN") as copy:
+        copy.write(rows.phones)

@@ -198,3 +198,33 @@ def test_racing_chunked_batches_insert_each_number_once(
     assert sum(code == (0, True) for result in results for code in result) == 8 + 4 * 7
     numbers = list(LeadPhone.objects.values_list("number", flat=True))
     assert len(numbers) == len(set(numbers)) == 8 + 4 * 7
+
+
+awkward_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=12,
+) | st.sampled_from(["\\", "\\N", "a\tb", "a\nb", "a\rb", "\\\\t", '"quoted"', "é😀"])
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(names=st.lists(awkward_text, min_size=SMALL + 1, max_size=3 * SMALL), chunked=st.booleans())
+def test_any_text_is_stored_as_sent(
+    allocation: Allocation, monkeypatch: pytest.MonkeyPatch, names: list[str], chunked: bool
+) -> None:
+    """The rows are written as COPY text made by the service: backslashes, tabs, newlines,
+    "\\N" and non-ASCII text must arrive unchanged, in the fields and the external id."""
+    monkeypatch.setattr(lead_insert, "CHUNK_SIZE", SMALL if chunked else 10_000)
+    batch = [
+        {"FirstPhone": f"0392{index:06d}", "Name": name, "njExternalLeadId": f"{name}|{index}"}
+        for index, name in enumerate(names)
+    ]
+    assert insert(allocation, batch) == [(0, True)] * len(batch)
+    stored_leads = Lead.objects.filter(campaign=allocation.campaign).order_by("id")
+    assert [(lead.fields["Name"], lead.external_id) for lead in stored_leads] == [
+        (lead["Name"], lead["njExternalLeadId"].strip() or None) for lead in batch
+    ]
+    reset(allocation, set())
