@@ -64,10 +64,11 @@ def read_fields(
     fields = {}
     no_change = None
     for key, value in lead.items():
-        if not _storable(key):
+        # Plain ASCII without NUL, the usual case, is decided without a call.
+        if (not key.isascii() or "\x00" in key) and not _storable(key):
             raise LeadRejected(Code.MALFORMED_REQUEST, "a field name is not storable text")
         if isinstance(value, str):
-            if not _storable(value):
+            if (not value.isascii() or "\x00" in value) and not _storable(value):
                 raise LeadRejected(
                     Code.MALFORMED_REQUEST,
                     f"{key!r} contains a NUL character or an unpaired surrogate",
