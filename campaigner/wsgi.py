@@ -1,9 +1,16 @@
 """WSGI entry point: ``campaigner.wsgi:application``."""
 
 import os
+import sys
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaigner.settings")
+
+# A thread waiting for the database gets the interpreter back within 1 ms instead of 5 ms
+# while another thread computes. A multi-lead insert reads leads in Python while its writer
+# thread feeds COPY data to PostgreSQL; with the default the writer stalls behind the reading
+# (bench, 100k leads, four pairs in alternation: 2.99-3.63 s against 3.10-3.78 s).
+sys.setswitchinterval(0.001)
 
 application = get_wsgi_application()
