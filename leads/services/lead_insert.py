@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -147,8 +147,11 @@ def ignored_fields(target: InsertTarget, lead: dict[str, Any]) -> list[str]:
 
 
 # Leads per step of a multi-lead call: its chunks are read, looked up and written one after
-# another, and these stages overlap (see ``_insert_overlapped``).
+# another, and these stages overlap (see ``_insert_overlapped``). The first chunk is small and
+# each next one twice as large, up to CHUNK_SIZE, so the writer, the slowest stage, starts
+# early (bench, four pairs in alternation: 3.04-3.43 s against 3.21-3.56 s without).
 CHUNK_SIZE = 10_000
+FIRST_CHUNK_SIZE = 1_000
 
 
 def lead_insert_batch(
@@ -160,12 +163,12 @@ def lead_insert_batch(
     in order (code 0 with the new lead id, or the rejection code). Raises only on a server
     failure, in which case nothing was written.
     """
-    outcomes: list[LeadOutcome] = [LeadOutcome(Code.OK) for _ in leads]
+    outcomes: list[LeadOutcome] = []  # appended by _read_chunk
     batch = _Batch(target, outcomes, allow_duplicates)
     if len(leads) <= CHUNK_SIZE:
         # One chunk (every single-lead call): read before taking the lock; when no lead is
         # left to look up, there is no lock and no transaction at all.
-        candidates = _read_chunk(target, leads, 0, outcomes)
+        candidates = _read_chunk(target, leads, 0, len(leads), outcomes)
         if not candidates:
             return InsertBatchResult(outcomes)
         with transaction.atomic():
@@ -191,15 +194,31 @@ def lead_insert_batch(
     return InsertBatchResult(outcomes)
 
 
+def _chunks(total: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each chunk of a batch of ``total`` leads."""
+    start, size = 0, min(FIRST_CHUNK_SIZE, CHUNK_SIZE)
+    while start < total:
+        yield start, min(start + size, total)
+        start, size = start + size, min(size * 2, CHUNK_SIZE)
+
+
 def _read_chunk(
-    target: InsertTarget, leads: Sequence[dict[str, Any]], start: int, outcomes: list[LeadOutcome]
+    target: InsertTarget,
+    leads: Sequence[dict[str, Any]],
+    start: int,
+    stop: int,
+    outcomes: list[LeadOutcome],
 ) -> list[_Candidate]:
+    """Read leads[start:stop] and append their outcomes (``outcomes`` holds the earlier ones;
+    the other stages only ever touch those of chunks already read)."""
     candidates = []
-    for index in range(start, min(start + CHUNK_SIZE, len(leads))):
+    for index in range(start, stop):
+        outcome = LeadOutcome(Code.OK)
+        outcomes.append(outcome)
         try:
             candidates.append(_read(index, leads[index], target))
         except LeadRejected as rejected:
-            outcomes[index].code, outcomes[index].detail = rejected.code, rejected.detail
+            outcome.code, outcome.detail = rejected.code, rejected.detail
     return candidates
 
 
@@ -258,10 +277,10 @@ def _insert_overlapped(
             ThreadPoolExecutor(1, thread_name_prefix="lead-write") as writer,
         ):
             try:
-                for start in range(0, len(leads), CHUNK_SIZE):
+                for start, stop in _chunks(len(leads)):
                     if failed.is_set():
                         break
-                    candidates = _read_chunk(target, leads, start, batch.outcomes)
+                    candidates = _read_chunk(target, leads, start, stop, batch.outcomes)
                     probed = probes.submit(probe, candidates)
                     stages += [probed, writer.submit(write, candidates, probed)]
             except BaseException:

@@ -4,6 +4,7 @@ whole batch gives, atomic and serialised like it."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -97,10 +98,18 @@ def test_chunked_batches_give_what_one_pass_gives(
     reset(allocation, keep)
 
     monkeypatch.setattr(lead_insert, "CHUNK_SIZE", SMALL)
+    monkeypatch.setattr(lead_insert, "FIRST_CHUNK_SIZE", 1)  # chunks of 1, 2, 3, 3, ...
     chunked = insert(allocation, batch, allow_duplicates=allow_duplicates)
     assert chunked == one_pass
     assert stored(allocation) == one_pass_rows
     reset(allocation, keep)
+
+
+def test_chunks_start_small_and_double_up_to_the_chunk_size() -> None:
+    chunks = list(lead_insert._chunks(100_000))
+    assert [stop - start for start, stop in chunks[:6]] == [1000, 2000, 4000, 8000, 10_000, 10_000]
+    assert chunks[0][0] == 0 and chunks[-1][1] == 100_000
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
 
 
 def test_the_probes_use_a_second_connection_that_is_closed_afterwards(
