@@ -8,17 +8,17 @@ not issue a query per lead, so the work of each chunk of ``CHUNK_SIZE`` leads is
 
 1. **Read the leads in Python** (``lead_input``): shape, ``<No Change>``, callback date, Contact
    Hours, priority, phone numbers, external id. No database access.
-2. **Probe the database with a constant number of statements**: one index probe each (a join
-   against ``unnest`` of the chunk's keys) for taken external ids, DNC numbers and numbers
-   already in the campaign. Then one ordered pass in Python applies §4.3 steps 7, 9, 10 with
-   the batch's own accepted ids and numbers, so each lead is judged "as if the earlier ones
-   were already in the campaign".
-3. **Write the survivors with COPY** (leads, then their numbers) using ids reserved from the
-   lead sequence in one statement.
+2. **Probe the database with a constant number of statements**: one index probe each (an
+   index lookup per key of ``unnest`` of the chunk's keys) for taken external ids, DNC numbers
+   and numbers already in the campaign. Then one ordered pass in Python applies §4.3 steps 7,
+   9, 10 with the batch's own accepted ids and numbers, so each lead is judged "as if the
+   earlier ones were already in the campaign", and makes the COPY text of the survivors, with
+   ids reserved from the lead sequence in one statement.
+3. **Write the survivors with COPY** (leads, then their numbers).
 
 A batch of one chunk (every single-lead call) runs these in turn, reading before any lock. A
-larger batch runs them side by side (``_insert_overlapped``): the reading is Python, the probes
-and the writes mostly wait for PostgreSQL, on two connections.
+larger batch runs them side by side (``_insert_overlapped``), on two connections: the writes
+are PostgreSQL's work alone, so they proceed while Python reads and probes the next chunks.
 
 Guarantees:
 - All the writes are one transaction: the batch is written whole or not at all, also when a
@@ -227,8 +227,9 @@ def _insert_overlapped(
 ) -> None:
     """Read, look up and write the chunks of a batch with the three stages side by side: this
     thread reads chunk n+2 (Python) while a probe thread looks chunk n+1 up on a second
-    connection and a writer thread writes chunk n on the transaction's connection. The writer
-    takes the chunks in order, so each lead is still judged after every earlier one.
+    connection, classifies it and makes its rows, and a writer thread writes chunk n on the
+    transaction's connection. The probe thread takes the chunks in order, so each lead is
+    still judged after every earlier one.
 
     Guarantees: the transaction's connection is only used by the writer meanwhile; the first
     failure, of any stage, stops the rest and is raised here only after both threads have
