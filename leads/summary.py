@@ -6,6 +6,7 @@ followed by ``<rows>OK``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,12 +22,14 @@ def _csv(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def _cell(value: object) -> str:
+    return _csv(value if type(value) is str else json_spelling(value)) + ","
+
+
 def import_summary(leads: Sequence[dict[str, Any]], outcomes: Sequence[LeadOutcome]) -> str:
     """The summary of a multi-lead call: header of every key seen (first appearance order),
     one CSV row per rejected lead with its reason, then ``OK``."""
-    header: dict[str, None] = {}  # an ordered set
-    for lead in leads:
-        header.update(dict.fromkeys(lead))
+    header = dict.fromkeys(itertools.chain.from_iterable(leads))  # an ordered set of the keys
     rejected = [(lead, o) for lead, o in zip(leads, outcomes, strict=True) if o.code != 0]
     imported = len(outcomes) - len(rejected)
     parts = [
@@ -35,7 +38,7 @@ def import_summary(leads: Sequence[dict[str, Any]], outcomes: Sequence[LeadOutco
         "Error Reason,\n",
     ]
     for lead, outcome in rejected:
-        parts.append("".join(_csv(json_spelling(lead.get(key))) + "," for key in header))
+        parts.append("".join([_cell(lead.get(key)) for key in header]))
         parts.append(f"{outcome.code.message},\n")
     parts.append("OK")
     return "".join(parts)

@@ -132,14 +132,6 @@ class _Candidate:
 class InsertBatchResult:
     outcomes: list[LeadOutcome]
 
-    @property
-    def imported(self) -> int:
-        return sum(1 for o in self.outcomes if o.code is Code.OK)
-
-    @property
-    def rejected(self) -> int:
-        return len(self.outcomes) - self.imported
-
 
 def ignored_fields(target: InsertTarget, lead: dict[str, Any]) -> list[str]:
     """Keys of ``lead`` an insert does not use (listed back on single-lead responses)."""
