@@ -201,12 +201,19 @@ class _Found:
     dnc: set[str]  # its numbers and ``new_numbers`` that are on the DNC list
 
 
-def _lead_read(campaign_id: int, external_id: str, new_numbers: list[str]) -> _Found | None:
-    with connection.cursor() as cursor:
+def _lead_read(
+    campaign_id: int, external_id: str, new_numbers: list[str], disposition: tuple[int, str] | None
+) -> tuple[_Found | None, FoundDisposition | None]:
+    """The lead and, if ``disposition`` (set id, name) is given, that disposition, in one round
+    trip: both statements are sent before either answer is awaited (psycopg's pipeline mode)."""
+    found_disposition = None
+    with connection.cursor() as cursor, connection.connection.pipeline():
         execute_prepared(cursor, _LEAD, [new_numbers, campaign_id, external_id])
+        if disposition is not None:
+            found_disposition = disposition_find(*disposition)
         row = cursor.fetchone()
     if row is None:
-        return None
+        return None, found_disposition
     pk, fields, version, disposition_id, by, until, number, zone, phones, dnc = row
     lead = Lead(
         id=pk, campaign_id=campaign_id, external_id=external_id, version=version,
@@ -215,12 +222,16 @@ def _lead_read(campaign_id: int, external_id: str, new_numbers: list[str]) -> _F
         checked_out_number=number,
     )  # fmt: skip
     phones = json.loads(phones) if isinstance(phones, str) else phones
-    return _Found(lead, zone, phones, set(dnc))
+    return _Found(lead, zone, phones, set(dnc)), found_disposition
 
 
 def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> UpdateResult:
     new_numbers = [number for number in reading.numbers.values() if number is not None]
-    found = _lead_read(target.campaign.pk, reading.external_id, new_numbers)
+    set_id = target.campaign.template.disposition_set_id
+    wanted = (set_id, reading.disposition) if reading.disposition and set_id is not None else None
+    found, found_disposition = _lead_read(
+        target.campaign.pk, reading.external_id, new_numbers, wanted
+    )
     if found is None:
         raise LeadRejected(
             Code.COULDNT_FIND_THE_LEAD, f"no lead of the campaign has {reading.external_id!r}"
@@ -235,7 +246,7 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
     if not numbers:
         raise LeadRejected(Code.NO_PHONE_FIELDS, "the lead would be left with no usable number")
 
-    disposition = _disposition(target, lead, reading.disposition)
+    disposition = _disposition(lead, reading.disposition, found_disposition)
 
     if all(number in dnc for number in numbers.values()):
         raise LeadRejected(Code.DNC, "every number of the lead is on the DNC list")
@@ -276,9 +287,11 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
     return UpdateResult(lead.pk, version)
 
 
-def _disposition(target: InsertTarget, lead: Lead, name: str | None) -> FoundDisposition | None:
-    """The disposition to set (106 if unknown or disabled), or ``None`` to keep the lead's
-    (107 if it has none)."""
+def _disposition(
+    lead: Lead, name: str | None, found: FoundDisposition | None
+) -> FoundDisposition | None:
+    """The disposition to set, ``found`` for ``name`` (106 if there is none: unknown or
+    disabled), or ``None`` to keep the lead's (107 if it has none)."""
     if name is None:
         if lead.disposition_id is None:
             raise LeadRejected(
@@ -286,10 +299,9 @@ def _disposition(target: InsertTarget, lead: Lead, name: str | None) -> FoundDis
                 f"{DISPOSITION} is needed: the lead has no disposition yet",
             )
         return None
-    disposition = disposition_find(target.campaign.template.disposition_set_id, name)
-    if disposition is None:
+    if found is None:
         raise LeadRejected(Code.INVALID_DISPOSTION, f"no enabled disposition {name!r}")
-    return disposition
+    return found
 
 
 def _write_numbers(

@@ -171,6 +171,10 @@ def test_113_without_an_external_id(api: Api, lead: Lead) -> None:
 
 def test_101_for_an_unknown_external_id(api: Api, lead: Lead) -> None:
     refused(api, {"njExternalLeadId": "nope", "FirstPhone": "1"}, 101, "COULDNT_FIND_THE_LEAD")
+    # The lead and the disposition are read together; the lead's code still comes first.
+    for name in ("No Answer", "Nope"):
+        refused(api, {"njExternalLeadId": "nope", "FirstPhone": "1", "njDisposition": name},
+                101, "COULDNT_FIND_THE_LEAD")  # fmt: skip
 
 
 def test_101_for_a_lead_of_another_campaign(api: Api, lead: Lead) -> None:
