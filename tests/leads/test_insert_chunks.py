@@ -112,7 +112,7 @@ def test_chunks_start_small_and_double_up_to_the_chunk_size() -> None:
     assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
 
 
-def test_the_probes_use_a_second_connection_that_is_closed_afterwards(
+def test_the_probes_use_a_second_connection_and_the_writes_a_second_thread(
     allocation: Allocation, small_chunks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def backends() -> int:
@@ -122,23 +122,29 @@ def test_the_probes_use_a_second_connection_that_is_closed_afterwards(
             )
             return int(cursor.fetchone()[0])
 
-    seen: list[tuple[int, int]] = []  # (thread, backend) of each probe
-    original = lead_insert._probe
+    seen: dict[str, list[tuple[int, int]]] = {"_probe": [], "_write": []}  # (thread, backend)
 
-    def recording(cursor: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append((threading.get_ident(), cursor.connection.info.backend_pid))
-        return original(cursor, *args, **kwargs)
+    def recording(name: str) -> Any:
+        original = getattr(lead_insert, name)
 
-    monkeypatch.setattr(lead_insert, "_probe", recording)
+        def record(cursor: Any, *args: Any, **kwargs: Any) -> Any:
+            seen[name].append((threading.get_ident(), cursor.connection.info.backend_pid))
+            return original(cursor, *args, **kwargs)
+
+        return record
+
+    for name in seen:
+        monkeypatch.setattr(lead_insert, name, recording(name))
     before = backends()
     codes = insert(allocation, [{"FirstPhone": f"039000000{n}"} for n in range(10)])
     assert codes == [(0, True)] * 10
-    assert len(seen) == 4  # chunks of 3, 3, 3, 1
-    threads, pids = {thread for thread, _ in seen}, {pid for _, pid in seen}
-    assert threading.get_ident() not in threads
-    assert len(pids) == 1  # one probe connection for the batch
-    assert connection.connection.info.backend_pid not in pids
-    assert backends() == before
+    assert len(seen["_probe"]) == len(seen["_write"]) == 4  # chunks of 3, 3, 3, 1
+    ours = (threading.get_ident(), connection.connection.info.backend_pid)
+    probe_threads, probe_pids = ({x[i] for x in seen["_probe"]} for i in (0, 1))
+    write_threads, write_pids = ({x[i] for x in seen["_write"]} for i in (0, 1))
+    assert probe_threads == {ours[0]} and len(probe_pids) == 1 and ours[1] not in probe_pids
+    assert len(write_threads) == 1 and ours[0] not in write_threads and write_pids == {ours[1]}
+    assert backends() == before  # the probe connection is closed
 
 
 def test_inside_a_callers_transaction_the_probes_see_its_uncommitted_rows(
@@ -186,8 +192,8 @@ def test_a_failure_in_any_stage_leaves_nothing_of_the_batch(
     assert calls == fail_at
     assert Lead.objects.count() == 1
     assert LeadPhone.objects.count() == 1
-    # Both threads have stopped (the transaction was never used by two threads at once).
-    assert not [t for t in threading.enumerate() if t.name.startswith(("lead-probe", "lead-w"))]
+    # The writer has stopped (the transaction was never used by two threads at once).
+    assert not [t for t in threading.enumerate() if t.name.startswith("lead-write")]
     # The transaction and the insert lock are gone: the same batch goes through now.
     monkeypatch.setattr(lead_insert, function, original)
     assert insert(allocation, batch) == [(0, True)] * len(batch)
