@@ -23,6 +23,8 @@ from leads.lead_input import LeadRejected
 from leads.services.lead_insert import (
     InsertBatchResult,
     InsertTarget,
+    LeadOutcome,
+    OutcomesDecided,
     ignored_fields,
     insert_target_load,
     lead_insert_batch,
@@ -32,11 +34,18 @@ from leads.summary import import_summary
 
 
 def _insert_limited(
-    request: Request, target: InsertTarget, leads: list[dict[str, Any]], *, bulk: bool
+    request: Request,
+    target: InsertTarget,
+    leads: list[dict[str, Any]],
+    *,
+    bulk: bool,
+    on_decided: OutcomesDecided | None = None,
 ) -> InsertBatchResult:
     allow_duplicates = _allow_duplicates(request)
     return run_limited(
-        lambda: lead_insert_batch(target, leads, allow_duplicates=allow_duplicates),
+        lambda: lead_insert_batch(
+            target, leads, allow_duplicates=allow_duplicates, on_decided=on_decided
+        ),
         bulk=bulk,
         campaign_id=target.campaign.pk,
     )
@@ -70,12 +79,12 @@ def _many_leads(body: Any) -> list[dict[str, Any]]:
     return body
 
 
-def _summary_response(leads: list[dict[str, Any]], result: InsertBatchResult) -> Response:
+def _summary_response(leads: list[dict[str, Any]], outcomes: list[LeadOutcome]) -> Response:
     wire = {code: (int(code), code.message) for code in Code}  # looked up once, not per lead
     results: list[dict[str, Any]] = []
     append = results.append  # 100,000 entries for a large batch: each step here counts
     imported = 0
-    for index, outcome in enumerate(result.outcomes):
+    for index, outcome in enumerate(outcomes):
         number, message = wire[outcome.code]
         if outcome.lead_id is None:
             append({"index": index, "code": number, "message": message})
@@ -85,7 +94,7 @@ def _summary_response(leads: list[dict[str, Any]], result: InsertBatchResult) ->
     return Response(
         {
             "code": int(Code.OK),
-            "message": import_summary(leads, result.outcomes),
+            "message": import_summary(leads, outcomes),
             "imported": imported,
             "updated": 0,
             "rejected": len(results) - imported,
@@ -114,8 +123,13 @@ class _SummaryInsertApi(CampaignApiView):
         target = _call_target(request)
         body = json_body(request._request)
         leads = [_one_lead(body)] if self.single else _many_leads(body)
-        result = _insert_limited(request, target, leads, bulk=not self.single)
-        return _summary_response(leads, result)
+        answers: list[Response] = []  # made while a large batch's last chunks are written
+
+        def answer(outcomes: list[LeadOutcome]) -> None:
+            answers.append(_summary_response(leads, outcomes))
+
+        _insert_limited(request, target, leads, bulk=not self.single, on_decided=answer)
+        return answers[0]
 
 
 class InsertLeadsFastApi(_SummaryInsertApi):

@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -147,28 +147,44 @@ CHUNK_SIZE = 10_000
 FIRST_CHUNK_SIZE = 1_000
 
 
+# Called once with every lead's outcome, as soon as all are decided.
+OutcomesDecided = Callable[[list[LeadOutcome]], None]
+
+
 def lead_insert_batch(
-    target: InsertTarget, leads: Sequence[dict[str, Any]], *, allow_duplicates: bool = False
+    target: InsertTarget,
+    leads: Sequence[dict[str, Any]],
+    *,
+    allow_duplicates: bool = False,
+    on_decided: OutcomesDecided | None = None,
 ) -> InsertBatchResult:
     """Check each lead (§4.3 order) and insert those that pass, in one transaction.
 
     ``leads`` are the parsed JSON objects as the client sent them. Returns one outcome per lead,
     in order (code 0 with the new lead id, or the rejection code). Raises only on a server
     failure, in which case nothing was written.
+
+    ``on_decided(outcomes)``, if given, is called once on this thread as soon as every outcome
+    is decided, before the commit: for a large batch while its last chunks are still being
+    written, so a caller can make its answer meanwhile. They hold if the batch then commits;
+    an exception it raises fails the batch.
     """
     outcomes: list[LeadOutcome] = []  # appended by _read_chunk
+    decided = on_decided or (lambda outcomes: None)
     batch = _Batch(target, outcomes, allow_duplicates)
     if len(leads) <= CHUNK_SIZE:
         # One chunk (every single-lead call): read before taking the lock; when no lead is
         # left to look up, there is no lock and no transaction at all.
         candidates = _read_chunk(target, leads, 0, len(leads), outcomes)
         if not candidates:
+            decided(outcomes)
             return InsertBatchResult(outcomes)
         with transaction.atomic():
             advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign.pk)
             with connection.connection.cursor() as cursor:
                 taken = batch.probe(cursor, candidates)
                 batch.write(cursor, batch.prepare(cursor, candidates, taken))
+            decided(outcomes)
             batch.count_on_commit()
         return InsertBatchResult(outcomes)
 
@@ -182,7 +198,7 @@ def lead_insert_batch(
             # while later chunks are still read, rather than all at once at commit.
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        _insert_overlapped(batch, leads, own_probe_connection)
+        _insert_overlapped(batch, leads, own_probe_connection, decided)
         batch.count_on_commit()
     return InsertBatchResult(outcomes)
 
@@ -216,7 +232,10 @@ def _read_chunk(
 
 
 def _insert_overlapped(
-    batch: _Batch, leads: Sequence[dict[str, Any]], own_probe_connection: bool
+    batch: _Batch,
+    leads: Sequence[dict[str, Any]],
+    own_probe_connection: bool,
+    decided: OutcomesDecided,
 ) -> None:
     """Read, look up and write the chunks of a batch, the writing side by side with the rest:
     while a writer thread writes chunk n on the transaction's connection, this thread reads
@@ -272,6 +291,8 @@ def _insert_overlapped(
                             taken = batch.probe(cursor, candidates)
                             rows = batch.prepare(cursor, candidates, taken)
                     writes.append(writer.submit(write, candidates, rows))
+                if probe_db is not None and not failed.is_set():
+                    decided(batch.outcomes)  # while the writer catches up
             except BaseException:
                 failed.set()
                 raise  # leaving the with-block waits for the writer first
@@ -282,6 +303,8 @@ def _insert_overlapped(
         written.result()  # raises the writer's failure; later chunks skipped their work
     if failed.is_set():
         raise RuntimeError("a stage of the batch failed")  # never silently commit a part
+    if probe_db is None:
+        decided(batch.outcomes)  # the writer decided them
 
 
 @dataclass(slots=True)

@@ -112,6 +112,46 @@ def test_chunks_start_small_and_double_up_to_the_chunk_size() -> None:
     assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
 
 
+@pytest.mark.parametrize("where", ["own transaction", "caller's transaction", "one chunk"])
+def test_the_outcomes_are_handed_over_once_decided_and_before_the_commit(
+    allocation: Allocation, small_chunks: None, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    if where == "one chunk":
+        monkeypatch.setattr(lead_insert, "CHUNK_SIZE", 100)
+    insert(allocation, [{"FirstPhone": "0390000001"}])
+    batch = [{"FirstPhone": f"039000000{n}"} for n in range(10)]
+    handed: list[tuple[list[tuple[int, bool]], bool]] = []
+
+    def on_decided(outcomes: Any) -> None:
+        codes = [(int(o.code), o.lead_id is not None) for o in outcomes]
+        handed.append((codes, connection.in_atomic_block))
+
+    target = insert_target_load(allocation.campaign, allocation)
+    if where == "caller's transaction":
+        with transaction.atomic():
+            result = lead_insert_batch(target, batch, on_decided=on_decided)
+    else:
+        result = lead_insert_batch(target, batch, on_decided=on_decided)
+
+    assert handed == [([(int(o.code), o.lead_id is not None) for o in result.outcomes], True)]
+    assert handed[0][0] == [(0, True), (105, False)] + [(0, True)] * 8
+    assert Lead.objects.count() == 10
+
+
+def test_a_failure_where_the_outcomes_are_handed_over_fails_the_batch(
+    allocation: Allocation, small_chunks: None
+) -> None:
+    def on_decided(outcomes: Any) -> None:
+        raise RuntimeError("answer failed")
+
+    target = insert_target_load(allocation.campaign, allocation)
+    batch = [{"FirstPhone": f"039000000{n}"} for n in range(10)]
+    with pytest.raises(RuntimeError, match="answer failed"):
+        lead_insert_batch(target, batch, on_decided=on_decided)
+    assert not Lead.objects.exists()
+    assert not [t for t in threading.enumerate() if t.name.startswith("lead-write")]
+
+
 def test_the_probes_use_a_second_connection_and_the_writes_a_second_thread(
     allocation: Allocation, small_chunks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
