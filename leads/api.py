@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigner.api.auth import allocation_of_call, api_key_authenticate
+from campaigner.api.auth import allocation_of_call
 from campaigner.api.base import CampaignApiView, json_body
 from campaigner.api.codes import CampaignApiError, Code, envelope
 from campaigner.ratelimit import run_limited
@@ -52,12 +52,16 @@ def _insert_limited(
 
 
 def _call_target(request: Request) -> InsertTarget:
-    key = api_key_authenticate(request._request)
+    """The caller's key checked, then the call's ids (one query when all are right)."""
     params = request.query_params
-    allocation = allocation_of_call(
-        key, params.get("fTemplateId"), params.get("fCampaignId"), params.get("fAllocationId")
+    found = allocation_of_call(
+        request._request,
+        params.get("fTemplateId"),
+        params.get("fCampaignId"),
+        params.get("fAllocationId"),
     )
-    return insert_target_load(allocation.campaign, allocation)
+    allocation = found.allocation
+    return insert_target_load(allocation.campaign, allocation, found.template_fields)
 
 
 def _allow_duplicates(request: Request) -> bool:

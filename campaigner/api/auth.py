@@ -9,9 +9,14 @@ for an id that is unknown.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -23,6 +28,7 @@ from campaigner.models import (
     Campaign,
     CampaignTemplate,
     ContactHours,
+    TemplateField,
     hash_secret,
 )
 from campaigner.sql import execute_prepared
@@ -37,27 +43,34 @@ def api_key_authenticate(request: HttpRequest) -> ApiKey:
     Every call runs this, so it is SQL, not the ORM (~0.1 ms rather than ~1 ms here). The key
     returned carries ``pk``, ``team_id`` and ``last_used_at`` only.
     """
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _KEY, [_key_hash(request)])
+        return _key_used(cursor, cursor.fetchone())
+
+
+_KEY = f"SELECT id, team_id, last_used_at FROM {ApiKey._meta.db_table}"  # noqa: S608
+_KEY += " WHERE key_hash = %s AND NOT revoked"
+
+
+def _key_hash(request: HttpRequest) -> str:
     plain = request.GET.get("apiKey") or request.headers.get("X-Api-Key")
     if not plain:
         raise CampaignApiError(Code.INVALID_API_KEY, "missing apiKey")
-    with connection.cursor() as cursor:
-        execute_prepared(
-            cursor,
-            f"SELECT id, team_id, last_used_at FROM {ApiKey._meta.db_table}"  # noqa: S608
-            " WHERE key_hash = %s AND NOT revoked",
-            [hash_secret(plain.strip())],
+    return hash_secret(plain.strip())
+
+
+def _key_used(cursor: CursorWrapper, row: Sequence[Any] | None) -> ApiKey:
+    """The key of a ``_KEY`` row (401 without one), its last use recorded."""
+    if row is None:
+        raise CampaignApiError(Code.INVALID_API_KEY)
+    key = ApiKey(id=row[0], team_id=row[1], last_used_at=row[2])
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        cursor.execute(
+            f"UPDATE {ApiKey._meta.db_table} SET last_used_at = %s"  # noqa: S608
+            " WHERE id = %s AND (last_used_at IS NULL OR last_used_at < %s)",
+            [now, key.pk, now - LAST_USED_RESOLUTION],
         )
-        row = cursor.fetchone()
-        if row is None:
-            raise CampaignApiError(Code.INVALID_API_KEY)
-        key = ApiKey(id=row[0], team_id=row[1], last_used_at=row[2])
-        now = timezone.now()
-        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-            cursor.execute(
-                f"UPDATE {ApiKey._meta.db_table} SET last_used_at = %s"  # noqa: S608
-                " WHERE id = %s AND (last_used_at IS NULL OR last_used_at < %s)",
-                [now, key.pk, now - LAST_USED_RESOLUTION],
-            )
     return key
 
 
@@ -113,52 +126,69 @@ def allocation_get(campaign: Campaign, raw_id: str | None) -> Allocation:
     return allocation
 
 
-def allocation_of_call(
-    key: ApiKey, template_id: str | None, campaign_id: str | None, allocation_id: str | None
-) -> Allocation:
-    """The allocation a lead write call names, checked as §4 orders it (116, then 117, then
-    115), with its campaign, template and the template's Contact Hours selected.
+@dataclass(frozen=True)
+class CallAllocation:
+    """The allocation a lead write call names, with its campaign, template and the template's
+    Contact Hours selected, and the template's fields as (name, is phone) in their order when
+    they were read with it (``None``: not read)."""
 
-    One SQL query when all three ids are right (every call but a failing one; the ORM would
-    cost ~2 ms here); on a miss the checks run one by one to find the code to answer."""
-    template_pk, campaign_pk, allocation_pk = (
-        parse_id(value) for value in (template_id, campaign_id, allocation_id)
-    )
-    if template_pk and campaign_pk and allocation_pk:
-        allocation = _allocation_with_parents(key, template_pk, campaign_pk, allocation_pk)
-        if allocation is not None:
-            return allocation
+    allocation: Allocation
+    template_fields: list[tuple[str, bool]] | None
+
+
+def allocation_of_call(
+    request: HttpRequest,
+    template_id: str | None,
+    campaign_id: str | None,
+    allocation_id: str | None,
+) -> CallAllocation:
+    """The allocation a lead write call names, for the caller's key: 401 without a valid key,
+    then the ids checked as §4 orders them (116, then 117, then 115).
+
+    One SQL query for the key, the allocation with its parents and the template's fields when
+    all three ids are right (every call but a failing one; the ORM would cost ~3 ms here); on a
+    miss the checks run one by one to find the code to answer."""
+    ids = [parse_id(value) for value in (allocation_id, campaign_id, template_id)]
+    if not all(ids):
+        key = api_key_authenticate(request)
+    else:
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, _KEY_AND_ALLOCATION, [*ids, _key_hash(request)])
+            row = cursor.fetchone()
+            key = _key_used(cursor, row[:3] if row else None)
+        if row is not None and row[3] is not None:  # the allocation's name: it was found
+            return _call_allocation(ids, row[3:])
     template = template_get(key, template_id)
     campaign = campaign_get(key, campaign_id, template)
-    return allocation_get(campaign, allocation_id)
+    return CallAllocation(allocation_get(campaign, allocation_id), None)
 
 
-_ALLOCATION_WITH_PARENTS = f"""
-    SELECT a.name, a.started, a.weight, c.name, c.active, c.balance_mode,
-           t.name, t.disposition_set_id, h.id, h.name, h.timezone
-    FROM {Allocation._meta.db_table} a
-    JOIN {Campaign._meta.db_table} c ON c.id = a.campaign_id
-    JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
-    LEFT JOIN {ContactHours._meta.db_table} h ON h.id = t.contact_hours_id
-    WHERE a.id = %(allocation)s AND c.id = %(campaign)s AND t.id = %(template)s
-      AND (%(team)s::bigint IS NULL OR EXISTS (
-           SELECT 1 FROM {CampaignTemplate.teams.through._meta.db_table} tt
-           WHERE tt.campaigntemplate_id = t.id AND tt.group_id = %(team)s))"""  # noqa: S608
+# The key, and the allocation with its parents and template fields if the key may see them
+# (allocation columns NULL otherwise).
+_KEY_AND_ALLOCATION = f"""
+    SELECT k.id, k.team_id, k.last_used_at,
+           a.name, a.started, a.weight, c.name, c.active, c.balance_mode,
+           t.name, t.disposition_set_id, h.id, h.name, h.timezone,
+           (SELECT coalesce(json_agg(json_build_array(f.name, f.is_phone)
+                                     ORDER BY f.position, f.id), '[]')
+            FROM {TemplateField._meta.db_table} f WHERE f.template_id = t.id)
+    FROM (SELECT %s::bigint AS allocation, %s::bigint AS campaign, %s::bigint AS template) i
+    JOIN {ApiKey._meta.db_table} k ON k.key_hash = %s AND NOT k.revoked
+    LEFT JOIN ({Allocation._meta.db_table} a
+               JOIN {Campaign._meta.db_table} c ON c.id = a.campaign_id
+               JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
+               LEFT JOIN {ContactHours._meta.db_table} h ON h.id = t.contact_hours_id)
+      ON a.id = i.allocation AND c.id = i.campaign AND t.id = i.template
+         AND (k.team_id IS NULL OR EXISTS (
+              SELECT 1 FROM {CampaignTemplate.teams.through._meta.db_table} tt
+              WHERE tt.campaigntemplate_id = t.id AND tt.group_id = k.team_id))"""  # noqa: S608
 
 
-def _allocation_with_parents(
-    key: ApiKey, template_pk: int, campaign_pk: int, allocation_pk: int
-) -> Allocation | None:
-    with connection.cursor() as cursor:
-        execute_prepared(cursor,
-            _ALLOCATION_WITH_PARENTS,
-            {"allocation": allocation_pk, "campaign": campaign_pk, "template": template_pk,
-             "team": key.team_id},
-        )  # fmt: skip
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    (a_name, started, weight, c_name, active, mode, t_name, set_id, h_id, h_name, zone) = row
+def _call_allocation(ids: list[int | None], row: Sequence[Any]) -> CallAllocation:
+    allocation_pk, campaign_pk, template_pk = ids
+    (a_name, started, weight, c_name, active, mode, t_name, set_id, h_id, h_name, zone, fields) = (
+        row
+    )
     hours = ContactHours(id=h_id, name=h_name, timezone=zone) if h_id is not None else None
     template = CampaignTemplate(
         id=template_pk, name=t_name, disposition_set_id=set_id, contact_hours=hours
@@ -166,6 +196,8 @@ def _allocation_with_parents(
     campaign = Campaign(
         id=campaign_pk, template=template, name=c_name, active=active, balance_mode=mode
     )
-    return Allocation(
+    allocation = Allocation(
         id=allocation_pk, campaign=campaign, name=a_name, started=started, weight=weight
     )
+    fields = json.loads(fields) if isinstance(fields, str) else fields
+    return CallAllocation(allocation, [(name, is_phone) for name, is_phone in fields])

@@ -91,22 +91,28 @@ class InsertTarget:
         return load_normaliser()
 
 
-def insert_target_load(campaign: Campaign, allocation: Allocation) -> InsertTarget:
-    """The target of a call; ``campaign.template.contact_hours`` is best already selected."""
+def insert_target_load(
+    campaign: Campaign,
+    allocation: Allocation,
+    template_fields: list[tuple[str, bool]] | None = None,
+) -> InsertTarget:
+    """The target of a call; ``campaign.template.contact_hours`` is best already selected, and
+    ``template_fields`` (name, is phone, in order) saves a query when they were read already."""
     template = campaign.template
-    with connection.cursor() as cursor:  # SQL: this runs on every call (~0.1 ms, ORM ~1 ms)
-        execute_prepared(
-            cursor,
-            f"SELECT name, is_phone FROM {TemplateField._meta.db_table}"  # noqa: S608
-            " WHERE template_id = %s",
-            [template.pk],
-        )
-        fields = cursor.fetchall()
+    if template_fields is None:
+        with connection.cursor() as cursor:  # SQL: ~0.1 ms, the ORM ~1 ms
+            execute_prepared(
+                cursor,
+                f"SELECT name, is_phone FROM {TemplateField._meta.db_table}"  # noqa: S608
+                " WHERE template_id = %s ORDER BY position, id",
+                [template.pk],
+            )
+            template_fields = cursor.fetchall()
     return InsertTarget(
         campaign=campaign,
         allocation=allocation,
-        field_names=frozenset(name for name, _ in fields),
-        phone_fields=tuple(name for name, is_phone in fields if is_phone),
+        field_names=frozenset(name for name, _ in template_fields),
+        phone_fields=tuple(name for name, is_phone in template_fields if is_phone),
         default_hours=template.contact_hours,
     )
 
