@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from campaigner.sql import execute_prepared
@@ -18,6 +19,10 @@ def prepared() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] is None,
+    reason="prepared statements are off (DJANGO_DB_PREPARED_STATEMENTS=0)",
+)
 def test_execute_prepared_prepares_on_first_use_and_reuses_it() -> None:
     lead = LeadFactory()
     sql = "SELECT version FROM leads_lead WHERE id = %s"
