@@ -19,6 +19,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from campaigner.action_specs import ActionKind, ActionSpecError, validate_action
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
 
@@ -148,17 +150,6 @@ class Disposition(models.Model):
         return self.name
 
 
-class ActionKind(models.TextChoices):
-    CLOSE = "close"
-    CALLBACK = "callback"
-    SET_PRIORITY = "set_priority"
-    DNC = "dnc"
-    COPY_LEAD = "copy_lead"
-    WEBHOOK = "webhook"
-    EMAIL = "email"
-    RETRY_LIMIT = "retry_limit"
-
-
 class DispositionAction(models.Model):
     """One action run, in ``position`` order, when its disposition is set on a lead.
 
@@ -179,8 +170,6 @@ class DispositionAction(models.Model):
         return f"{self.kind} {self.params}" if self.params else self.kind
 
     def clean(self) -> None:
-        from campaigner.actions import ActionSpecError, validate_action  # noqa: PLC0415
-
         try:
             validate_action({"kind": self.kind, **(self.params or {})})
         except ActionSpecError as exc:

@@ -53,7 +53,7 @@ from django.db import close_old_connections, connection
 from django.db.utils import OperationalError
 from prometheus_client import Counter, Gauge, Histogram
 
-from campaigner.api.codes import CampaignApiError, Code
+from campaigner.contract import CampaignApiError, Code
 from campaigner.locks import LockKey
 from campaigner.sql import execute_prepared
 

@@ -159,6 +159,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every star
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "campaigner.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Noojee Campaigner reference server",

@@ -8,7 +8,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,19 +16,12 @@ from campaigner.api.tokens import ManagementApiView
 from campaigner.models import Campaign
 from dialer.models import CampaignCache
 from dialer.services import (
-    DialerError,
     dialer_cache_refresh,
     dialer_lead_next,
     dialer_outcome,
     lead_eligibility,
 )
 from leads.models import Lead
-
-
-class DialerApiError(APIException):
-    def __init__(self, error: DialerError) -> None:
-        super().__init__(error.detail)
-        self.status_code = error.status
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -79,12 +72,9 @@ class OutcomeApi(ManagementApiView):
         data = _body(request)
         if not isinstance(data.get("disposition"), str):
             raise ParseError("'disposition' (a name) is required")
-        try:
-            lead = dialer_outcome(
-                lead_id, data["disposition"], data.get("callbackDate"), data.get("notes") or ""
-            )
-        except DialerError as error:
-            raise DialerApiError(error) from None
+        lead = dialer_outcome(
+            lead_id, data["disposition"], data.get("callbackDate"), data.get("notes") or ""
+        )
         return Response(
             {
                 "leadId": lead.pk,

@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client import Histogram
 
+from campaigner.contract import CampaignApiError, Refusal, Refused
 from campaigner.locks import LockKey, advisory_xact_lock, advisory_xact_try_lock
 from campaigner.models import Campaign, ContactHours
 from campaigner.sql import execute_prepared
@@ -40,7 +41,6 @@ from dialer.models import CacheEntry, CampaignCache
 from dialer.order import AllocationLeads, Candidate, balance
 from dialer.schedule import Schedule, schedule_load
 from leads import lead_input
-from leads.lead_input import LeadRejected
 from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
 from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
 from leads.services.lead_version import LeadConflict, lead_write
@@ -62,13 +62,8 @@ _DIALABLE = f"""
     ORDER BY p.id LIMIT 1"""  # noqa: S608 (table names only)
 
 
-class DialerError(Exception):
-    """A dialer call that cannot be done; ``status`` is its HTTP status."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+class DialerError(Refused):
+    """A dialer call that cannot be done, and why (``reason``); the view picks the status."""
 
 
 # --- eligibility ------------------------------------------------------------------------------
@@ -307,8 +302,9 @@ def dialer_outcome(
     optional callback date (``yyyy/MM/dd HH:mm`` in the lead's Contact Hours zone), notes; the
     check-out is released and the version bumped. Returns the lead as written.
 
-    Errors (``DialerError``): 404 unknown lead, 409 not checked out (or changed meanwhile),
-    400 unknown disposition, bad callback date, or a disposition that needs a callback date.
+    Errors (``DialerError``, nothing written): ``NOT_FOUND`` unknown lead, ``NOT_CHECKED_OUT``,
+    ``CONFLICT`` changed meanwhile, ``INVALID`` unknown disposition, bad callback date, or a
+    disposition that needs a callback date.
     """
     with transaction.atomic():
         lead = (
@@ -317,15 +313,15 @@ def dialer_outcome(
             .first()
         )
         if lead is None:
-            raise DialerError(404, f"no lead {lead_id}")
+            raise DialerError(Refusal.NOT_FOUND, f"no lead {lead_id}")
         now = timezone.now()
         if lead.checked_out_until is None or lead.checked_out_until <= now:
-            raise DialerError(409, "the lead is not checked out")
+            raise DialerError(Refusal.NOT_CHECKED_OUT, "the lead is not checked out")
         found = disposition_find(
             lead.campaign.template.disposition_set_id, str(disposition_name or "").strip()
         )
         if found is None:
-            raise DialerError(400, f"no enabled disposition {disposition_name!r}")
+            raise DialerError(Refusal.INVALID, f"no enabled disposition {disposition_name!r}")
         disposition = found.disposition
         values: dict[str, Any] = {
             "checked_out_by": "", "checked_out_until": None, "checked_out_number": "",
@@ -333,7 +329,7 @@ def dialer_outcome(
         if not lead_input.is_blank(callback):
             values["callback_at"] = _callback_at(lead, callback)
         elif disposition.callback_required and all(a.kind != "callback" for a in found.actions):
-            raise DialerError(400, f"{disposition.name} needs a callbackDate")
+            raise DialerError(Refusal.INVALID, f"{disposition.name} needs a callbackDate")
         context = DispositionContext(
             source=DispositionRecord.Source.DIALER,
             agent=lead.checked_out_by,
@@ -345,7 +341,7 @@ def dialer_outcome(
         try:
             lead_write(lead.pk, lead.version, values, holder=lead.checked_out_by, now=now)
         except LeadConflict as conflict:
-            raise DialerError(409, str(conflict)) from None
+            raise DialerError(Refusal.CONFLICT, conflict.detail or "") from None
         plan.finish(lead.pk)
     return Lead.objects.get(pk=lead_id)
 
@@ -357,5 +353,5 @@ def _callback_at(lead: Lead, value: Any) -> dt.datetime:
         parts = lead_input.callback_parts(value)
         assert parts is not None  # not blank: checked by the caller
         return lead_input.callback_at(parts, zone)
-    except LeadRejected as rejected:
-        raise DialerError(400, f"callbackDate: {rejected.detail}") from None
+    except CampaignApiError as rejected:
+        raise DialerError(Refusal.INVALID, f"callbackDate: {rejected.detail}") from None

@@ -14,7 +14,6 @@ Lead editing uses the row version (campaignapi.md §4.6, domain.md §5):
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 from typing import Any, cast
 
 from django import forms
@@ -35,7 +34,7 @@ from leads.models import (
     LeadPhone,
     PhonePattern,
 )
-from leads.services.delivery import action_delivery_retry
+from leads.services.delivery import action_delivery_retry, deliveries_queue_on_commit
 from leads.services.disposition import DispositionContext, FoundDisposition, disposition_plan
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 
@@ -259,15 +258,11 @@ class ActionDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry the selected deliveries now")
     def retry_now(self, request: HttpRequest, queryset: QuerySet[ActionDelivery]) -> None:
-        from leads.tasks import action_delivery_send_task  # noqa: PLC0415
-
         retried = 0
         for delivery in queryset:
             if delivery.status != ActionDelivery.Status.DELIVERED:
                 action_delivery_retry(delivery)
-                transaction.on_commit(
-                    partial(action_delivery_send_task.delay, delivery.pk), robust=True
-                )
+                deliveries_queue_on_commit([delivery.pk])
                 retried += 1
         messages.success(request, f"{retried} delivery(ies) queued again.")
 

@@ -16,10 +16,9 @@ from rest_framework.response import Response
 
 from campaigner.api.auth import allocation_of_call
 from campaigner.api.base import CampaignApiView, json_body
-from campaigner.api.codes import CampaignApiError, Code, envelope
+from campaigner.contract import CampaignApiError, Code, envelope
 from campaigner.ratelimit import run_limited
 from leads import lead_input
-from leads.lead_input import LeadRejected
 from leads.services.lead_insert import (
     InsertBatchResult,
     InsertTarget,
@@ -173,10 +172,11 @@ class _UpdateApi(CampaignApiView):
                 lambda: lead_update(target, lead, external_id_fallback=fallback, if_match=if_match),
                 bulk=False,
             )
-        except LeadRejected as rejected:
-            raise CampaignApiError(
-                rejected.code, rejected.detail, extra={"ignoredFields": ignored}
-            ) from None
+        except CampaignApiError as rejected:
+            # A rejection of the lead lists the ignored keys; the queue's 109 is not about it.
+            if rejected.code is not Code.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS:
+                rejected.extra["ignoredFields"] = ignored
+            raise
         return Response(
             envelope(Code.OK, leadId=result.lead_id, version=result.version, ignoredFields=ignored)
         )

@@ -1,7 +1,7 @@
 """Reading one lead object as a client sent it (campaignapi.md §4.1-§4.3).
 
 Pure functions, no database: the insert path runs them on every lead of a batch before it
-takes any lock, and the update path reuses them. Each failing check raises ``LeadRejected``
+takes any lock, and the update path reuses them. Each failing check raises ``CampaignApiError``
 with the contract code; the caller decides the order of checks (§4.3).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from campaigner.api.codes import Code
+from campaigner.contract import CampaignApiError, Code
 
 NO_CHANGE = "<no change>"
 
@@ -29,15 +29,6 @@ _CALLBACK_FORMAT = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2})")
 _WHOLE_NUMBER = re.compile(r"\s*\d{1,3}\s*")
 # A JSON "\\ud800" escape without its pair parses to text that has no UTF-8 form.
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class LeadRejected(Exception):
-    """One lead failed a check; ``code`` is its contract code."""
-
-    def __init__(self, code: Code, detail: str | None = None) -> None:
-        super().__init__(detail or code.message)
-        self.code = code
-        self.detail = detail
 
 
 def is_no_change(value: object) -> bool:
@@ -66,17 +57,19 @@ def read_fields(
     for key, value in lead.items():
         # Plain ASCII without NUL, the usual case, is decided without a call.
         if (not key.isascii() or "\x00" in key) and not _storable(key):
-            raise LeadRejected(Code.MALFORMED_REQUEST, "a field name is not storable text")
+            raise CampaignApiError(Code.MALFORMED_REQUEST, "a field name is not storable text")
         if isinstance(value, str):
             if (not value.isascii() or "\x00" in value) and not _storable(value):
-                raise LeadRejected(
+                raise CampaignApiError(
                     Code.MALFORMED_REQUEST,
                     f"{key!r} contains a NUL character or an unpaired surrogate",
                 )
             if no_change is None and "<" in value and is_no_change(value):  # "<": no call
                 no_change = key
         elif isinstance(value, dict | list):
-            raise LeadRejected(Code.MALFORMED_REQUEST, f"{key!r} must be a string, number or null")
+            raise CampaignApiError(
+                Code.MALFORMED_REQUEST, f"{key!r} must be a string, number or null"
+            )
         if key in field_names:
             fields[key] = value
     return fields, no_change
@@ -96,14 +89,14 @@ def callback_parts(value: object) -> tuple[int, int, int, int, int] | None:
         return None
     match = _CALLBACK_FORMAT.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise LeadRejected(
+        raise CampaignApiError(
             Code.INVALID_CALLBACK_DATE_FORMAT, f"{CALLBACK_DATE} must be yyyy/MM/dd HH:mm"
         )
     year, month, day, hour, minute = (int(part) for part in match.groups())
     try:
         dt.datetime(year, month, day, hour, minute)  # noqa: DTZ001 (calendar check only)
     except ValueError:
-        raise LeadRejected(
+        raise CampaignApiError(
             Code.INVALID_CALLBACK_DATE_FORMAT, f"{value!r} is not a real date and time"
         ) from None
     return year, month, day, hour, minute
@@ -123,7 +116,7 @@ def callback_at(parts: tuple[int, int, int, int, int], zone: zoneinfo.ZoneInfo) 
     """
     local = dt.datetime(*parts, tzinfo=zone)
     if local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-        raise LeadRejected(
+        raise CampaignApiError(
             Code.INVALID_CALLBACK_DATE_FORMAT,
             f"{local:%Y/%m/%d %H:%M} does not exist in {zone.key} (daylight-saving change)",
         )
@@ -144,7 +137,7 @@ def priority(value: object) -> int | None:
     elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
         number = int(value)
     if number is None or not 0 <= number <= 100:
-        raise LeadRejected(Code.INVALID_PRIORITY, f"{PRIORITY} must be a whole number 0-100")
+        raise CampaignApiError(Code.INVALID_PRIORITY, f"{PRIORITY} must be a whole number 0-100")
     return number
 
 
@@ -154,7 +147,7 @@ def external_id(value: object) -> str | None:
         return None
     text = value.strip() if isinstance(value, str) else json_spelling(value)
     if len(text) > EXTERNAL_ID_MAX_LENGTH:
-        raise LeadRejected(
+        raise CampaignApiError(
             Code.MALFORMED_REQUEST, f"{EXTERNAL_ID} is longer than {EXTERNAL_ID_MAX_LENGTH}"
         )
     return text

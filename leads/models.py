@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from campaigner.models import Allocation, Campaign, ContactHours, Disposition
+from leads.phone import PhoneRuleError, compile_rule
 
 DEFAULT_PRIORITY = 10
 
@@ -193,8 +194,6 @@ class PhonePattern(models.Model):
         return f"{self.pattern} → {self.replacement}"
 
     def clean(self) -> None:
-        from leads.phone import PhoneRuleError, compile_rule  # noqa: PLC0415
-
         try:
             compile_rule(self.pattern, self.replacement)
         except PhoneRuleError as exc:

@@ -5,7 +5,8 @@ Spaces, dashes, dots and brackets are removed, a leading ``+`` is kept, the conf
 optional leading ``+``). Anything else is not a usable number (``None``).
 
 Every door that stores or compares numbers (inserts, updates, DNC, provisioning) uses a
-``PhoneNormaliser`` from ``load_normaliser()``, so a number is spelled the same everywhere.
+``PhoneNormaliser`` from ``leads.selectors.phone_normaliser_load()``, so a number is spelled the
+same everywhere. Pure: no database here (the rules are read by the selector).
 """
 
 from __future__ import annotations
@@ -49,11 +50,3 @@ class PhoneNormaliser:
                 candidate = rewritten
                 break
         return candidate if _NUMBER.fullmatch(candidate) else None
-
-
-def load_normaliser() -> PhoneNormaliser:
-    """A normaliser with the enabled ``PhonePattern`` rules, in order (one small query)."""
-    from leads.models import PhonePattern  # noqa: PLC0415 (models import this module's errors)
-
-    rules = PhonePattern.objects.filter(enabled=True).values_list("pattern", "replacement")
-    return PhoneNormaliser(tuple((compile_rule(p, r), r) for p, r in rules))

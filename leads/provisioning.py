@@ -30,7 +30,7 @@ from django.contrib.auth.models import Group
 from django.db import models, transaction
 from django.db.models.functions import Lower
 
-from campaigner.actions import ActionSpecError, validate_action
+from campaigner.action_specs import ActionSpecError, validate_action
 from campaigner.models import (
     WEEKDAYS,
     Allocation,
@@ -50,7 +50,8 @@ from campaigner.models import (
     hash_secret,
 )
 from leads.models import DncEntry
-from leads.phone import PhoneNormaliser, load_normaliser
+from leads.phone import PhoneNormaliser
+from leads.selectors import phone_normaliser_load
 
 PROVISIONED_TOKEN_NAME = "provisioned"  # noqa: S105 (a name, not a secret)
 
@@ -455,7 +456,7 @@ class _Provisioner:
     def dnc(self, item: Any) -> None:
         self.obj(item, {"phone", "expires", "note"}, ("phone",))
         if self._normalise is None:
-            self._normalise = load_normaliser()
+            self._normalise = phone_normaliser_load()
         number = self._normalise(item["phone"])
         if number is None:
             raise self.fail(f"{item['phone']!r} is not a usable phone number")

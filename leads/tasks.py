@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from leads.services.delivery import action_delivery_attempt, deliveries_due
+from leads.services.delivery import SEND_TASK, action_delivery_attempt, deliveries_due
 
 # The sweeper queues at most this many due deliveries per run (one small message each).
 SWEEP_BATCH = 500
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=SEND_TASK, ignore_result=True)
 def action_delivery_send_task(delivery_id: int) -> str:
     """One attempt; on failure, queue the next one after its backoff."""
     result = action_delivery_attempt(delivery_id)

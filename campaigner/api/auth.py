@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from campaigner.api.codes import CampaignApiError, Code
+from campaigner.contract import CampaignApiError, Code
 from campaigner.models import (
     Allocation,
     ApiKey,

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
-from campaigner.api.codes import CampaignApiError, Code, campaignapi_exception_handler
+from campaigner.contract import CampaignApiError, Code
 from campaigner.metrics import CALLS
 
 MIB = 2**20
@@ -43,9 +43,7 @@ class CampaignApiView(APIView):
     authentication_classes = ()
     permission_classes = ()
     renderer_classes = (OrjsonRenderer,)
-
-    def get_exception_handler(self) -> Any:
-        return campaignapi_exception_handler
+    contract_envelope = True  # errors answered as the envelope (campaigner.api.errors)
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from campaigner.api.auth import api_key_authenticate, campaign_get, template_get, visible_templates
 from campaigner.api.base import CampaignApiView
-from campaigner.api.codes import Code
+from campaigner.contract import Code, envelope
 from campaigner.models import ApiKey
 
 
@@ -63,4 +63,5 @@ class AllocationListApi(_ListApi):
 
 def unknown_method_view(request: HttpRequest, method: str) -> JsonResponse:
     """Method names are case-sensitive; anything else under the base path is a 404."""
-    return JsonResponse({"code": 404, "message": "UNKNOWN_METHOD", "detail": method}, status=404)
+    code = Code.UNKNOWN_METHOD
+    return JsonResponse(envelope(code, method), status=code.http_status)

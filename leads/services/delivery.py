@@ -21,13 +21,15 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from campaigner.models import ActionKind, DispositionAction
+from campaigner.action_specs import ActionKind
+from campaigner.models import DispositionAction
 from leads.models import ActionDelivery, DeliveryAttempt
 
 SIGNATURE_HEADER = "X-Campaigner-Signature"
@@ -102,6 +104,23 @@ def action_delivery_attempt(delivery_id: int) -> AttemptResult | None:
         )
     retry_in = backoff_seconds(delivery.attempts) if delivery.next_attempt_at else None
     return AttemptResult(delivery.status, retry_in)
+
+
+# The Celery task that makes one attempt (leads/tasks.py registers it under this name). Queued
+# by name, so that services need not import the tasks module, which imports them.
+SEND_TASK = "leads.tasks.action_delivery_send_task"
+
+
+def deliveries_queue_on_commit(ids: list[int]) -> None:
+    """Queue an attempt of each delivery once the current transaction commits (at once outside
+    one). A broker that is down does not turn the committed write into an error: the sweeper
+    (``deliveries_due``) queues due deliveries again."""
+
+    def queue() -> None:
+        for delivery_id in ids:
+            current_app.signature(SEND_TASK, args=(delivery_id,)).delay()
+
+    transaction.on_commit(queue, robust=True)
 
 
 def action_delivery_retry(delivery: ActionDelivery) -> None:

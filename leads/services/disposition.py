@@ -25,14 +25,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from campaigner.models import ActionKind, Allocation, Campaign, Disposition, DispositionAction
+from campaigner.action_specs import ActionKind
+from campaigner.models import Allocation, Campaign, Disposition, DispositionAction
 from campaigner.sql import execute_prepared
 from leads import lead_input
 from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, LeadPhone
+from leads.services.delivery import deliveries_queue_on_commit
+from leads.services.lead_insert import insert_target_load, lead_insert_batch
 
 CALL_DATE_FORMAT = "%Y/%m/%d %H:%M"  # as njCallBackDate (campaignapi.md §1)
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -100,10 +103,7 @@ class DispositionPlan:
             for delivery in deliveries:
                 delivery.record_id = record_id
             ActionDelivery.objects.bulk_create(deliveries)
-            ids = [delivery.pk for delivery in deliveries]
-            # robust: a broker that is down must not turn a committed update into an error; the
-            # sweeper (leads.tasks) queues due deliveries again.
-            transaction.on_commit(lambda: _queue(ids), robust=True)
+            deliveries_queue_on_commit([delivery.pk for delivery in deliveries])
         return record_id
 
 
@@ -219,8 +219,6 @@ def _copy(lead: Lead, params: dict[str, Any]) -> str:
     copy goes to another campaign) through the insert service, so its DNC and duplicate checks
     apply. A copy into the lead's own campaign skips the duplicate check (it is a duplicate by
     definition). A rejected copy is logged; it does not undo the update."""
-    from leads.services.lead_insert import insert_target_load, lead_insert_batch  # noqa: PLC0415
-
     target_allocation = (
         Allocation.objects.select_related("campaign__template")
         .filter(
@@ -295,10 +293,3 @@ def _delivery(
         payload=content,
         next_attempt_at=timezone.now(),
     )
-
-
-def _queue(ids: list[int]) -> None:
-    from leads.tasks import action_delivery_send_task  # noqa: PLC0415 (tasks import services)
-
-    for delivery_id in ids:
-        action_delivery_send_task.delay(delivery_id)

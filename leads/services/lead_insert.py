@@ -48,15 +48,15 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from campaigner.api.codes import Code
+from campaigner.contract import CampaignApiError, Code
 from campaigner.locks import LockKey, advisory_xact_lock
 from campaigner.metrics import LEADS_INSERTED
 from campaigner.models import Allocation, Campaign, ContactHours, TemplateField
 from campaigner.sql import execute_prepared
 from leads import lead_input
-from leads.lead_input import LeadRejected
 from leads.models import DEFAULT_PRIORITY, DncEntry, Lead, LeadPhone
-from leads.phone import PhoneNormaliser, load_normaliser
+from leads.phone import PhoneNormaliser
+from leads.selectors import phone_normaliser_load
 
 # System fields an insert uses; any other key that is not a template field is ignored and
 # reported back (njDisposition is ignored on insert, campaignapi.md §4.1).
@@ -88,7 +88,7 @@ class InsertTarget:
 
     @cached_property
     def normalise(self) -> PhoneNormaliser:
-        return load_normaliser()
+        return phone_normaliser_load()
 
 
 def insert_target_load(
@@ -232,7 +232,7 @@ def _read_chunk(
         outcomes.append(outcome)
         try:
             candidates.append(_read(index, leads[index], target))
-        except LeadRejected as rejected:
+        except CampaignApiError as rejected:
             outcome.code, outcome.detail = rejected.code, rejected.detail
     return candidates
 
@@ -364,7 +364,7 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
     fields, no_change = lead_input.read_fields(raw, target.field_names)
     external_id = lead_input.external_id(raw.get(lead_input.EXTERNAL_ID))  # its length is shape
     if no_change is not None:
-        raise LeadRejected(
+        raise CampaignApiError(
             Code.IMPORT_BUT_NOCHANGE_SPECIFIED, f"{no_change!r} is <No Change> on an insert"
         )
     callback = lead_input.callback_parts(raw.get(lead_input.CALLBACK_DATE))
@@ -373,7 +373,7 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
     if not lead_input.is_blank(hours_name):
         hours = target.hours_by_name.get(lead_input.json_spelling(hours_name).strip())
         if hours is None:
-            raise LeadRejected(
+            raise CampaignApiError(
                 Code.INVALID_TIMEZONE_SPECIFIED, f"unknown Contact Hours {hours_name!r}"
             )
     callback_at = None
@@ -390,7 +390,7 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
             if number is not None:
                 numbers.append((name, number))
     if not numbers:
-        raise LeadRejected(Code.NO_PHONE_FIELDS, "no usable phone number")
+        raise CampaignApiError(Code.NO_PHONE_FIELDS, "no usable phone number")
     return _Candidate(
         index=index,
         fields=fields,

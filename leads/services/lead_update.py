@@ -25,11 +25,10 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
-from campaigner.api.codes import Code
+from campaigner.contract import CampaignApiError, Code
 from campaigner.models import ContactHours
 from campaigner.sql import execute_prepared
 from leads import lead_input
-from leads.lead_input import LeadRejected
 from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
 from leads.services.disposition import (
     DispositionContext,
@@ -87,7 +86,7 @@ def version_parse(value: object) -> int | None:
             return int(value)
     elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:
         return value
-    raise LeadRejected(Code.MALFORMED_REQUEST, f"{VERSION} must be a whole number")
+    raise CampaignApiError(Code.MALFORMED_REQUEST, f"{VERSION} must be a whole number")
 
 
 def update_ignored_fields(target: InsertTarget, lead: dict[str, Any]) -> list[str]:
@@ -104,16 +103,13 @@ def lead_update(
     """Update the lead of ``target.campaign`` whose external id the body (else
     ``external_id_fallback``) names, and move it to ``target.allocation``.
 
-    Raises ``LeadRejected`` with the contract code when a check fails; nothing is written then.
+    Raises ``CampaignApiError`` with the contract code when a check fails; nothing is written then.
     Not idempotent: every success bumps the lead's version, and a disposition in the body runs
     its actions again.
     """
     reading = _read(target, raw, external_id_fallback)
-    try:
-        with transaction.atomic():
-            return _apply(target, reading, if_match)
-    except LeadConflict as conflict:
-        raise LeadRejected(Code.LEAD_NOT_UPDATED_DUE_TO_CONFLICT, str(conflict)) from None
+    with transaction.atomic():
+        return _apply(target, reading, if_match)
 
 
 def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _Reading:
@@ -130,7 +126,7 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
     if not lead_input.is_blank(raw_hours) and not lead_input.is_no_change(raw_hours):
         hours = target.hours_by_name.get(lead_input.json_spelling(raw_hours).strip())
         if hours is None:
-            raise LeadRejected(
+            raise CampaignApiError(
                 Code.INVALID_TIMEZONE_SPECIFIED, f"unknown Contact Hours {raw_hours!r}"
             )
 
@@ -139,7 +135,9 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
 
     present = [name for name in target.phone_fields if name in raw]
     if not present:
-        raise LeadRejected(Code.NO_PHONE_FIELDS, "an update must carry at least one phone field")
+        raise CampaignApiError(
+            Code.NO_PHONE_FIELDS, "an update must carry at least one phone field"
+        )
     numbers = {
         name: None if lead_input.is_blank(raw[name]) else target.normalise(raw[name])
         for name in present
@@ -149,7 +147,7 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
     if external_id is None:
         external_id = lead_input.external_id(fallback)
     if external_id is None:
-        raise LeadRejected(
+        raise CampaignApiError(
             Code.EDIT_BUT_NO_EXTERNAL_ID_SUPPLIED, f"{lead_input.EXTERNAL_ID} is required"
         )
 
@@ -233,7 +231,7 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
         target.campaign.pk, reading.external_id, new_numbers, wanted
     )
     if found is None:
-        raise LeadRejected(
+        raise CampaignApiError(
             Code.COULDNT_FIND_THE_LEAD, f"no lead of the campaign has {reading.external_id!r}"
         )
     lead, lead_zone, phones, dnc = found.lead, found.zone, found.phones, found.dnc
@@ -244,12 +242,12 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
         else:
             numbers[name] = number
     if not numbers:
-        raise LeadRejected(Code.NO_PHONE_FIELDS, "the lead would be left with no usable number")
+        raise CampaignApiError(Code.NO_PHONE_FIELDS, "the lead would be left with no usable number")
 
     disposition = _disposition(lead, reading.disposition, found_disposition)
 
     if all(number in dnc for number in numbers.values()):
-        raise LeadRejected(Code.DNC, "every number of the lead is on the DNC list")
+        raise CampaignApiError(Code.DNC, "every number of the lead is on the DNC list")
 
     now = timezone.now()
     for demanded in (reading.version, if_match):
@@ -294,13 +292,13 @@ def _disposition(
     disabled), or ``None`` to keep the lead's (107 if it has none)."""
     if name is None:
         if lead.disposition_id is None:
-            raise LeadRejected(
+            raise CampaignApiError(
                 Code.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED,
                 f"{DISPOSITION} is needed: the lead has no disposition yet",
             )
         return None
     if found is None:
-        raise LeadRejected(Code.INVALID_DISPOSTION, f"no enabled disposition {name!r}")
+        raise CampaignApiError(Code.INVALID_DISPOSTION, f"no enabled disposition {name!r}")
     return found
 
 

@@ -25,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from campaigner.contract import CampaignApiError, Code
 from campaigner.sql import execute_prepared
 from leads.models import Lead
 
@@ -37,8 +38,12 @@ WRITABLE = frozenset(f.column for f in Lead._meta.concrete_fields) - {
 }
 
 
-class LeadConflict(Exception):
-    """The lead changed since it was read, or someone else has it checked out."""
+class LeadConflict(CampaignApiError):
+    """The lead changed since it was read, or someone else has it checked out: the contract's
+    110, nothing written."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Code.LEAD_NOT_UPDATED_DUE_TO_CONFLICT, detail)
 
 
 def checked_out_by_other(lead: Lead, holder: str | None, now: dt.datetime) -> bool:

@@ -18,9 +18,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigner.api.codes import Code
+from campaigner.contract import CampaignApiError, Code
 from campaigner.models import Allocation, ApiKey, Campaign, CampaignTemplate, TemplateField
-from leads.lead_input import LeadRejected
 from leads.models import DncEntry, Lead, LeadPhone
 from leads.services import lead_insert
 from tests.bench.server import gunicorn, peak_rss_mb, post
@@ -160,7 +159,7 @@ def naive_insert(allocation: Allocation, batch: list[dict[str, Any]]) -> list[in
         for index, raw in enumerate(batch):
             try:
                 lead = lead_insert._read(index, raw, target)
-            except LeadRejected as rejected:
+            except CampaignApiError as rejected:
                 codes.append(int(rejected.code))
                 continue
             campaign = target.campaign

@@ -13,7 +13,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from campaigner import ratelimit
-from campaigner.api.codes import CampaignApiError
+from campaigner.contract import CampaignApiError
 from leads.models import Lead
 from leads.services import lead_insert
 from tests.campaignapi import Api, make_api

@@ -557,7 +557,7 @@ def test_a_chunked_body_without_content_length_is_read_within_the_limit(api: Api
     from django.test import RequestFactory
 
     from campaigner.api.base import json_body
-    from campaigner.api.codes import CampaignApiError
+    from campaigner.contract import CampaignApiError
 
     def chunked(body: bytes) -> Any:
         request = RequestFactory().post("/", data=b"", content_type="application/json")

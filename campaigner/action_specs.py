@@ -1,4 +1,7 @@
-"""The shape of disposition actions (campaignapi.md §6, domain.md §7).
+"""The kinds of disposition action and the shape of their specs (campaignapi.md §6, domain.md §7).
+
+Specs, not the actions themselves: the actions run in ``leads.services.disposition``. Pure: no
+model or database is imported here, so the models can use it for their own checks.
 
 ``validate_action`` is the single check of an action spec, used by provisioning, the admin and
 (later) the management API, so an action that is stored is always one the disposition service
@@ -12,8 +15,18 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
+from django.db import models
 
-from campaigner.models import ActionKind
+
+class ActionKind(models.TextChoices):
+    CLOSE = "close"
+    CALLBACK = "callback"
+    SET_PRIORITY = "set_priority"
+    DNC = "dnc"
+    COPY_LEAD = "copy_lead"
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+    RETRY_LIMIT = "retry_limit"
 
 
 class ActionSpecError(ValueError):

@@ -1,0 +1,108 @@
+"""The CampaignAPI wire contract (campaignapi.md §5) and the errors services raise, with no web
+framework imported: services, tasks and management commands use this module; only
+``campaigner.api.errors`` turns these errors into HTTP answers.
+
+- ``Code``: every code, its message (the vendor's, misspellings included:
+  ``INVALID_DISPOSTION``) and its HTTP status.
+- ``CampaignApiError``: a call, or one lead of a batch, failed with a contract code. A multi-lead
+  call records it per lead; a single-lead call answers it as the envelope
+  ``{"code": N, "message": "…"}`` (plus ``detail`` and any ``extra`` keys).
+- ``Refused`` with a ``Refusal``: a service of the management API (the dialer calls) cannot do
+  what was asked, and says why; the view's exception handler picks the HTTP status.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Code(IntEnum):
+    OK = 0
+    COULDNT_FIND_THE_LEAD = 101
+    NO_PHONE_FIELDS = 102
+    EXCEPTION = 103
+    DNC = 104
+    DUPLICATE = 105
+    INVALID_DISPOSTION = 106
+    DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED = 107
+    IMPORT_BUT_NOCHANGE_SPECIFIED = 108
+    TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS = 109
+    LEAD_NOT_UPDATED_DUE_TO_CONFLICT = 110
+    INVALID_TIMEZONE_SPECIFIED = 111
+    DUPLICATE_EXTERNAL_ID = 112
+    EDIT_BUT_NO_EXTERNAL_ID_SUPPLIED = 113
+    INVALID_CALLBACK_DATE_FORMAT = 114
+    ALLOCATION_ID_REQUIRED = 115
+    TEMPLATE_ID_REQUIRED = 116
+    CAMPAIGN_ID_REQUIRED = 117
+    MALFORMED_REQUEST = 150
+    INVALID_PRIORITY = 151
+    PAYLOAD_TOO_LARGE = 152
+    # [ref] A path under the CampaignAPI base that names no method (names are case-sensitive).
+    UNKNOWN_METHOD = 404
+    INVALID_API_KEY = -1
+
+    @property
+    def message(self) -> str:
+        return "OK" if self is Code.OK else self.name
+
+    @property
+    def http_status(self) -> int:
+        return _HTTP_STATUS.get(self, 400)
+
+
+_HTTP_STATUS = {
+    Code.OK: 200,
+    Code.EXCEPTION: 500,
+    Code.PAYLOAD_TOO_LARGE: 413,
+    Code.UNKNOWN_METHOD: 404,
+    Code.INVALID_API_KEY: 401,
+}
+
+
+class CampaignApiError(Exception):
+    """A call (or one lead) failed with a contract code. ``detail`` is human-readable extra;
+    ``extra`` are more keys of the envelope, ``headers`` of the answer (``Retry-After``)."""
+
+    def __init__(
+        self,
+        code: Code,
+        detail: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{int(code)} {code.message}: {detail or ''}")
+        self.code = code
+        self.detail = detail
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+def envelope(code: Code, detail: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The answer's body: ``{"code": N, "message": "…"}``, ``detail`` when given, then ``extra``."""
+    body: dict[str, Any] = {"code": int(code), "message": code.message}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return body
+
+
+class Refusal(StrEnum):
+    """Why a service refused; the interface maps each to its status (an HTTP view, a CLI)."""
+
+    NOT_FOUND = "not_found"
+    NOT_CHECKED_OUT = "not_checked_out"
+    CONFLICT = "conflict"
+    INVALID = "invalid"
+
+
+class Refused(Exception):
+    """A service cannot do what was asked; ``reason`` says why, ``detail`` says it to a person.
+    Nothing was written."""
+
+    def __init__(self, reason: Refusal, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail

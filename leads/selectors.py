@@ -1,0 +1,12 @@
+"""Reads of the leads app that more than one service needs (HackSoft's "selectors")."""
+
+from __future__ import annotations
+
+from leads.models import PhonePattern
+from leads.phone import PhoneNormaliser, compile_rule
+
+
+def phone_normaliser_load() -> PhoneNormaliser:
+    """A normaliser with the enabled ``PhonePattern`` rules, in order (one small query)."""
+    rules = PhonePattern.objects.filter(enabled=True).values_list("pattern", "replacement")
+    return PhoneNormaliser(tuple((compile_rule(p, r), r) for p, r in rules))
