@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-# Reinstall only when the lockfile changes. The lock pins every package with hashes.
-$(STAMP): requirements.lock
+# Reinstall only when a lockfile changes. The locks pin every package with hashes:
+# requirements.lock is what production runs (the Docker image installs it alone),
+# requirements-dev.lock adds the test and lint tools; a checkout installs the latter.
+$(STAMP): requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 run: install
@@ -24,15 +26,18 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: install
 	$(BIN)/python -m tests.bench
 
-# Regenerate requirements.lock after editing pyproject.toml (needs `uv` on PATH).
+# Regenerate both locks after editing pyproject.toml (needs `uv` on PATH: `pip install uv`).
+# Each keeps the versions it already pins where they still satisfy pyproject.toml.
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes
 lock:
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 \
-		--python-platform x86_64-unknown-linux-gnu --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
+	uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV)

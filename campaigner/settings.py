@@ -126,6 +126,7 @@ DIALER_REFRESH_SECONDS = env.int("DIALER_REFRESH_SECONDS", default=120)
 DIALER_CACHE_SIZE = env.int("DIALER_CACHE_SIZE", default=1000)
 DIALER_CHECKOUT_SECONDS = env.int("DIALER_CHECKOUT_SECONDS", default=180)
 
+_SWEEP_SECONDS = env.float("ACTION_SWEEP_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "dialer-cache-refresh": {
         "task": "dialer.tasks.dialer_cache_refresh_all_task",
@@ -137,7 +138,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # killed) are queued again once due.
     "action-deliveries-due": {
         "task": "leads.tasks.action_deliveries_due_task",
-        "schedule": env.float("ACTION_SWEEP_SECONDS", default=60),
+        "schedule": _SWEEP_SECONDS,
+        # After an outage a backlog of sweeps would only queue the same deliveries again.
+        "options": {"expires": _SWEEP_SECONDS},
     },
 }
 
