@@ -2,7 +2,10 @@
 
 Unset ``DATABASE_URL`` → an embedded PostgreSQL under ``CAMPAIGNER_DATA_DIR`` (default
 ``<checkout>/.data``). Unset ``CELERY_BROKER_URL`` → kombu's filesystem transport in the same
-folder, so worker and beat run with no server to install.
+folder (``CAMPAIGNER_BROKER_DIR`` moves it), so worker and beat run with no server to install.
+
+Importing this module has no side effects: the entry points start the embedded server and make
+the folders (``campaigner.startup.prepare``).
 """
 
 from __future__ import annotations
@@ -70,13 +73,18 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
-    EMBEDDED_DATABASE = None
+    EMBEDDED_DATABASE_NAME = None
 else:
-    from campaigner import embedded
-
-    _name = env.str("CAMPAIGNER_DB_NAME", default="campaigner")
-    EMBEDDED_DATABASE = embedded.ensure_running(DATA_DIR, _name)
-    DATABASES = {"default": EMBEDDED_DATABASE.settings(_name)}
+    # The socket's folder is known once the server runs: campaigner.startup.prepare() sets HOST.
+    EMBEDDED_DATABASE_NAME = env.str("CAMPAIGNER_DB_NAME", default="campaigner")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": EMBEDDED_DATABASE_NAME,
+            "USER": "postgres",
+            "HOST": "",
+        }
+    }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side binding, and prepared statements where the code asks for them
@@ -93,9 +101,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
 CELERY_BROKER_IS_FILESYSTEM = CELERY_BROKER_URL.startswith("filesystem://")
 if CELERY_BROKER_IS_FILESYSTEM:
-    _broker_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    _broker_dir = Path(env.str("CAMPAIGNER_BROKER_DIR", default=str(DATA_DIR / "broker")))
     # One folder for both directions: producers and consumers share a host.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -158,7 +164,6 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every start without it
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,4 +1,8 @@
-"""Prepared statements, where the code asks for them.
+"""The campaigner app's hand-written SQL: prepared statements where the code asks for them, the
+rows the hot-path statements return as frozen dataclasses (psycopg's ``class_row``), and the
+statements themselves.
+
+Prepared statements, where the code asks for them.
 
 A prepared statement is parsed and planned once per connection; each later run reuses the plan.
 On the single-lead hot path (key check, the call's allocation, the rate limiter's slot, the
@@ -14,10 +18,28 @@ So only key lookups and writes by key go through ``execute_prepared``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import psycopg
+from django.db import connection
 from django.db.backends.utils import CursorWrapper
+from psycopg.rows import class_row
+from psycopg.types.json import JsonbLoader, JsonLoader
+
+from campaigner.models import (
+    Allocation,
+    ApiKey,
+    Campaign,
+    CampaignTemplate,
+    ContactHours,
+    TemplateField,
+)
+
+Row = TypeVar("Row")
 
 
 def execute_prepared(
@@ -29,3 +51,126 @@ def execute_prepared(
     (``DJANGO_DB_PREPARED_STATEMENTS=0``) this is a plain ``execute``."""
     with cursor.db.wrap_database_errors:
         cursor.cursor.execute(sql, params, prepare=True)
+
+
+@contextmanager
+def rows_of(row_type: type[Row]) -> Iterator[psycopg.Cursor[Row]]:
+    """A cursor on the default connection whose rows are ``row_type`` instances (fields by
+    column name), JSON decoded, errors as Django's. Inside the caller's transaction, if any."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        with connection.connection.cursor(row_factory=class_row(row_type)) as cursor:
+            # Django reads json as text for its JSONField; these rows want the values.
+            cursor.adapters.register_loader("json", JsonLoader)
+            cursor.adapters.register_loader("jsonb", JsonbLoader)
+            yield cursor
+
+
+def fetch_one(
+    row_type: type[Row], sql: str, params: Sequence[Any], *, prepare: bool = True
+) -> Row | None:
+    """The first row of ``sql`` as a ``row_type``, or ``None``; prepared unless told not to."""
+    with rows_of(row_type) as cursor:
+        cursor.execute(sql, params, prepare=prepare)
+        return cursor.fetchone()
+
+
+# --- API keys and the call's allocation (campaigner/api/auth.py) ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """An unrevoked CampaignAPI key: ``team_id`` is ``None`` for a global key."""
+
+    key_id: int
+    team_id: int | None
+    last_used_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HoursRow:
+    id: int
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    """``KEY_AND_ALLOCATION``: the key, and the call's allocation with its parents when the key
+    may see all three and they belong together (``allocation_name`` is ``None`` otherwise)."""
+
+    key_id: int
+    team_id: int | None
+    last_used_at: dt.datetime | None
+    allocation_name: str | None
+    disposition_set_id: int | None
+    hours_id: int | None
+    hours_name: str | None
+    hours_timezone: str | None
+    template_fields: list[tuple[str, bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class CallTarget:
+    """The allocation a lead write call names, with what the call needs of its campaign and
+    template: the disposition set, the default Contact Hours, and the template's fields as
+    (name, is phone) in their order when they were read with it (``None``: not read)."""
+
+    template_id: int
+    campaign_id: int
+    allocation_id: int
+    disposition_set_id: int | None
+    default_hours: HoursRow | None
+    template_fields: tuple[tuple[str, bool], ...] | None
+
+
+def call_target_of(allocation: Allocation) -> CallTarget:
+    """The target of an allocation read with the ORM (``campaign__template__contact_hours``
+    best selected); its template's fields are read later."""
+    template = allocation.campaign.template
+    hours = template.contact_hours
+    return CallTarget(
+        template_id=template.pk,
+        campaign_id=allocation.campaign_id,
+        allocation_id=allocation.pk,
+        disposition_set_id=template.disposition_set_id,
+        default_hours=HoursRow(hours.pk, hours.name, hours.timezone) if hours else None,
+        template_fields=None,
+    )
+
+
+KEY = (
+    f"SELECT id AS key_id, team_id, last_used_at FROM {ApiKey._meta.db_table}"  # noqa: S608
+    " WHERE key_hash = %s AND NOT revoked"
+)
+
+KEY_USED = (
+    f"UPDATE {ApiKey._meta.db_table} SET last_used_at = %s"  # noqa: S608
+    " WHERE id = %s AND (last_used_at IS NULL OR last_used_at < %s)"
+)
+
+# Parameters: allocation, campaign, template ids, key hash.
+KEY_AND_ALLOCATION = f"""
+    SELECT k.id AS key_id, k.team_id, k.last_used_at,
+           a.name AS allocation_name, t.disposition_set_id,
+           h.id AS hours_id, h.name AS hours_name, h.timezone AS hours_timezone,
+           (SELECT coalesce(json_agg(json_build_array(f.name, f.is_phone)
+                                     ORDER BY f.position, f.id), '[]')
+            FROM {TemplateField._meta.db_table} f WHERE f.template_id = t.id) AS template_fields
+    FROM (SELECT %s::bigint AS allocation, %s::bigint AS campaign, %s::bigint AS template) i
+    JOIN {ApiKey._meta.db_table} k ON k.key_hash = %s AND NOT k.revoked
+    LEFT JOIN ({Allocation._meta.db_table} a
+               JOIN {Campaign._meta.db_table} c ON c.id = a.campaign_id
+               JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
+               LEFT JOIN {ContactHours._meta.db_table} h ON h.id = t.contact_hours_id)
+      ON a.id = i.allocation AND c.id = i.campaign AND t.id = i.template
+         AND (k.team_id IS NULL OR EXISTS (
+              SELECT 1 FROM {CampaignTemplate.teams.through._meta.db_table} tt
+              WHERE tt.campaigntemplate_id = t.id AND tt.group_id = k.team_id))"""  # noqa: S608
+
+TEMPLATE_FIELDS = (
+    f"SELECT name, is_phone FROM {TemplateField._meta.db_table}"  # noqa: S608
+    " WHERE template_id = %s ORDER BY position, id"
+)
+
+CONTACT_HOURS = f"SELECT id, name, timezone FROM {ContactHours._meta.db_table}"  # noqa: S608

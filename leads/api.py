@@ -46,21 +46,20 @@ def _insert_limited(
             target, leads, allow_duplicates=allow_duplicates, on_decided=on_decided
         ),
         bulk=bulk,
-        campaign_id=target.campaign.pk,
+        campaign_id=target.campaign_id,
     )
 
 
 def _call_target(request: Request) -> InsertTarget:
     """The caller's key checked, then the call's ids (one query when all are right)."""
     params = request.query_params
-    found = allocation_of_call(
+    call = allocation_of_call(
         request._request,
         params.get("fTemplateId"),
         params.get("fCampaignId"),
         params.get("fAllocationId"),
     )
-    allocation = found.allocation
-    return insert_target_load(allocation.campaign, allocation, found.template_fields)
+    return insert_target_load(call)
 
 
 def _allow_duplicates(request: Request) -> bool:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +10,44 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FILE = REPO / "campaigner" / "demo" / "provision.json"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The test run is an entry point like manage.py: it starts (or attaches to) the embedded
+    PostgreSQL, and stops it at the end if it started it. Tasks queued on the filesystem broker
+    go to a folder of this run's, removed at the end, so the next ``make run`` worker never
+    executes a test's task."""
+    from django.conf import settings
+
+    from campaigner.startup import prepare
+
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None)
+    if settings.CELERY_BROKER_IS_FILESYSTEM and options:
+        folder = Path(tempfile.mkdtemp(prefix="campaigner-test-broker-"))
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
+            key: str(folder / Path(value).name)
+            if key.endswith(("_in", "_out", "folder"))
+            else value
+            for key, value in options.items()
+        }
+        config.stash[_BROKER_DIR] = folder
+    server = prepare()
+    config.stash[_STARTED_DATABASE] = server is not None and server.started_here
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    from campaigner import embedded
+
+    if config.stash.get(_STARTED_DATABASE, False):
+        embedded.stop(settings.DATA_DIR)
+    if folder := config.stash.get(_BROKER_DIR, None):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_BROKER_DIR = pytest.StashKey[Path]()
+_STARTED_DATABASE = pytest.StashKey[bool]()
 
 
 @pytest.fixture

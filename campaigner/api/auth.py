@@ -9,50 +9,29 @@ for an id that is unknown.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.db import connection
-from django.db.backends.utils import CursorWrapper
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from campaigner import sql
 from campaigner.contract import CampaignApiError, Code
-from campaigner.models import (
-    Allocation,
-    ApiKey,
-    Campaign,
-    CampaignTemplate,
-    ContactHours,
-    TemplateField,
-    hash_secret,
-)
-from campaigner.sql import execute_prepared
+from campaigner.models import Allocation, Campaign, CampaignTemplate, hash_secret
+from campaigner.sql import CallRow, CallTarget, HoursRow, KeyRow, call_target_of
 
 # last_used_at is refreshed at most this often per key, so a busy key costs no write per call.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
-def api_key_authenticate(request: HttpRequest) -> ApiKey:
+def api_key_authenticate(request: HttpRequest) -> KeyRow:
     """The caller's unrevoked key, or ``CampaignApiError(INVALID_API_KEY)`` (HTTP 401).
 
     Every call checks its key (the lead write calls through ``allocation_of_call``, in the same
-    query as their allocation), so it is SQL, not the ORM (~0.1 ms rather than ~1 ms here). The
-    key returned carries ``pk``, ``team_id`` and ``last_used_at`` only.
+    query as their allocation), so it is SQL, not the ORM (~0.1 ms rather than ~1 ms here).
     """
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, _KEY, [_key_hash(request)])
-        return _key_used(cursor, cursor.fetchone())
-
-
-_KEY = (
-    f"SELECT id, team_id, last_used_at FROM {ApiKey._meta.db_table}"  # noqa: S608
-    " WHERE key_hash = %s AND NOT revoked"
-)
+    return _key_used(sql.fetch_one(KeyRow, sql.KEY, [_key_hash(request)]))
 
 
 def _key_hash(request: HttpRequest) -> str:
@@ -62,22 +41,18 @@ def _key_hash(request: HttpRequest) -> str:
     return hash_secret(plain.strip())
 
 
-def _key_used(cursor: CursorWrapper, row: Sequence[Any] | None) -> ApiKey:
-    """The key of a ``_KEY`` row (401 without one), its last use recorded."""
-    if row is None:
+def _key_used(key: KeyRow | CallRow | None) -> KeyRow:
+    """The key of a row (401 without one), its last use recorded."""
+    if key is None:
         raise CampaignApiError(Code.INVALID_API_KEY)
-    key = ApiKey(id=row[0], team_id=row[1], last_used_at=row[2])
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        cursor.execute(
-            f"UPDATE {ApiKey._meta.db_table} SET last_used_at = %s"  # noqa: S608
-            " WHERE id = %s AND (last_used_at IS NULL OR last_used_at < %s)",
-            [now, key.pk, now - LAST_USED_RESOLUTION],
-        )
-    return key
+        with connection.cursor() as cursor:
+            cursor.execute(sql.KEY_USED, [now, key.key_id, now - LAST_USED_RESOLUTION])
+    return KeyRow(key.key_id, key.team_id, key.last_used_at)
 
 
-def visible_templates(key: ApiKey) -> QuerySet[CampaignTemplate]:
+def visible_templates(key: KeyRow) -> QuerySet[CampaignTemplate]:
     templates = CampaignTemplate.objects.all()
     if key.team_id is not None:
         templates = templates.filter(teams=key.team_id)
@@ -94,7 +69,7 @@ def parse_id(value: str | None) -> int | None:
     return int(value)
 
 
-def template_get(key: ApiKey, raw_id: str | None) -> CampaignTemplate:
+def template_get(key: KeyRow, raw_id: str | None) -> CampaignTemplate:
     template_id = parse_id(raw_id)
     template = visible_templates(key).filter(pk=template_id).first() if template_id else None
     if template is None:
@@ -103,10 +78,10 @@ def template_get(key: ApiKey, raw_id: str | None) -> CampaignTemplate:
 
 
 def campaign_get(
-    key: ApiKey, raw_id: str | None, template: CampaignTemplate | None = None
+    key: KeyRow, raw_id: str | None, template: CampaignTemplate | None = None
 ) -> Campaign:
     campaign_id = parse_id(raw_id)
-    campaigns = Campaign.objects.select_related("template").filter(
+    campaigns = Campaign.objects.select_related("template__contact_hours").filter(
         template__in=visible_templates(key)
     )
     if template is not None:
@@ -129,22 +104,12 @@ def allocation_get(campaign: Campaign, raw_id: str | None) -> Allocation:
     return allocation
 
 
-@dataclass(frozen=True)
-class CallAllocation:
-    """The allocation a lead write call names, with its campaign, template and the template's
-    Contact Hours selected, and the template's fields as (name, is phone) in their order when
-    they were read with it (``None``: not read)."""
-
-    allocation: Allocation
-    template_fields: list[tuple[str, bool]] | None
-
-
 def allocation_of_call(
     request: HttpRequest,
     template_id: str | None,
     campaign_id: str | None,
     allocation_id: str | None,
-) -> CallAllocation:
+) -> CallTarget:
     """The allocation a lead write call names, for the caller's key: 401 without a valid key,
     then the ids checked as §4 orders them (116, then 117, then 115).
 
@@ -155,52 +120,23 @@ def allocation_of_call(
     if not all(ids):
         key = api_key_authenticate(request)
     else:
-        with connection.cursor() as cursor:
-            execute_prepared(cursor, _KEY_AND_ALLOCATION, [*ids, _key_hash(request)])
-            row = cursor.fetchone()
-            key = _key_used(cursor, row[:3] if row else None)
-        if row is not None and row[3] is not None:  # the allocation's name: it was found
-            return _call_allocation(ids, row[3:])
+        row = sql.fetch_one(CallRow, sql.KEY_AND_ALLOCATION, [*ids, _key_hash(request)])
+        key = _key_used(row)
+        if row is not None and row.allocation_name is not None:  # found, and visible
+            allocation_pk, campaign_pk, template_pk = ids
+            assert allocation_pk and campaign_pk and template_pk  # all() above
+            hours = None
+            if row.hours_id is not None:
+                assert row.hours_name is not None and row.hours_timezone is not None
+                hours = HoursRow(row.hours_id, row.hours_name, row.hours_timezone)
+            return CallTarget(
+                template_id=template_pk,
+                campaign_id=campaign_pk,
+                allocation_id=allocation_pk,
+                disposition_set_id=row.disposition_set_id,
+                default_hours=hours,
+                template_fields=tuple((name, is_phone) for name, is_phone in row.template_fields),
+            )
     template = template_get(key, template_id)
     campaign = campaign_get(key, campaign_id, template)
-    return CallAllocation(allocation_get(campaign, allocation_id), None)
-
-
-# The key, and the allocation with its parents and template fields if the key may see them
-# (allocation columns NULL otherwise).
-_KEY_AND_ALLOCATION = f"""
-    SELECT k.id, k.team_id, k.last_used_at,
-           a.name, a.started, a.weight, c.name, c.active, c.balance_mode,
-           t.name, t.disposition_set_id, h.id, h.name, h.timezone,
-           (SELECT coalesce(json_agg(json_build_array(f.name, f.is_phone)
-                                     ORDER BY f.position, f.id), '[]')
-            FROM {TemplateField._meta.db_table} f WHERE f.template_id = t.id)
-    FROM (SELECT %s::bigint AS allocation, %s::bigint AS campaign, %s::bigint AS template) i
-    JOIN {ApiKey._meta.db_table} k ON k.key_hash = %s AND NOT k.revoked
-    LEFT JOIN ({Allocation._meta.db_table} a
-               JOIN {Campaign._meta.db_table} c ON c.id = a.campaign_id
-               JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
-               LEFT JOIN {ContactHours._meta.db_table} h ON h.id = t.contact_hours_id)
-      ON a.id = i.allocation AND c.id = i.campaign AND t.id = i.template
-         AND (k.team_id IS NULL OR EXISTS (
-              SELECT 1 FROM {CampaignTemplate.teams.through._meta.db_table} tt
-              WHERE tt.campaigntemplate_id = t.id AND tt.group_id = k.team_id))"""  # noqa: S608
-
-
-def _call_allocation(ids: list[int | None], row: Sequence[Any]) -> CallAllocation:
-    allocation_pk, campaign_pk, template_pk = ids
-    (a_name, started, weight, c_name, active, mode, t_name, set_id, h_id, h_name, zone, fields) = (
-        row
-    )
-    hours = ContactHours(id=h_id, name=h_name, timezone=zone) if h_id is not None else None
-    template = CampaignTemplate(
-        id=template_pk, name=t_name, disposition_set_id=set_id, contact_hours=hours
-    )
-    campaign = Campaign(
-        id=campaign_pk, template=template, name=c_name, active=active, balance_mode=mode
-    )
-    allocation = Allocation(
-        id=allocation_pk, campaign=campaign, name=a_name, started=started, weight=weight
-    )
-    fields = json.loads(fields) if isinstance(fields, str) else fields
-    return CallAllocation(allocation, [(name, is_phone) for name, is_phone in fields])
+    return call_target_of(allocation_get(campaign, allocation_id))

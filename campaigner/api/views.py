@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from campaigner.api.auth import api_key_authenticate, campaign_get, template_get, visible_templates
 from campaigner.api.base import CampaignApiView
 from campaigner.contract import Code, envelope
-from campaigner.models import ApiKey
+from campaigner.sql import KeyRow
 
 
 def _param(request: Request, name: str) -> str | None:
@@ -26,7 +26,7 @@ def _param(request: Request, name: str) -> str | None:
 class _ListApi(CampaignApiView):
     entity_type: ClassVar[str]
 
-    def entities(self, request: Request, key: ApiKey) -> QuerySet[Any]:
+    def entities(self, request: Request, key: KeyRow) -> QuerySet[Any]:
         raise NotImplementedError
 
     def get(self, request: Request) -> Response:
@@ -43,21 +43,21 @@ class _ListApi(CampaignApiView):
 class TemplateListApi(_ListApi):
     entity_type = "CampaignTemplate"
 
-    def entities(self, request: Request, key: ApiKey) -> QuerySet[Any]:
+    def entities(self, request: Request, key: KeyRow) -> QuerySet[Any]:
         return visible_templates(key)
 
 
 class CampaignListApi(_ListApi):
     entity_type = "Campaign"
 
-    def entities(self, request: Request, key: ApiKey) -> QuerySet[Any]:
+    def entities(self, request: Request, key: KeyRow) -> QuerySet[Any]:
         return template_get(key, _param(request, "fTemplateId")).campaigns.all()
 
 
 class AllocationListApi(_ListApi):
     entity_type = "Allocation"
 
-    def entities(self, request: Request, key: ApiKey) -> QuerySet[Any]:
+    def entities(self, request: Request, key: KeyRow) -> QuerySet[Any]:
         return campaign_get(key, _param(request, "fCampaignId")).allocations.all()
 
 

@@ -239,7 +239,7 @@ def _copy(lead: Lead, params: dict[str, Any]) -> str:
     same_campaign = campaign.pk == lead.campaign_id
     if lead.external_id and not same_campaign:
         raw[lead_input.EXTERNAL_ID] = lead.external_id
-    target = insert_target_load(campaign, target_allocation)
+    target = insert_target_load(target_allocation)
     outcome = lead_insert_batch(target, [raw], allow_duplicates=same_campaign).outcomes[0]
     if outcome.lead_id is None:
         return f"copy_lead: rejected {int(outcome.code)} {outcome.code.message}"

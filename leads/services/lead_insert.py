@@ -48,11 +48,12 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from campaigner import sql
 from campaigner.contract import CampaignApiError, Code
 from campaigner.locks import LockKey, advisory_xact_lock
 from campaigner.metrics import LEADS_INSERTED
-from campaigner.models import Allocation, Campaign, ContactHours, TemplateField
-from campaigner.sql import execute_prepared
+from campaigner.models import Allocation
+from campaigner.sql import CallTarget, HoursRow, call_target_of, execute_prepared, rows_of
 from leads import lead_input
 from leads.models import DEFAULT_PRIORITY, DncEntry, Lead, LeadPhone
 from leads.phone import PhoneNormaliser
@@ -76,44 +77,41 @@ class InsertTarget:
     Contact Hours names and the phone pattern rules are read on first use (a single-lead update
     of "<No Change>" numbers needs neither)."""
 
-    campaign: Campaign
-    allocation: Allocation
+    campaign_id: int
+    allocation_id: int
+    disposition_set_id: int | None
     field_names: frozenset[str]
     phone_fields: tuple[str, ...]
-    default_hours: ContactHours | None
+    default_hours: HoursRow | None
 
     @cached_property
-    def hours_by_name(self) -> dict[str, ContactHours]:
-        return {h.name: h for h in ContactHours.objects.all()}
+    def hours_by_name(self) -> dict[str, HoursRow]:
+        with rows_of(HoursRow) as cursor:
+            return {hours.name: hours for hours in cursor.execute(sql.CONTACT_HOURS)}
 
     @cached_property
     def normalise(self) -> PhoneNormaliser:
         return phone_normaliser_load()
 
 
-def insert_target_load(
-    campaign: Campaign,
-    allocation: Allocation,
-    template_fields: list[tuple[str, bool]] | None = None,
-) -> InsertTarget:
-    """The target of a call; ``campaign.template.contact_hours`` is best already selected, and
-    ``template_fields`` (name, is phone, in order) saves a query when they were read already."""
-    template = campaign.template
+def insert_target_load(call: CallTarget | Allocation) -> InsertTarget:
+    """The target of a call (an allocation read with the ORM will do: its
+    ``campaign__template__contact_hours`` best selected). The template's fields are read unless
+    the call's target came with them."""
+    if isinstance(call, Allocation):
+        call = call_target_of(call)
+    template_fields = call.template_fields
     if template_fields is None:
         with connection.cursor() as cursor:  # SQL: ~0.1 ms, the ORM ~1 ms
-            execute_prepared(
-                cursor,
-                f"SELECT name, is_phone FROM {TemplateField._meta.db_table}"  # noqa: S608
-                " WHERE template_id = %s ORDER BY position, id",
-                [template.pk],
-            )
-            template_fields = cursor.fetchall()
+            execute_prepared(cursor, sql.TEMPLATE_FIELDS, [call.template_id])
+            template_fields = tuple(cursor.fetchall())
     return InsertTarget(
-        campaign=campaign,
-        allocation=allocation,
+        campaign_id=call.campaign_id,
+        allocation_id=call.allocation_id,
+        disposition_set_id=call.disposition_set_id,
         field_names=frozenset(name for name, _ in template_fields),
         phone_fields=tuple(name for name, is_phone in template_fields if is_phone),
-        default_hours=template.contact_hours,
+        default_hours=call.default_hours,
     )
 
 
@@ -186,7 +184,7 @@ def lead_insert_batch(
             decided(outcomes)
             return InsertBatchResult(outcomes)
         with transaction.atomic():
-            advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign.pk)
+            advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign_id)
             with connection.connection.cursor() as cursor:
                 taken = batch.probe(cursor, candidates)
                 batch.write(cursor, batch.prepare(cursor, candidates, taken))
@@ -198,7 +196,7 @@ def lead_insert_batch(
     # up is committed. Inside a caller's transaction they must see its uncommitted rows too.
     own_probe_connection = not connection.in_atomic_block
     with transaction.atomic():
-        advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign.pk)
+        advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign_id)
         if own_probe_connection:
             # Our own transaction: its foreign keys can be checked after each chunk's COPY,
             # while later chunks are still read, rather than all at once at commit.
@@ -335,7 +333,7 @@ class _Batch:
         self.inserted = 0
 
     def probe(self, cursor: psycopg.Cursor[Any], candidates: list[_Candidate]) -> _Taken:
-        return _probe(cursor, self.target.campaign.pk, candidates, self.allow_duplicates)
+        return _probe(cursor, self.target.campaign_id, candidates, self.allow_duplicates)
 
     def prepare(
         self, cursor: psycopg.Cursor[Any], candidates: list[_Candidate], taken: _Taken
@@ -397,7 +395,7 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
         external_id=external_id,
         priority=DEFAULT_PRIORITY if priority is None else priority,
         callback_at=callback_at,
-        contact_hours_id=hours.pk if hours else None,
+        contact_hours_id=hours.id if hours else None,
         numbers=numbers,
     )
 
@@ -537,7 +535,7 @@ def _copy_rows(
     """The COPY text of the accepted leads and their numbers (DNC ones marked blocked). Made
     ahead of the write, off the writer's thread, so that PostgreSQL never waits for Python."""
     now = timezone.now().isoformat()  # one timestamp per chunk
-    campaign, allocation = target.campaign.pk, target.allocation.pk
+    campaign, allocation = target.campaign_id, target.allocation_id
     leads, phones = [], []
     for candidate, lead_id in zip(accepted, lead_ids, strict=True):
         callback = candidate.callback_at.isoformat() if candidate.callback_at else "\\N"

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from campaigner.contract import CampaignApiError, Code
 from campaigner.models import ContactHours
-from campaigner.sql import execute_prepared
+from campaigner.sql import HoursRow, execute_prepared
 from leads import lead_input
 from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
 from leads.services.disposition import (
@@ -69,7 +69,7 @@ class _Reading:
     fields: dict[str, Any]  # template fields to replace
     callback_given: bool  # njCallBackDate present and not <No Change>
     callback: tuple[int, int, int, int, int] | None  # None with callback_given: clear it
-    hours: ContactHours | None
+    hours: HoursRow | None
     priority: int | None
     numbers: dict[str, str | None]  # phone field → new number (None: cleared or unusable)
     disposition: str | None
@@ -225,10 +225,10 @@ def _lead_read(
 
 def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> UpdateResult:
     new_numbers = [number for number in reading.numbers.values() if number is not None]
-    set_id = target.campaign.template.disposition_set_id
+    set_id = target.disposition_set_id
     wanted = (set_id, reading.disposition) if reading.disposition and set_id is not None else None
     found, found_disposition = _lead_read(
-        target.campaign.pk, reading.external_id, new_numbers, wanted
+        target.campaign_id, reading.external_id, new_numbers, wanted
     )
     if found is None:
         raise CampaignApiError(
@@ -256,11 +256,11 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
     if checked_out_by_other(lead, None, now):
         raise LeadConflict(f"the lead is checked out by {lead.checked_out_by or 'someone'}")
 
-    values: dict[str, Any] = {"allocation_id": target.allocation.pk}
+    values: dict[str, Any] = {"allocation_id": target.allocation_id}
     if reading.fields:
         values["fields"] = {**lead.fields, **reading.fields}
     if reading.hours is not None:
-        values["contact_hours_id"] = reading.hours.pk
+        values["contact_hours_id"] = reading.hours.id
     if reading.callback_given:
         values["callback_at"] = None
         if reading.callback is not None:
@@ -319,7 +319,7 @@ def _write_numbers(
             LeadPhone.objects.update_or_create(
                 lead=lead,
                 field_name=name,
-                defaults={"number": number, "campaign_id": target.campaign.pk},
+                defaults={"number": number, "campaign_id": target.campaign_id},
             )
     if not changes and all(blocked == (number in dnc) for _, number, blocked in before):
         return  # the usual "<No Change>" update: nothing to write

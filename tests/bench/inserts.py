@@ -152,7 +152,7 @@ def naive_insert(allocation: Allocation, batch: list[dict[str, Any]]) -> list[in
     """What a first ORM version looks like: per lead, ``exists()`` per check and a save per row.
     It reuses the pure per-lead reading of the real service, so only the database work differs.
     Runs in one transaction that is rolled back, leaving the seeded state as it was."""
-    target = lead_insert.insert_target_load(allocation.campaign, allocation)
+    target = lead_insert.insert_target_load(allocation)
     codes = []
     today = timezone.now().date()  # the DB compares with CURRENT_DATE in UTC
     with transaction.atomic():
@@ -162,7 +162,7 @@ def naive_insert(allocation: Allocation, batch: list[dict[str, Any]]) -> list[in
             except CampaignApiError as rejected:
                 codes.append(int(rejected.code))
                 continue
-            campaign = target.campaign
+            campaign = allocation.campaign
             numbers = [n for _, n in lead.numbers]
             if (
                 lead.external_id

@@ -35,4 +35,4 @@ def test_image_installs_the_runtime_lock_and_runs_unprivileged() -> None:
 
 def test_every_beat_entry_expires() -> None:
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
-        assert entry["options"]["expires"] <= entry["schedule"], name  # type: ignore[index,operator]
+        assert entry["options"]["expires"] <= entry["schedule"], name  # type: ignore[index]

@@ -37,7 +37,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def insert(allocation: Allocation, leads: list[dict[str, Any]], **options: Any) -> list[Any]:
     """Per-lead (code, whether it got an id) of one batch through the service."""
-    target = insert_target_load(allocation.campaign, allocation)
+    target = insert_target_load(allocation)
     result = lead_insert_batch(target, leads, **options)
     return [(int(o.code), o.lead_id is not None) for o in result.outcomes]
 
@@ -126,7 +126,7 @@ def test_the_outcomes_are_handed_over_once_decided_and_before_the_commit(
         codes = [(int(o.code), o.lead_id is not None) for o in outcomes]
         handed.append((codes, connection.in_atomic_block))
 
-    target = insert_target_load(allocation.campaign, allocation)
+    target = insert_target_load(allocation)
     if where == "caller's transaction":
         with transaction.atomic():
             result = lead_insert_batch(target, batch, on_decided=on_decided)
@@ -144,7 +144,7 @@ def test_a_failure_where_the_outcomes_are_handed_over_fails_the_batch(
     def on_decided(outcomes: Any) -> None:
         raise RuntimeError("answer failed")
 
-    target = insert_target_load(allocation.campaign, allocation)
+    target = insert_target_load(allocation)
     batch = [{"FirstPhone": f"039000000{n}"} for n in range(10)]
     with pytest.raises(RuntimeError, match="answer failed"):
         lead_insert_batch(target, batch, on_decided=on_decided)

@@ -27,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigner import embedded
 from campaigner.models import Allocation
+from campaigner.startup import prepare
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "provision.json"
 STOP_GRACE_S = 15
@@ -137,7 +138,7 @@ class Command(BaseCommand):
         self.stdout.write("Stopped web, worker and beat.")
 
     def stop_embedded_database(self) -> None:
-        db = settings.EMBEDDED_DATABASE
+        db = prepare()  # what manage.py set up: the embedded server, if there is one
         if db is not None and db.started_here:
             embedded.stop(settings.DATA_DIR)
             self.stdout.write("Stopped the embedded PostgreSQL.")
@@ -148,7 +149,7 @@ class Command(BaseCommand):
         admins = [u for u in spec.get("users", []) if u.get("superuser") or u.get("staff")]
         base = f"http://{bind}"
         lines = ["", "Noojee Campaigner reference server", ""]
-        if db := settings.EMBEDDED_DATABASE:
+        if db := prepare():
             lines.append(f"  Database  embedded PostgreSQL in {db.pgdata}")
         else:
             lines.append(f"  Database  {settings.DATABASES['default']['HOST']}")
