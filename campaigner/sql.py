@@ -1,5 +1,5 @@
 """The campaigner app's hand-written SQL: prepared statements where the code asks for them, the
-rows the hot-path statements return as frozen dataclasses (psycopg's ``class_row``), and the
+rows the hot-path statements return as frozen dataclasses (psycopg's ``kwargs_row``), and the
 statements themselves.
 
 Prepared statements, where the code asks for them.
@@ -19,7 +19,7 @@ So only key lookups and writes by key go through ``execute_prepared``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import psycopg
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
-from psycopg.rows import class_row
+from psycopg.rows import kwargs_row
 from psycopg.types.json import JsonbLoader, JsonLoader
 
 from campaigner.models import (
@@ -54,12 +54,13 @@ def execute_prepared(
 
 
 @contextmanager
-def rows_of(row_type: type[Row]) -> Iterator[psycopg.Cursor[Row]]:
-    """A cursor on the default connection whose rows are ``row_type`` instances (fields by
-    column name), JSON decoded, errors as Django's. Inside the caller's transaction, if any."""
+def rows_of(row_type: Callable[..., Row]) -> Iterator[psycopg.Cursor[Row]]:
+    """A cursor on the default connection whose rows are ``row_type(**columns)`` (a frozen
+    dataclass, or a constructor taking the columns by name), JSON decoded, errors as Django's.
+    Inside the caller's transaction, if any."""
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        with connection.connection.cursor(row_factory=class_row(row_type)) as cursor:
+        with connection.connection.cursor(row_factory=kwargs_row(row_type)) as cursor:
             # Django reads json as text for its JSONField; these rows want the values.
             cursor.adapters.register_loader("json", JsonLoader)
             cursor.adapters.register_loader("jsonb", JsonbLoader)
@@ -67,7 +68,7 @@ def rows_of(row_type: type[Row]) -> Iterator[psycopg.Cursor[Row]]:
 
 
 def fetch_one(
-    row_type: type[Row], sql: str, params: Sequence[Any], *, prepare: bool = True
+    row_type: Callable[..., Row], sql: str, params: Sequence[Any], *, prepare: bool = True
 ) -> Row | None:
     """The first row of ``sql`` as a ``row_type``, or ``None``; prepared unless told not to."""
     with rows_of(row_type) as cursor:

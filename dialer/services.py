@@ -322,7 +322,7 @@ def dialer_outcome(
         )
         if found is None:
             raise DialerError(Refusal.INVALID, f"no enabled disposition {disposition_name!r}")
-        disposition = found.disposition
+        disposition = found
         values: dict[str, Any] = {
             "checked_out_by": "", "checked_out_until": None, "checked_out_number": "",
         }  # fmt: skip
@@ -337,7 +337,7 @@ def dialer_outcome(
             dialed_number=lead.checked_out_number,
             callback_given="callback_at" in values,
         )
-        plan = disposition_plan(lead, found, context, values)
+        plan = disposition_plan(lead.pk, found, context, values)
         try:
             lead_write(lead.pk, lead.version, values, holder=lead.checked_out_by, now=now)
         except LeadConflict as conflict:

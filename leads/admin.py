@@ -35,8 +35,9 @@ from leads.models import (
     PhonePattern,
 )
 from leads.services.delivery import action_delivery_retry, deliveries_queue_on_commit
-from leads.services.disposition import DispositionContext, FoundDisposition, disposition_plan
+from leads.services.disposition import DispositionContext, disposition_plan
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
+from leads.sql import FoundDisposition
 
 # The lead fields an operator may change, and their columns (the campaign and the bookkeeping
 # are read-only).
@@ -213,8 +214,8 @@ class LeadAdmin(admin.ModelAdmin):
                 agent=request.user.get_username(),
                 callback_given="callback_at" in form.changed_data,
             )
-            found = FoundDisposition(obj.disposition, list(obj.disposition.actions.all()))
-            plan = disposition_plan(obj, found, context, values)
+            found = FoundDisposition.of(obj.disposition)
+            plan = disposition_plan(obj.pk, found, context, values)
         try:
             lead_write(obj.pk, form.cleaned_data["seen_version"], values, holder=_holder(request))
         except LeadConflict:

@@ -20,7 +20,6 @@ been set on the lead, this one included: on the Nth time and after, its ``then``
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,12 +29,13 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from campaigner.action_specs import ActionKind
-from campaigner.models import Allocation, Campaign, Disposition, DispositionAction
-from campaigner.sql import execute_prepared
-from leads import lead_input
+from campaigner.models import Allocation, Campaign
+from campaigner.sql import execute_prepared, fetch_one
+from leads import lead_input, sql
 from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, LeadPhone
 from leads.services.delivery import deliveries_queue_on_commit
 from leads.services.lead_insert import insert_target_load, lead_insert_batch
+from leads.sql import ActionRow, FoundDisposition
 
 CALL_DATE_FORMAT = "%Y/%m/%d %H:%M"  # as njCallBackDate (campaignapi.md §1)
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -60,13 +60,13 @@ class DispositionContext:
 
 @dataclass
 class DispositionPlan:
-    lead: Lead
-    disposition: Disposition
+    lead_id: int
+    disposition: FoundDisposition
     context: DispositionContext
     now: dt.datetime
     log: list[str] = field(default_factory=list)
     # Actions that need the written lead: (kind, params, the stored action for deliveries).
-    deferred: list[tuple[str, dict[str, Any], DispositionAction]] = field(default_factory=list)
+    deferred: list[tuple[str, dict[str, Any], ActionRow]] = field(default_factory=list)
 
     def finish(self, lead_id: int) -> int:
         """Run the deferred actions on the written lead and record the disposition. Inside the
@@ -87,17 +87,11 @@ class DispositionPlan:
                     deliveries.append(_delivery(kind, params, action, lead, payload))
                     self.log.append(f"{kind}: queued")
         row: list[Any] = [
-            lead_id, self.disposition.pk, self.context.source, self.context.agent,
+            lead_id, self.disposition.id, self.context.source, self.context.agent,
             self.context.dialed_number, self.context.notes, Jsonb(self.log), self.now,
         ]  # fmt: skip
         with connection.cursor() as cursor:  # SQL: every disposition set writes one
-            execute_prepared(
-                cursor,
-                f"INSERT INTO {DispositionRecord._meta.db_table} (lead_id, disposition_id,"  # noqa: S608
-                " source, agent, dialed_number, notes, actions, created_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                row,
-            )
+            execute_prepared(cursor, sql.DISPOSITION_RECORD_INSERT, row)
             record_id: int = cursor.fetchone()[0]
         if deliveries:
             for delivery in deliveries:
@@ -107,58 +101,29 @@ class DispositionPlan:
         return record_id
 
 
-@dataclass(frozen=True)
-class FoundDisposition:
-    disposition: Disposition
-    actions: list[DispositionAction]  # in position order
-
-
 def disposition_find(disposition_set_id: int | None, name: str) -> FoundDisposition | None:
     """The enabled disposition of the set called ``name`` (any case) with its actions, or
     ``None``. One SQL query (updates and outcomes run it on every call)."""
     if not name or disposition_set_id is None:
         return None
-    with connection.cursor() as cursor:
-        execute_prepared(
-            cursor,
-            f"""SELECT d.id, d.name, d.priority, d.final, d.callback_required,
-                (SELECT coalesce(json_agg(json_build_array(a.id, a.kind, a.params)
-                                          ORDER BY a.position, a.id), '[]')
-                 FROM {DispositionAction._meta.db_table} a WHERE a.disposition_id = d.id)
-            FROM {Disposition._meta.db_table} d
-            WHERE d.disposition_set_id = %s AND lower(d.name) = lower(%s) AND d.enabled""",  # noqa: S608
-            [disposition_set_id, name],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    pk, found_name, priority, final, callback_required, actions = row
-    disposition = Disposition(
-        id=pk, disposition_set_id=disposition_set_id, name=found_name, enabled=True,
-        priority=priority, final=final, callback_required=callback_required,
-    )  # fmt: skip
-    if isinstance(actions, str):
-        actions = json.loads(actions)
-    return FoundDisposition(
-        disposition,
-        [DispositionAction(id=a, disposition_id=pk, kind=k, params=p) for a, k, p in actions],
-    )
+    return fetch_one(FoundDisposition.of_row, sql.DISPOSITION_FIND, [disposition_set_id, name])
 
 
 def disposition_plan(
-    lead: Lead,
+    lead_id: int,
     found: FoundDisposition,
     context: DispositionContext,
     values: dict[str, Any],
 ) -> DispositionPlan:
     """Fold the disposition and its local actions into ``values`` (column → value) for the
-    caller's write of ``lead``; return the plan whose ``finish`` the caller runs after it.
+    caller's write of the lead ``lead_id``; return the plan whose ``finish`` the caller runs
+    after it.
 
     Reads the lead's history for a ``retry_limit`` (one query); writes nothing.
     """
-    disposition, actions = found.disposition, found.actions
-    plan = DispositionPlan(lead, disposition, context, timezone.now())
-    values["disposition_id"] = disposition.pk
+    disposition, actions = found, found.actions
+    plan = DispositionPlan(lead_id, disposition, context, timezone.now())
+    values["disposition_id"] = disposition.id
     if disposition.priority is not None:
         values["priority"] = disposition.priority
     if disposition.final:
@@ -166,7 +131,10 @@ def disposition_plan(
         plan.log.append("final: closed")
     times = 0  # counted only when a retry_limit needs it (one query)
     if any(action.kind == ActionKind.RETRY_LIMIT for action in actions):
-        times = DispositionRecord.objects.filter(lead=lead, disposition=disposition).count() + 1
+        times = (
+            DispositionRecord.objects.filter(lead_id=lead_id, disposition_id=disposition.id).count()
+            + 1
+        )
     for action in actions:
         kind, params = action.kind, action.params
         if kind == ActionKind.RETRY_LIMIT:
@@ -246,7 +214,7 @@ def _copy(lead: Lead, params: dict[str, Any]) -> str:
     return f"copy_lead: lead {outcome.lead_id} in {campaign.name}"
 
 
-def _payload(lead: Lead, disposition: Disposition, now: dt.datetime) -> dict[str, Any]:
+def _payload(lead: Lead, disposition: FoundDisposition, now: dt.datetime) -> dict[str, Any]:
     """The lead's fields plus the system fields a webhook carries (campaignapi.md §6)."""
     hours = lead.contact_hours or lead.campaign.template.contact_hours
     zone = lead_input.zone(hours.timezone if hours else None)
@@ -274,7 +242,7 @@ def render(text: str, values: dict[str, Any]) -> str:
 def _delivery(
     kind: str,
     params: dict[str, Any],
-    action: DispositionAction,
+    action: ActionRow,
     lead: Lead,
     payload: dict[str, Any],
 ) -> ActionDelivery:
@@ -289,7 +257,7 @@ def _delivery(
     return ActionDelivery(
         kind=kind,
         lead=lead,
-        action=action,
+        action_id=action.id,
         payload=content,
         next_attempt_at=timezone.now(),
     )

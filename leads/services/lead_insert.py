@@ -45,17 +45,16 @@ from typing import Any
 import orjson
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Model
 from django.utils import timezone
 
-from campaigner import sql
+from campaigner import sql as campaigner_sql
 from campaigner.contract import CampaignApiError, Code
 from campaigner.locks import LockKey, advisory_xact_lock
 from campaigner.metrics import LEADS_INSERTED
 from campaigner.models import Allocation
 from campaigner.sql import CallTarget, HoursRow, call_target_of, execute_prepared, rows_of
-from leads import lead_input
-from leads.models import DEFAULT_PRIORITY, DncEntry, Lead, LeadPhone
+from leads import lead_input, sql
+from leads.models import DEFAULT_PRIORITY, Lead
 from leads.phone import PhoneNormaliser
 from leads.selectors import phone_normaliser_load
 
@@ -87,7 +86,7 @@ class InsertTarget:
     @cached_property
     def hours_by_name(self) -> dict[str, HoursRow]:
         with rows_of(HoursRow) as cursor:
-            return {hours.name: hours for hours in cursor.execute(sql.CONTACT_HOURS)}
+            return {hours.name: hours for hours in cursor.execute(campaigner_sql.CONTACT_HOURS)}
 
     @cached_property
     def normalise(self) -> PhoneNormaliser:
@@ -103,7 +102,7 @@ def insert_target_load(call: CallTarget | Allocation) -> InsertTarget:
     template_fields = call.template_fields
     if template_fields is None:
         with connection.cursor() as cursor:  # SQL: ~0.1 ms, the ORM ~1 ms
-            execute_prepared(cursor, sql.TEMPLATE_FIELDS, [call.template_id])
+            execute_prepared(cursor, campaigner_sql.TEMPLATE_FIELDS, [call.template_id])
             template_fields = tuple(cursor.fetchall())
     return InsertTarget(
         campaign_id=call.campaign_id,
@@ -411,37 +410,14 @@ def _probe(
     already used in the campaign."""
     external_ids = array_literal({c.external_id for c in candidates if c.external_id is not None})
     numbers = array_literal({number for c in candidates for _, number in c.numbers})
-    # Each key is looked up in the index on its own: the LATERAL subquery with LIMIT cannot be
-    # flattened into a join, so the planner cannot choose a merge join that reads a whole index
-    # (for the DNC list it did: ~200 ms on three cores per 10,000 keys, against ~10 ms). The
-    # plan does not depend on the keys, so the statements are prepared.
-    cursor.execute(
-        _probe_sql(Lead, "l.campaign_id = %s AND l.external_id = k.key"),
-        [external_ids, campaign_id],
-        prepare=True,
-    )
+    cursor.execute(sql.PROBE_EXTERNAL_IDS, [external_ids, campaign_id], prepare=True)
     taken = _Taken(external_ids={row[0] for row in cursor.fetchall()}, dnc=set(), numbers=set())
-    cursor.execute(
-        _probe_sql(DncEntry, f"l.number = k.key AND {DNC_ACTIVE}"), [numbers], prepare=True
-    )
+    cursor.execute(sql.PROBE_DNC, [numbers], prepare=True)
     taken.dnc = {row[0] for row in cursor.fetchall()}
     if not allow_duplicates:
-        cursor.execute(
-            _probe_sql(LeadPhone, "l.campaign_id = %s AND l.number = k.key"),
-            [numbers, campaign_id],
-            prepare=True,
-        )
+        cursor.execute(sql.PROBE_NUMBERS, [numbers, campaign_id], prepare=True)
         taken.numbers = {row[0] for row in cursor.fetchall()}
     return taken
-
-
-def _probe_sql(model: type[Model], match: str) -> str:
-    """The keys of ``%s::text[]`` that have a row of ``model`` (alias ``l``) matching ``match``
-    (``k.key`` is the key)."""
-    return (
-        f"SELECT k.key FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL"  # noqa: S608
-        f" (SELECT FROM {model._meta.db_table} l WHERE {match} LIMIT 1) AS found"
-    )
 
 
 def _classify(batch: _Batch, candidates: list[_Candidate], taken: _Taken) -> list[_Candidate]:
@@ -477,10 +453,6 @@ def _classify(batch: _Batch, candidates: list[_Candidate], taken: _Taken) -> lis
     return accepted
 
 
-# When a DNC entry counts: from its creation until its expiry date has come.
-DNC_ACTIVE = "(expires_on IS NULL OR expires_on > CURRENT_DATE)"
-
-
 def array_literal(values: set[str]) -> str:
     """A PostgreSQL text[] literal. Sent as one string: letting the driver adapt a list of
     100,000 strings element by element costs ~0.5 s; this costs ~20 ms."""
@@ -497,14 +469,7 @@ def _dumps(fields: dict[str, Any]) -> str:
 
 def _reserve_ids(cursor: psycopg.Cursor[Any], count: int) -> list[int]:
     """``count`` new lead ids. The sequence is not transactional, so any connection will do."""
-    # The sequence is looked up once: pg_get_serial_sequence() inside nextval() would run
-    # per row, ~3 us each, ten times the nextval itself.
-    cursor.execute(
-        "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq)"
-        " SELECT array_agg(nextval(seq)) FROM s, generate_series(1, %s)",
-        [Lead._meta.db_table, count],
-        prepare=True,
-    )
+    cursor.execute(sql.RESERVE_LEAD_IDS, [Lead._meta.db_table, count], prepare=True)
     return cursor.fetchone()[0]  # type: ignore[index]
 
 
@@ -541,13 +506,13 @@ def _copy_rows(
         callback = candidate.callback_at.isoformat() if candidate.callback_at else "\\N"
         hours = "\\N" if candidate.contact_hours_id is None else candidate.contact_hours_id
         # id, campaign, allocation, fields, external id, priority, callback, Contact Hours,
-        # closed, version, checked out by, created, updated (_LEAD_COLUMNS)
+        # closed, version, checked out by, created, updated (sql.LEAD_COLUMNS)
         leads.append(
             f"{lead_id}\t{campaign}\t{allocation}\t{_copy_text(_dumps(candidate.fields))}"
             f"\t{_copy_text(candidate.external_id)}\t{candidate.priority}\t{callback}"
             f"\t{hours}\tf\t1\t\t{now}\t{now}\n"
         )
-        for name, number in candidate.numbers:  # _PHONE_COLUMNS
+        for name, number in candidate.numbers:  # sql.PHONE_COLUMNS
             blocked = "t" if number in dnc else "f"
             phones.append(
                 f"{lead_id}\t{campaign}\t{_copy_text(name)}\t{_copy_text(number)}\t{blocked}\n"
@@ -555,16 +520,9 @@ def _copy_rows(
     return _Rows(len(accepted), "".join(leads).encode(), "".join(phones).encode())
 
 
-_LEAD_COLUMNS = (
-    "id, campaign_id, allocation_id, fields, external_id, priority, callback_at,"
-    " contact_hours_id, closed, version, checked_out_by, created_at, updated_at"
-)
-_PHONE_COLUMNS = "lead_id, campaign_id, field_name, number, blocked"
-
-
 def _write(cursor: psycopg.Cursor[Any], rows: _Rows) -> None:
     """COPY a chunk's leads, then their numbers."""
-    with cursor.copy(f"COPY {Lead._meta.db_table} ({_LEAD_COLUMNS}) FROM STDIN") as copy:
+    with cursor.copy(sql.COPY_LEADS) as copy:
         copy.write(rows.leads)
-    with cursor.copy(f"COPY {LeadPhone._meta.db_table} ({_PHONE_COLUMNS}) FROM STDIN") as copy:
+    with cursor.copy(sql.COPY_PHONES) as copy:
         copy.write(rows.phones)

@@ -17,7 +17,6 @@ written nothing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,18 +25,13 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from campaigner.contract import CampaignApiError, Code
-from campaigner.models import ContactHours
-from campaigner.sql import HoursRow, execute_prepared
-from leads import lead_input
-from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
-from leads.services.disposition import (
-    DispositionContext,
-    FoundDisposition,
-    disposition_find,
-    disposition_plan,
-)
-from leads.services.lead_insert import DNC_ACTIVE, InsertTarget
+from campaigner.sql import HoursRow, rows_of
+from leads import lead_input, sql
+from leads.models import DispositionRecord, LeadPhone
+from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
+from leads.services.lead_insert import InsertTarget
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
+from leads.sql import FoundDisposition, LeadForUpdate
 
 DISPOSITION = "njDisposition"
 VERSION = "njVersion"
@@ -172,55 +166,19 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
     )
 
 
-# The lead, its Contact Hours zone, its numbers, and which of its numbers and of the body's
-# new ones are on the DNC list, in one query. This module's reads are SQL, not the ORM: an
-# update is a single-lead hot path and each ORM query costs ~1 ms here against ~0.1 ms for the
-# statement itself; each round trip saved is ~0.2 ms more.
-_LEAD = f"""
-    SELECT l.id, l.fields, l.version, l.disposition_id, l.checked_out_by, l.checked_out_until,
-           l.checked_out_number, h.timezone, p.phones,
-           ARRAY(SELECT d.number FROM {DncEntry._meta.db_table} d
-                 WHERE d.number = ANY(%s::text[] || p.numbers) AND {DNC_ACTIVE})
-    FROM {Lead._meta.db_table} l
-    LEFT JOIN {ContactHours._meta.db_table} h ON h.id = l.contact_hours_id
-    CROSS JOIN LATERAL (
-        SELECT coalesce(json_agg(json_build_array(p.field_name, p.number, p.blocked)
-                                 ORDER BY p.id), '[]') AS phones,
-               coalesce(array_agg(p.number), '{{}}') AS numbers
-        FROM {LeadPhone._meta.db_table} p WHERE p.lead_id = l.id) p
-    WHERE l.campaign_id = %s AND l.external_id = %s"""  # noqa: S608
-
-
-@dataclass(frozen=True)
-class _Found:
-    lead: Lead
-    zone: str | None  # of its own Contact Hours
-    phones: list[tuple[str, str, bool]]  # (field, number, blocked)
-    dnc: set[str]  # its numbers and ``new_numbers`` that are on the DNC list
-
-
 def _lead_read(
     campaign_id: int, external_id: str, new_numbers: list[str], disposition: tuple[int, str] | None
-) -> tuple[_Found | None, FoundDisposition | None]:
+) -> tuple[LeadForUpdate | None, FoundDisposition | None]:
     """The lead and, if ``disposition`` (set id, name) is given, that disposition, in one round
-    trip: both statements are sent before either answer is awaited (psycopg's pipeline mode)."""
+    trip: both statements are sent before either answer is awaited (psycopg's pipeline mode).
+    SQL rather than the ORM: an update is a single-lead hot path (leads/sql.py)."""
     found_disposition = None
-    with connection.cursor() as cursor, connection.connection.pipeline():
-        execute_prepared(cursor, _LEAD, [new_numbers, campaign_id, external_id])
+    with rows_of(LeadForUpdate) as cursor, connection.connection.pipeline():
+        cursor.execute(sql.LEAD_FOR_UPDATE, [new_numbers, campaign_id, external_id], prepare=True)
         if disposition is not None:
             found_disposition = disposition_find(*disposition)
-        row = cursor.fetchone()
-    if row is None:
-        return None, found_disposition
-    pk, fields, version, disposition_id, by, until, number, zone, phones, dnc = row
-    lead = Lead(
-        id=pk, campaign_id=campaign_id, external_id=external_id, version=version,
-        fields=json.loads(fields) if isinstance(fields, str) else fields,
-        disposition_id=disposition_id, checked_out_by=by, checked_out_until=until,
-        checked_out_number=number,
-    )  # fmt: skip
-    phones = json.loads(phones) if isinstance(phones, str) else phones
-    return _Found(lead, zone, phones, set(dnc)), found_disposition
+        lead = cursor.fetchone()
+    return lead, found_disposition
 
 
 def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> UpdateResult:
@@ -234,7 +192,7 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
         raise CampaignApiError(
             Code.COULDNT_FIND_THE_LEAD, f"no lead of the campaign has {reading.external_id!r}"
         )
-    lead, lead_zone, phones, dnc = found.lead, found.zone, found.phones, found.dnc
+    lead, lead_zone, phones, dnc = found, found.zone, found.phones, set(found.dnc)
     numbers = {name: number for name, number, _ in phones}
     for name, number in reading.numbers.items():
         if number is None:
@@ -276,17 +234,17 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
         context = DispositionContext(
             source=DispositionRecord.Source.API, callback_given=reading.callback is not None
         )
-        plan = disposition_plan(lead, disposition, context, values)
+        plan = disposition_plan(lead.id, disposition, context, values)
 
-    version = lead_write(lead.pk, lead.version, values, now=now)
-    _write_numbers(lead, target, reading.numbers, dnc, phones)
+    version = lead_write(lead.id, lead.version, values, now=now)
+    _write_numbers(lead.id, target, reading.numbers, dnc, phones)
     if plan is not None:
-        plan.finish(lead.pk)
-    return UpdateResult(lead.pk, version)
+        plan.finish(lead.id)
+    return UpdateResult(lead.id, version)
 
 
 def _disposition(
-    lead: Lead, name: str | None, found: FoundDisposition | None
+    lead: LeadForUpdate, name: str | None, found: FoundDisposition | None
 ) -> FoundDisposition | None:
     """The disposition to set, ``found`` for ``name`` (106 if there is none: unknown or
     disabled), or ``None`` to keep the lead's (107 if it has none)."""
@@ -303,7 +261,7 @@ def _disposition(
 
 
 def _write_numbers(
-    lead: Lead,
+    lead_id: int,
     target: InsertTarget,
     changes: dict[str, str | None],
     dnc: set[str],
@@ -313,11 +271,11 @@ def _write_numbers(
     ``before``: the lead's (field, number, blocked) as read."""
     cleared = [name for name, number in changes.items() if number is None]
     if cleared:
-        LeadPhone.objects.filter(lead=lead, field_name__in=cleared).delete()
+        LeadPhone.objects.filter(lead_id=lead_id, field_name__in=cleared).delete()
     for name, number in changes.items():
         if number is not None:
             LeadPhone.objects.update_or_create(
-                lead=lead,
+                lead_id=lead_id,
                 field_name=name,
                 defaults={"number": number, "campaign_id": target.campaign_id},
             )
@@ -326,4 +284,4 @@ def _write_numbers(
     blocked: Any = False
     if dnc:
         blocked = ExpressionWrapper(Q(number__in=dnc), output_field=BooleanField())
-    LeadPhone.objects.filter(lead=lead).update(blocked=blocked)
+    LeadPhone.objects.filter(lead_id=lead_id).update(blocked=blocked)

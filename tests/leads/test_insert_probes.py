@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from leads import sql
 from leads.models import DncEntry, Lead, LeadPhone
-from leads.services.lead_insert import DNC_ACTIVE, _probe_sql, array_literal
+from leads.services.lead_insert import array_literal
 from tests.campaignapi import make_api
 
 pytestmark = pytest.mark.django_db
@@ -65,19 +66,19 @@ def big_tables(client: Any) -> int:
 
 
 @pytest.mark.parametrize(
-    ("model", "match", "with_campaign"),
+    ("model", "statement", "with_campaign"),
     [
-        (Lead, "l.campaign_id = %s AND l.external_id = k.key", True),
-        (DncEntry, f"l.number = k.key AND {DNC_ACTIVE}", False),
-        (LeadPhone, "l.campaign_id = %s AND l.number = k.key", True),
+        (Lead, sql.PROBE_EXTERNAL_IDS, True),
+        (DncEntry, sql.PROBE_DNC, False),
+        (LeadPhone, sql.PROBE_NUMBERS, True),
     ],
 )
 def test_each_key_is_an_index_lookup(
-    big_tables: int, model: type, match: str, with_campaign: bool
+    big_tables: int, model: type, statement: str, with_campaign: bool
 ) -> None:
     keys = array_literal({f"04{i * 3:08d}" for i in range(KEYS)} | {f"ext-{i}" for i in range(9)})
     params: list[Any] = [keys, big_tables] if with_campaign else [keys]
-    nodes = plan_nodes(_probe_sql(model, match), params)
+    nodes = plan_nodes(statement, params)
     kinds = {node["Node Type"] for node in nodes}
     assert not kinds & {"Merge Join", "Hash Join", "Gather", "Seq Scan", "Bitmap Heap Scan"}
     on_table = [n for n in nodes if n.get("Relation Name") == model._meta.db_table]

@@ -1,0 +1,170 @@
+"""The leads app's hand-written SQL, in one place: the statements of the hot paths (the insert's
+probes and COPY, the update's read, the versioned write, the disposition's lookup and record),
+the predicates other SQL reuses (``dnc_active``), and the frozen rows the reads return.
+
+SQL rather than the ORM on these paths: an update is a single-lead hot path where each ORM
+query costs about ten times the statement itself, and a 100,000-lead insert must not issue a
+query per lead. Everywhere else the ORM is used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model
+
+from campaigner.models import ContactHours, Disposition, DispositionAction
+from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
+
+
+def dnc_active(alias: str) -> str:
+    """When the DNC entry ``alias`` counts: from its creation until its expiry date has come.
+    The one spelling of the rule: the insert's probe, the update's read, the dialer's cache
+    rebuild, hand-out and eligibility all use it."""
+    return f"({alias}.expires_on IS NULL OR {alias}.expires_on > CURRENT_DATE)"
+
+
+# --- insert (leads/services/lead_insert.py) ----------------------------------------------------
+
+
+def probe_sql(model: type[Model], match: str) -> str:
+    """The keys of ``%s::text[]`` that have a row of ``model`` (alias ``l``) matching ``match``
+    (``k.key`` is the key). Each key is looked up in the index on its own: the LATERAL subquery
+    with LIMIT cannot be flattened into a join, so the planner cannot choose a merge join that
+    reads a whole index (for the DNC list it did). The plan does not depend on the keys, so the
+    statements are prepared."""
+    return (
+        f"SELECT k.key FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL"  # noqa: S608
+        f" (SELECT FROM {model._meta.db_table} l WHERE {match} LIMIT 1) AS found"
+    )
+
+
+PROBE_EXTERNAL_IDS = probe_sql(Lead, "l.campaign_id = %s AND l.external_id = k.key")
+PROBE_DNC = probe_sql(DncEntry, f"l.number = k.key AND {dnc_active('l')}")
+PROBE_NUMBERS = probe_sql(LeadPhone, "l.campaign_id = %s AND l.number = k.key")
+
+# ``count`` new lead ids. The sequence is looked up once: pg_get_serial_sequence() inside
+# nextval() would run per row, ten times the nextval itself.
+RESERVE_LEAD_IDS = (
+    "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq)"
+    " SELECT array_agg(nextval(seq)) FROM s, generate_series(1, %s)"
+)
+
+LEAD_COLUMNS = (
+    "id, campaign_id, allocation_id, fields, external_id, priority, callback_at,"
+    " contact_hours_id, closed, version, checked_out_by, created_at, updated_at"
+)
+PHONE_COLUMNS = "lead_id, campaign_id, field_name, number, blocked"
+COPY_LEADS = f"COPY {Lead._meta.db_table} ({LEAD_COLUMNS}) FROM STDIN"
+COPY_PHONES = f"COPY {LeadPhone._meta.db_table} ({PHONE_COLUMNS}) FROM STDIN"
+
+
+# --- the versioned write (leads/services/lead_version.py) --------------------------------------
+
+
+def lead_write_sql(columns: Iterable[str]) -> str:
+    """``UPDATE`` of ``columns`` of a lead still at the expected version and not checked out by
+    anyone but the holder. Parameters: the column values, now, id, version, now, holder."""
+    assignments = "".join(f"{column} = %s, " for column in columns)
+    return (
+        f"UPDATE {Lead._meta.db_table} SET {assignments}"  # noqa: S608 (checked names)
+        " version = version + 1, updated_at = %s"
+        " WHERE id = %s AND version = %s"
+        " AND (checked_out_until IS NULL OR checked_out_until <= %s OR checked_out_by = %s)"
+    )
+
+
+# --- update (leads/services/lead_update.py) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LeadForUpdate:
+    """A lead as an update reads it, with its own Contact Hours zone, its numbers as (field,
+    number, blocked) and which of its numbers and of the body's new ones are on the DNC list."""
+
+    id: int
+    fields: dict[str, Any]
+    version: int
+    disposition_id: int | None
+    checked_out_by: str
+    checked_out_until: dt.datetime | None
+    checked_out_number: str
+    zone: str | None
+    phones: list[tuple[str, str, bool]]
+    dnc: list[str]
+
+
+# Parameters: the body's new numbers, campaign id, external id.
+LEAD_FOR_UPDATE = f"""
+    SELECT l.id, l.fields, l.version, l.disposition_id, l.checked_out_by, l.checked_out_until,
+           l.checked_out_number, h.timezone AS zone, p.phones,
+           ARRAY(SELECT d.number FROM {DncEntry._meta.db_table} d
+                 WHERE d.number = ANY(%s::text[] || p.numbers) AND {dnc_active("d")}) AS dnc
+    FROM {Lead._meta.db_table} l
+    LEFT JOIN {ContactHours._meta.db_table} h ON h.id = l.contact_hours_id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(json_agg(json_build_array(p.field_name, p.number, p.blocked)
+                                 ORDER BY p.id), '[]') AS phones,
+               coalesce(array_agg(p.number), '{{}}') AS numbers
+        FROM {LeadPhone._meta.db_table} p WHERE p.lead_id = l.id) p
+    WHERE l.campaign_id = %s AND l.external_id = %s"""  # noqa: S608
+
+
+# --- dispositions (leads/services/disposition.py) ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    id: int
+    kind: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FoundDisposition:
+    """An enabled disposition with its actions in position order."""
+
+    id: int
+    name: str
+    priority: int | None
+    final: bool
+    callback_required: bool
+    actions: tuple[ActionRow, ...]
+
+    @classmethod
+    def of_row(cls, actions: list[list[Any]], **columns: Any) -> FoundDisposition:
+        return cls(actions=tuple(ActionRow(*action) for action in actions), **columns)
+
+    @classmethod
+    def of(cls, disposition: Disposition) -> FoundDisposition:
+        """From a disposition read with the ORM (the admin's)."""
+        return cls(
+            id=disposition.pk,
+            name=disposition.name,
+            priority=disposition.priority,
+            final=disposition.final,
+            callback_required=disposition.callback_required,
+            actions=tuple(
+                ActionRow(a.pk, a.kind, a.params)
+                for a in disposition.actions.order_by("position", "id")
+            ),
+        )
+
+
+# Parameters: disposition set id, name (any case).
+DISPOSITION_FIND = f"""
+    SELECT d.id, d.name, d.priority, d.final, d.callback_required,
+        (SELECT coalesce(json_agg(json_build_array(a.id, a.kind, a.params)
+                                  ORDER BY a.position, a.id), '[]')
+         FROM {DispositionAction._meta.db_table} a WHERE a.disposition_id = d.id) AS actions
+    FROM {Disposition._meta.db_table} d
+    WHERE d.disposition_set_id = %s AND lower(d.name) = lower(%s) AND d.enabled"""  # noqa: S608
+
+DISPOSITION_RECORD_INSERT = (
+    f"INSERT INTO {DispositionRecord._meta.db_table} (lead_id, disposition_id,"  # noqa: S608
+    " source, agent, dialed_number, notes, actions, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
