@@ -35,13 +35,14 @@ from prometheus_client import Histogram
 
 from campaigner.contract import CampaignApiError, Refusal, Refused
 from campaigner.locks import LockKey, advisory_xact_lock, advisory_xact_try_lock
-from campaigner.models import Campaign, ContactHours
+from campaigner.models import Campaign
 from campaigner.sql import execute_prepared
+from dialer import sql
 from dialer.models import CacheEntry, CampaignCache
 from dialer.order import AllocationLeads, Candidate, balance
 from dialer.schedule import Schedule, schedule_load
 from leads import lead_input
-from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
+from leads.models import DispositionRecord, Lead
 from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
 from leads.services.lead_version import LeadConflict, lead_write
 
@@ -52,14 +53,6 @@ REBUILD_SECONDS = Histogram(
     "Duration of one campaign's dialer cache rebuild",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-
-# The first number of a lead that may be dialed: not blocked, not on the DNC list now.
-_DIALABLE = f"""
-    SELECT p.number FROM {LeadPhone._meta.db_table} p
-    WHERE p.lead_id = {{lead}} AND NOT p.blocked
-      AND NOT EXISTS (SELECT 1 FROM {DncEntry._meta.db_table} d WHERE d.number = p.number
-                      AND (d.expires_on IS NULL OR d.expires_on > CURRENT_DATE))
-    ORDER BY p.id LIMIT 1"""  # noqa: S608 (table names only)
 
 
 class DialerError(Refused):
@@ -86,8 +79,9 @@ class Eligibility:
 
 
 def dialable_number(lead_id: int) -> str | None:
+    """The number the dialer would ring for the lead (``dialer.sql.first_dialable_number``)."""
     with connection.cursor() as cursor:
-        execute_prepared(cursor, _DIALABLE.format(lead="%s"), [lead_id])
+        execute_prepared(cursor, sql.DIALABLE_NUMBER, [lead_id])
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -185,12 +179,7 @@ def dialer_cache_refresh(campaign_id: int, *, wait: bool = True) -> RefreshResul
         lead_ids = _next_leads(campaign, now) if campaign.active else []
         generation = cache.generation + 1
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {CacheEntry._meta.db_table} (cache_id, generation, position, lead_id)"  # noqa: S608
-                " SELECT %s, %s, position, lead_id"
-                " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(lead_id, position)",
-                [campaign_id, generation, lead_ids],
-            )
+            cursor.execute(sql.CACHE_INSERT, [campaign_id, generation, lead_ids])
         duration_ms = (time.perf_counter() - started) * 1000
         CampaignCache.objects.filter(pk=campaign_id).update(
             generation=generation, size=len(lead_ids), refreshed_at=now, duration_ms=duration_ms
@@ -206,34 +195,12 @@ def _next_leads(campaign: Campaign, now: dt.datetime) -> list[int]:
     default_hours = campaign.template.contact_hours_id
     per_allocation = []
     with connection.cursor() as cursor:
-        # The eligibility filters are many and their combined selectivity is guessed far too
-        # low, so the planner prefers reading every lead of the allocation and sorting them
-        # (~260 ms for 100,000 leads) over walking the index in order and stopping after
-        # `limit` rows (~3 ms). These settings end with the rebuild's transaction.
-        cursor.execute(
-            "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off;"
-            " SET LOCAL max_parallel_workers_per_gather = 0"
-        )
-        # The same test of a Contact Hours as the hand-out's (migration dialer.0002).
-        cursor.execute(
-            f"SELECT id FROM {ContactHours._meta.db_table} WHERE contact_hours_open(id, %s)",  # noqa: S608
-            [now],
-        )
+        cursor.execute(sql.NEXT_LEADS_SETTINGS)
+        cursor.execute(sql.OPEN_CONTACT_HOURS, [now])
         open_hours = [row[0] for row in cursor.fetchall()]
         for allocation in campaign.allocations.filter(started=True).order_by("id"):
-            # Matches the partial index lead_dialer_order column for column, so this is an
-            # index scan that stops after `limit` eligible rows.
             cursor.execute(
-                f"""SELECT l.id, l.priority, l.callback_at, l.created_at
-                FROM {Lead._meta.db_table} l
-                WHERE l.allocation_id = %(allocation)s AND NOT l.closed
-                  AND (l.callback_at IS NULL OR l.callback_at <= %(now)s)
-                  AND (l.checked_out_until IS NULL OR l.checked_out_until <= %(now)s)
-                  AND (COALESCE(l.contact_hours_id, %(default)s::bigint) IS NULL
-                       OR COALESCE(l.contact_hours_id, %(default)s::bigint) = ANY(%(open)s))
-                  AND EXISTS ({_DIALABLE.format(lead="l.id")})
-                ORDER BY l.priority, l.callback_at NULLS FIRST, l.created_at DESC, l.id
-                LIMIT %(limit)s""",  # noqa: S608
+                sql.NEXT_LEADS,
                 {"allocation": allocation.pk, "now": now, "default": default_hours,
                  "open": open_hours, "limit": limit},
             )  # fmt: skip
@@ -283,9 +250,7 @@ def dialer_lead_next(campaign_id: int, agent: str = "") -> HandOut | None:
     holder = agent.strip()[:150] or "dialer"
     until = timezone.now() + dt.timedelta(seconds=settings.DIALER_CHECKOUT_SECONDS)
     with connection.cursor() as cursor:
-        execute_prepared(
-            cursor, "SELECT * FROM dialer_next_lead(%s, %s, %s)", [campaign_id, holder, until]
-        )
+        execute_prepared(cursor, sql.HANDOUT, [campaign_id, holder, until])
         row = cursor.fetchone()
     if row is None:
         return None

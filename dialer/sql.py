@@ -1,0 +1,190 @@
+"""The dialer's eligibility rules in SQL (domain.md §2), one definition each, and the database
+functions built from them. Every SQL user takes them from here: the cache rebuild
+(``dialer.services._next_leads``), the hand-out (``dialer_next_lead``), and the number that
+eligibility reports (``dialer.services.dialable_number``).
+
+- ``lead_due(l, now)``: the lead's own rules: not closed, callback due, not checked out.
+- ``has_dialable_number(l)`` / ``first_dialable_number(l)``: an unblocked number that is not on
+  the DNC list now (``leads.sql.dnc_active``), the first in the order the numbers were stored.
+- ``contact_hours_open(hours, at)``: the database function testing a Contact Hours at an
+  instant; ``dialer.schedule`` is its Python twin (tests/dialer/test_schedule_sql.py).
+- campaign active and allocation started: columns, tested where the campaign and allocation
+  are joined.
+
+``lead_eligibility`` explains the same rules in Python for a person; tests/dialer/
+test_eligibility_agreement.py checks over generated leads and clocks that it agrees with what a
+rebuild caches and what the hand-out gives.
+
+The functions are (re)created after every ``migrate`` (``FUNCTIONS``, run from
+``dialer.apps``), so a change here reaches every database with the next deploy's migrate.
+"""
+
+from __future__ import annotations
+
+from campaigner.models import (
+    Allocation,
+    Campaign,
+    CampaignTemplate,
+    ContactHours,
+    ContactHoursClosedDate,
+    ContactHoursWindow,
+)
+from dialer.models import CacheEntry, CampaignCache
+from leads.models import DncEntry, Lead, LeadPhone
+from leads.sql import dnc_active
+
+LEAD = Lead._meta.db_table
+
+
+def lead_due(lead: str, now: str) -> str:
+    """The lead ``lead`` (an alias) may be called at ``now`` (an SQL expression) by its own
+    state: not closed, no callback in the future, not checked out."""
+    return (
+        f"NOT {lead}.closed"
+        f" AND ({lead}.callback_at IS NULL OR {lead}.callback_at <= {now})"
+        f" AND ({lead}.checked_out_until IS NULL OR {lead}.checked_out_until <= {now})"
+    )
+
+
+def _dialable(lead_id: str) -> str:
+    return (
+        f"FROM {LeadPhone._meta.db_table} p WHERE p.lead_id = {lead_id} AND NOT p.blocked"  # noqa: S608
+        f" AND NOT EXISTS (SELECT 1 FROM {DncEntry._meta.db_table} d"
+        f" WHERE d.number = p.number AND {dnc_active('d')})"
+    )
+
+
+def has_dialable_number(lead_id: str) -> str:
+    return f"EXISTS (SELECT 1 {_dialable(lead_id)})"
+
+
+def first_dialable_number(lead_id: str) -> str:
+    return f"(SELECT p.number {_dialable(lead_id)} ORDER BY p.id LIMIT 1)"
+
+
+# Parameter: the lead id.
+DIALABLE_NUMBER = f"SELECT {first_dialable_number('%s')}"
+
+# The ids of the Contact Hours open at %s.
+OPEN_CONTACT_HOURS = (
+    f"SELECT id FROM {ContactHours._meta.db_table} WHERE contact_hours_open(id, %s)"  # noqa: S608
+)
+
+# One allocation's next leads in dial order. It matches the partial index lead_dialer_order
+# column for column, so it is an index scan that stops after `limit` eligible rows.
+NEXT_LEADS = f"""
+    SELECT l.id, l.priority, l.callback_at, l.created_at
+    FROM {LEAD} l
+    WHERE l.allocation_id = %(allocation)s AND {lead_due("l", "%(now)s")}
+      AND (COALESCE(l.contact_hours_id, %(default)s::bigint) IS NULL
+           OR COALESCE(l.contact_hours_id, %(default)s::bigint) = ANY(%(open)s))
+      AND {has_dialable_number("l.id")}
+    ORDER BY l.priority, l.callback_at NULLS FIRST, l.created_at DESC, l.id
+    LIMIT %(limit)s"""  # noqa: S608
+
+# The planner guesses the eligibility filters' combined selectivity far too low and would read
+# and sort a whole allocation instead of walking the index and stopping after `limit` rows.
+# These end with the rebuild's transaction.
+NEXT_LEADS_SETTINGS = (
+    "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off;"
+    " SET LOCAL max_parallel_workers_per_gather = 0"
+)
+
+CACHE_INSERT = (
+    f"INSERT INTO {CacheEntry._meta.db_table} (cache_id, generation, position, lead_id)"  # noqa: S608
+    " SELECT %s, %s, position, lead_id"
+    " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(lead_id, position)"
+)
+
+HANDOUT = "SELECT * FROM dialer_next_lead(%s, %s, %s)"
+
+# contact_hours_open: PL/pgSQL rather than SQL so that its plans are cached per session (a SQL
+# function that cannot be inlined is planned again on every call). The wall-clock comparison
+# of dialer/schedule.py, with PostgreSQL's own IANA zone data (AT TIME ZONE).
+#
+# dialer_next_lead: the whole hand-out in one round trip. It takes the first entry of the
+# campaign's current cache generation (FOR UPDATE SKIP LOCKED: concurrent callers take
+# different entries), deletes it, re-checks the lead's eligibility with the lead row locked,
+# and checks it out with a version bump; a stale entry is dropped and the next one tried.
+# Returns no row when the cache has nothing eligible left.
+FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION contact_hours_open(p_hours bigint, p_at timestamptz)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_wall timestamp;
+    v_minute int;
+BEGIN
+    IF p_hours IS NULL THEN
+        RETURN true;
+    END IF;
+    SELECT p_at AT TIME ZONE h.timezone INTO v_wall
+    FROM {ContactHours._meta.db_table} h WHERE h.id = p_hours;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    v_minute := extract(hour FROM v_wall)::int * 60 + extract(minute FROM v_wall)::int;
+    RETURN NOT EXISTS (SELECT 1 FROM {ContactHoursClosedDate._meta.db_table} d
+                       WHERE d.contact_hours_id = p_hours AND d.date = v_wall::date)
+       AND EXISTS (SELECT 1 FROM {ContactHoursWindow._meta.db_table} w
+                   WHERE w.contact_hours_id = p_hours
+                     AND w.weekday = extract(isodow FROM v_wall)::int - 1
+                     AND w.start_minute <= v_minute AND v_minute < w.end_minute);
+END $$;
+
+CREATE OR REPLACE FUNCTION dialer_next_lead(p_campaign bigint, p_holder text, p_until timestamptz)
+RETURNS TABLE (out_lead_id bigint, out_external_id text, out_allocation_id bigint,
+               out_fields jsonb, out_version int, out_number text, out_skipped int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_entry bigint;
+    v_lead bigint;
+    v_number text;
+    v_now timestamptz := clock_timestamp();
+BEGIN
+    out_skipped := 0;
+    LOOP
+        SELECT e.id, e.lead_id INTO v_entry, v_lead
+        FROM {CacheEntry._meta.db_table} e
+        WHERE e.cache_id = p_campaign
+          AND e.generation = (SELECT c.generation FROM {CampaignCache._meta.db_table} c
+                              WHERE c.campaign_id = p_campaign)
+        ORDER BY e.position
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+        DELETE FROM {CacheEntry._meta.db_table} WHERE id = v_entry;
+
+        -- Eligibility, the lead row locked until the check-out commits.
+        v_number := NULL;
+        SELECT {first_dialable_number("l.id")}
+        INTO v_number
+        FROM {LEAD} l
+        JOIN {Allocation._meta.db_table} a ON a.id = l.allocation_id
+        JOIN {Campaign._meta.db_table} c ON c.id = l.campaign_id
+        JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
+        WHERE l.id = v_lead AND c.active AND a.started AND {lead_due("l", "v_now")}
+          AND contact_hours_open(COALESCE(l.contact_hours_id, t.contact_hours_id), v_now)
+        FOR UPDATE OF l;
+
+        IF v_number IS NOT NULL THEN
+            UPDATE {LEAD}
+            SET checked_out_by = p_holder, checked_out_until = p_until,
+                checked_out_number = v_number, version = version + 1, updated_at = v_now
+            WHERE id = v_lead
+            RETURNING id, external_id, allocation_id, fields, version
+            INTO out_lead_id, out_external_id, out_allocation_id, out_fields, out_version;
+            out_number := v_number;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        out_skipped := out_skipped + 1;
+    END LOOP;
+END $$;
+"""  # noqa: S608
+
+DROP_FUNCTIONS = """
+DROP FUNCTION IF EXISTS dialer_next_lead(bigint, text, timestamptz);
+DROP FUNCTION IF EXISTS contact_hours_open(bigint, timestamptz);
+"""
