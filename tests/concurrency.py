@@ -1,4 +1,5 @@
-"""Running test code in real threads, each with its own database connection."""
+"""Running test code in real threads, each with its own database connection, and making racers
+meet at the contested step (as Saleor's ``race_condition`` helpers do)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
 from django.db import connection
 
 T = TypeVar("T")
@@ -39,3 +41,22 @@ def in_threads(
     for thread in threads:
         thread.join(timeout=120)
     return results
+
+
+def meet_before(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, parties: int, timeout: float = 30
+) -> threading.Barrier:
+    """Patch ``owner.name`` so that each call waits until ``parties`` calls have arrived, then
+    they all run it at once. Put it on the guarded step (the conditional write, the lock), so
+    every racer has done everything before it when the first one goes through: a race that
+    the guard does not win shows, whatever the machine's load. A racer that never arrives
+    breaks the barrier after ``timeout`` seconds (``BrokenBarrierError``) instead of hanging."""
+    barrier = threading.Barrier(parties, timeout=timeout)
+    original = getattr(owner, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        barrier.wait()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapper)
+    return barrier

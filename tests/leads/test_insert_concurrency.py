@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,22 +11,17 @@ from django.test import Client
 from leads.models import Lead, LeadPhone
 from leads.services import lead_insert
 from tests.campaignapi import Api, make_api
-from tests.concurrency import in_threads
+from tests.concurrency import in_threads, meet_before
 
 RACERS = 8
 
 
 @pytest.fixture
-def slow_write(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
-    """Hold each call between its checks and its write for 200 ms, so calls that were not
-    serialised would all pass their checks before any of them wrote."""
-    original = lead_insert._write
-
-    def slow(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.2)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(lead_insert, "_write", slow)
+def racers_meet_at_the_lock(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    """Every racer has read its leads and stands at the campaign's insert lock when the first
+    one takes it (they meet there), so only the lock keeps their lookups and writes apart."""
+    settings.CAMPAIGNAPI_CONCURRENCY = RACERS  # the rate limit lets them all in at once
+    meet_before(monkeypatch, lead_insert, "advisory_xact_lock", RACERS)
 
 
 def race(api: Api, leads: Callable[[int], Any], method: str = "insertLeadFast") -> list[Any]:
@@ -39,7 +33,7 @@ def race(api: Api, leads: Callable[[int], Any], method: str = "insertLeadFast") 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_racing_inserts_of_one_number_insert_it_once(slow_write: None) -> None:
+def test_racing_inserts_of_one_number_insert_it_once(racers_meet_at_the_lock: None) -> None:
     api = make_api(Client())
     bodies = race(api, lambda i: {"FirstPhone": "03 8321 8199", "njExternalLeadId": f"e{i}"})
 
@@ -49,7 +43,7 @@ def test_racing_inserts_of_one_number_insert_it_once(slow_write: None) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_racing_inserts_of_one_external_id_insert_it_once(slow_write: None) -> None:
+def test_racing_inserts_of_one_external_id_insert_it_once(racers_meet_at_the_lock: None) -> None:
     api = make_api(Client())
     bodies = race(api, lambda i: {"FirstPhone": f"038321810{i}", "njExternalLeadId": "same"})
 
@@ -58,7 +52,7 @@ def test_racing_inserts_of_one_external_id_insert_it_once(slow_write: None) -> N
 
 
 @pytest.mark.django_db(transaction=True)
-def test_racing_batches_with_overlapping_numbers(slow_write: None) -> None:
+def test_racing_batches_with_overlapping_numbers(racers_meet_at_the_lock: None) -> None:
     """Each batch shares half its numbers with every other; each number ends up once."""
     api = make_api(Client())
     shared = [{"FirstPhone": f"04000000{n:02d}"} for n in range(20)]

@@ -4,7 +4,6 @@ in between an update's read and its write (as Saleor's ``race_condition`` helper
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from leads.models import Lead
 from leads.services import lead_update
 from leads.services.lead_version import lead_write
 from tests.campaignapi import Api, make_api
-from tests.concurrency import in_threads
+from tests.concurrency import in_threads, meet_before
 from tests.factories import DispositionFactory
 
 RACERS = 8
@@ -33,24 +32,18 @@ def api(client: Client, settings: Any) -> Api:
     return api
 
 
-@pytest.fixture
-def slow_write(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hold each update 200 ms between its read and its write, so every racer has read the
-    lead before any of them writes."""
+def test_racing_updates_of_one_version_let_exactly_one_win(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every racer has read version 1 and passed every check before any of them writes (they
+    meet at the conditional write), so only ``WHERE version = …`` can stop the losers."""
+    meet_before(monkeypatch, lead_update, "lead_write", RACERS)
 
-    def slow(*args: Any, **kwargs: Any) -> int:
-        time.sleep(0.2)
-        return lead_write(*args, **kwargs)
-
-    monkeypatch.setattr(lead_update, "lead_write", slow)
-
-
-def test_racing_updates_of_one_version_let_exactly_one_win(api: Api, slow_write: None) -> None:
     def call(i: int) -> Any:
         racer = Api(Client(), api.template, api.campaign, api.allocation, api.key)
         return racer.post(
             "updateLeadFast",
-            {"njExternalLeadId": "crm-1", "njVersion": 1, "FirstPhone": f"04000000{i:02d}",
+            {"njExternalLeadId": "crm-1", "FirstPhone": f"04000000{i:02d}",
              "Name": f"racer {i}", "njDisposition": "No Answer"},
         ).json()  # fmt: skip
 
