@@ -25,8 +25,9 @@ PRIORITY = "njPriority"
 CONTACT_HOURS = "njContactHours"
 
 EXTERNAL_ID_MAX_LENGTH = 255
-_CALLBACK_FORMAT = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2})")
-_WHOLE_NUMBER = re.compile(r"\s*\d{1,3}\s*")
+# ASCII digits only: Python's \d and int() would take any script's digits as well.
+_CALLBACK_FORMAT = re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2}) ([0-9]{2}):([0-9]{2})")
+_WHOLE_NUMBER = re.compile(r"\s*[0-9]{1,3}\s*")
 # A JSON "\\ud800" escape without its pair parses to text that has no UTF-8 form.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -219,6 +219,27 @@ def test_phone_variants_are_duplicates(api: Api) -> None:
     assert Lead.objects.count() == 1
 
 
+# The same number in Arabic-Indic and fullwidth digits: the number the DNC list holds.
+OTHER_SCRIPTS = ["٠٣٨٣٢١٨١٩٩", "０３ ８３２１ ８１９９"]
+
+
+@pytest.mark.parametrize("typed", OTHER_SCRIPTS)
+def test_digits_of_another_script_are_checked_against_dnc(api: Api, typed: str) -> None:
+    DncEntry.objects.create(number="0383218199")
+    response = api.post("insertLeadFast", {"FirstPhone": typed})
+    assert (response.status_code, response.json()["code"]) == (400, 104)
+    assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize("typed", OTHER_SCRIPTS)
+def test_digits_of_another_script_are_the_same_number_for_duplicates(api: Api, typed: str) -> None:
+    assert api.post("insertLeadFast", {"FirstPhone": "03 8321 8199"}).status_code == 200
+    assert api.post("insertLeadFast", {"FirstPhone": typed}).json()["code"] == 105
+    body = api.post("insertLeadsFast", [{"FirstPhone": typed}, {"FirstPhone": "0383218199"}])
+    assert [r["code"] for r in body.json()["results"]] == [105, 105]
+    assert list(LeadPhone.objects.values_list("number", flat=True)) == ["0383218199"]
+
+
 @pytest.mark.parametrize("flag", ["true", "TRUE", "True"])
 def test_allow_duplicates_true_in_any_case_skips_the_duplicate_check(api: Api, flag: str) -> None:
     api.post("insertLeadFast", JANE)
