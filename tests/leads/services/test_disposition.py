@@ -28,7 +28,7 @@ API = DispositionContext(source=DispositionRecord.Source.API)
 @pytest.fixture
 def lead() -> Lead:
     fields = {"Name": "Jane", "FirstPhone": "0383218199", "SecondPhone": "0390001234"}
-    lead: Lead = LeadFactory(external_id="crm-1", fields=fields)
+    lead = LeadFactory.create(external_id="crm-1", fields=fields)
     LeadPhoneFactory(lead=lead, field_name="FirstPhone", number="0383218199")
     LeadPhoneFactory(lead=lead, field_name="SecondPhone", number="0390001234")
     return lead
