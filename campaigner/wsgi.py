@@ -12,7 +12,7 @@ from campaigner.startup import prepare
 # A thread waiting for the database gets the interpreter back within 1 ms instead of 5 ms
 # while another thread computes. A multi-lead insert reads leads in Python while its writer
 # thread feeds COPY data to PostgreSQL; with the default the writer stalls behind the reading
-# (bench, 100k leads, four pairs in alternation: 2.99-3.63 s against 3.10-3.78 s).
+# (the insert benchmark of ``make bench`` shows the difference).
 sys.setswitchinterval(0.001)
 
 prepare()
