@@ -23,6 +23,10 @@ def configure() -> None:
     django.setup()
     from django.core.management import call_command
 
+    from campaigner.startup import prepare
+
+    prepare()  # an entry point like manage.py: the embedded server, if that is the database
+
     call_command("migrate", verbosity=0)
 
 
