@@ -1,10 +1,42 @@
-"""gunicorn settings used by ``manage.py serve`` and the Docker image
-(``gunicorn --config python:campaigner.gunicorn_conf``)."""
+"""gunicorn settings used by ``manage.py serve``, the Docker image and the tests that start a
+server (``gunicorn --config python:campaigner.gunicorn_conf``).
+
+The access log never holds an API key: the vendor contract puts the key in the query string
+(``?apiKey=…``), so every atom of a log line (the request line, the query, the referer, the
+headers) has the value of any ``apiKey`` parameter and the ``X-Api-Key`` header replaced with
+``[redacted]``.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
+
+from gunicorn.glogging import Logger
+
+_KEY_PARAMETER = re.compile(r"((?:^|[?&;\s])apikey=)[^&;\s\"]*", re.IGNORECASE)
+_KEY_HEADERS = ("{x-api-key}i", "{authorization}i")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every ``apiKey=`` parameter (any case) replaced."""
+    return _KEY_PARAMETER.sub(rf"\g<1>{REDACTED}", text) if "=" in text else text
+
+
+class RedactingLogger(Logger):
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for name, value in atoms.items():
+            if name in _KEY_HEADERS:
+                atoms[name] = REDACTED
+            elif isinstance(value, str):
+                atoms[name] = redact(value)
+        return atoms
+
+
+logger_class = RedactingLogger
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -44,11 +44,14 @@ class CampaignApiView(APIView):
     permission_classes = ()
     renderer_classes = (OrjsonRenderer,)
     contract_envelope = True  # errors answered as the envelope (campaigner.api.errors)
+    # Any other HTTP method (OPTIONS, PUT, …) is a 405 in the envelope, not DRF's metadata.
+    http_method_names = ["get", "post"]
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         code = response.data.get("code") if isinstance(response.data, dict) else None
-        CALLS.labels(type(self).__name__, str(code)).inc()
+        # Labelled by the API method name, as operators know the calls (the path's last part).
+        CALLS.labels(request.path_info.rsplit("/", 1)[-1], str(code)).inc()
         return response
 
 

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -61,7 +62,9 @@ class AllocationListApi(_ListApi):
         return campaign_get(key, _param(request, "fCampaignId")).allocations.all()
 
 
+@csrf_exempt  # a POST with no CSRF token gets the contract's 404, not Django's HTML 403
 def unknown_method_view(request: HttpRequest, method: str) -> JsonResponse:
-    """Method names are case-sensitive; anything else under the base path is a 404."""
+    """Method names are case-sensitive; anything else under the base path is a 404, whatever
+    the HTTP method."""
     code = Code.UNKNOWN_METHOD
     return JsonResponse(envelope(code, method), status=code.http_status)

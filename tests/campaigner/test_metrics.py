@@ -31,13 +31,13 @@ def test_calls_and_inserted_leads_are_counted(client: Client) -> None:
     after = response.content.decode()
     calls = "campaignapi_calls_total"
     assert (
-        sample(after, calls, code="0", method="InsertLeadsFastApi")
-        - sample(before, calls, code="0", method="InsertLeadsFastApi")
+        sample(after, calls, code="0", method="insertLeadsFast")
+        - sample(before, calls, code="0", method="insertLeadsFast")
         == 1
     )
     assert (
-        sample(after, calls, code="102", method="InsertLeadFastApi")
-        - sample(before, calls, code="102", method="InsertLeadFastApi")
+        sample(after, calls, code="102", method="insertLeadFast")
+        - sample(before, calls, code="102", method="insertLeadFast")
         == 1
     )
     inserted = "campaignapi_leads_inserted_total"

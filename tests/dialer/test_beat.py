@@ -11,35 +11,24 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from campaigner.models import Campaign
 from dialer.models import CampaignCache
 from tests.conftest import REPO
 from tests.dialer.conftest import allocation, make_lead
+from tests.live import database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def _database_url() -> str:
-    """The test database as a URL; a unix-socket directory goes in ``?host=`` (libpq's way)."""
-    db = connection.settings_dict
-    user = quote(db["USER"] or "")
-    if str(db["HOST"]).startswith("/"):
-        return f"postgres://{user}@/{db['NAME']}?host={quote(db['HOST'])}"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{user}@{db['HOST'] or 'localhost'}{port}/{db['NAME']}"
 
 
 @contextmanager
 def celery(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DIALER_REFRESH_SECONDS": "1",
         # Its own broker folder and beat schedule file when the broker is the filesystem one.
         "CAMPAIGNER_DATA_DIR": str(tmp_path),

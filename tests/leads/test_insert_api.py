@@ -399,9 +399,25 @@ def test_integers_beyond_64_bits_are_valid_json_and_kept_exactly(api: Api, numbe
 
 
 def test_unknown_and_miscased_methods_are_404(api: Api) -> None:
-    for method in ("insertLeadsSlow", "insertleadfast", "InsertLeadFast"):
+    # A client that sends no CSRF token, as every API client: the contract's 404, not
+    # Django's HTML 403 page. (The vendor's own page has the typo insertLeadsinsertLeadFast.)
+    api.client = Client(enforce_csrf_checks=True)
+    for method in ("insertLeadsSlow", "insertleadfast", "InsertLeadFast",
+                   "insertLeadsinsertLeadFast", "insertLeadFast%00"):  # fmt: skip
         response = api.post(method, JANE)
         assert response.status_code == 404, method
+        body = response.json()
+        assert (body["code"], body["message"]) == (404, "UNKNOWN_METHOD"), method
+    assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize("verb", ["options", "put", "patch", "delete"])
+def test_other_http_methods_are_405_in_the_envelope(api: Api, verb: str) -> None:
+    query = "&".join(f"{k}={v}" for k, v in api.ids().items())
+    for method in ("insertLeadFast", "getCampaignTemplateList"):
+        response = getattr(api.client, verb)(f"{BASE}{method}?{query}")
+        assert response.status_code == 405, method
+        assert response.json()["code"] == 150, method
     assert not Lead.objects.exists()
 
 

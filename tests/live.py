@@ -1,0 +1,70 @@
+"""Real server processes for the tests that are about processes: the test database as a URL
+for them, and a gunicorn of this checkout with the production configuration."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+from tests.conftest import REPO
+
+
+def database_url() -> str:
+    """The test database as a URL; a unix-socket directory goes in ``?host=`` (libpq's way)."""
+    db = connection.settings_dict
+    user = quote(db["USER"] or "")
+    if str(db["HOST"]).startswith("/"):
+        return f"postgres://{user}@/{db['NAME']}?host={quote(db['HOST'])}"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{user}@{db['HOST'] or 'localhost'}{port}/{db['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[int]:
+    """gunicorn on a free loopback port, configured as ``make run`` and the image run it
+    (``campaigner.gunicorn_conf``, access log on), serving the test database; its access log
+    goes to ``logs/access.log`` and everything else it and Django log to ``logs/error.log``.
+    Yields the port; stops the server on exit."""
+    port = free_port()
+    logs.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "gunicorn", "campaigner.wsgi:application",
+        "--config", "python:campaigner.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+        "--access-logfile", str(logs / "access.log"), *args,
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": database_url(), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=(logs / "error.log").open("wb"),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
