@@ -67,7 +67,8 @@ def validate_action(spec: Any, *, nested: bool = False) -> tuple[str, dict[str, 
     if kind == ActionKind.CLOSE:
         params = {}
     elif kind == ActionKind.CALLBACK:
-        params = {"minutes": _int(spec, "minutes", 1)}
+        # At most ten years: a callback date must stay a date every reader can handle.
+        params = {"minutes": _int(spec, "minutes", 1, 10 * 366 * 24 * 60)}
     elif kind == ActionKind.SET_PRIORITY:
         params = {"priority": _int(spec, "priority", 0, 100)}
     elif kind == ActionKind.DNC:

@@ -31,6 +31,14 @@ def _body(request: Request) -> dict[str, Any]:
     return data
 
 
+def _valid(serializer: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """The body checked by ``serializer`` (text without NUL or unpaired surrogates, the
+    lengths): 400 naming each bad field otherwise."""
+    checked = serializer(data=_body(request))
+    checked.is_valid(raise_exception=True)
+    return dict(checked.validated_data)
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -40,17 +48,17 @@ class NextLeadInputSerializer(serializers.Serializer):
 
 
 class OutcomeInputSerializer(serializers.Serializer):
-    disposition = serializers.CharField()
-    callbackDate = serializers.CharField(required=False, allow_blank=True)
-    notes = serializers.CharField(required=False, allow_blank=True)
+    disposition = serializers.CharField(max_length=100)
+    callbackDate = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
 
 
 class NextLeadApi(ManagementApiView):
     @extend_schema(request=NextLeadInputSerializer, responses={200: dict, 204: None})
     def post(self, request: Request, campaign_id: int) -> Response:
         get_object_or_404(Campaign, pk=campaign_id)
-        agent = _body(request).get("agent", "")
-        handed = dialer_lead_next(campaign_id, agent if isinstance(agent, str) else "")
+        data = _valid(NextLeadInputSerializer, request)
+        handed = dialer_lead_next(campaign_id, data.get("agent", ""))
         if handed is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(
@@ -69,9 +77,7 @@ class NextLeadApi(ManagementApiView):
 class OutcomeApi(ManagementApiView):
     @extend_schema(request=OutcomeInputSerializer, responses={200: dict})
     def post(self, request: Request, lead_id: int) -> Response:
-        data = _body(request)
-        if not isinstance(data.get("disposition"), str):
-            raise ParseError("'disposition' (a name) is required")
+        data = _valid(OutcomeInputSerializer, request)
         lead = dialer_outcome(
             lead_id, data["disposition"], data.get("callbackDate"), data.get("notes") or ""
         )

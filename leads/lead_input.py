@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import zoneinfo
 from typing import Any
@@ -71,6 +72,10 @@ def read_fields(
             raise CampaignApiError(
                 Code.MALFORMED_REQUEST, f"{key!r} must be a string, number or null"
             )
+        elif value.__class__ is float and not math.isfinite(value):
+            # 1e400 parses to infinity, which JSON (and PostgreSQL's jsonb) cannot hold: it
+            # would be stored as null or fail the write. The client's value is refused instead.
+            raise CampaignApiError(Code.MALFORMED_REQUEST, f"{key!r} is a number out of range")
         if key in field_names:
             fields[key] = value
     return fields, no_change
@@ -109,14 +114,31 @@ def zone(timezone_name: str | None) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(timezone_name or settings.TIME_ZONE)
 
 
+# Callback instants are kept two days inside what Python's datetime can hold, so that any later
+# reading of a stored one (in any zone, plus a day of Contact Hours look-ahead) cannot overflow.
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + dt.timedelta(days=2)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=2)
+
+
 def callback_at(parts: tuple[int, int, int, int, int], zone: zoneinfo.ZoneInfo) -> dt.datetime:
     """The instant of a local wall-clock time in ``zone``.
 
     A time skipped by a daylight-saving change (e.g. 02:30 on the first Sunday of October in
     Melbourne) does not exist and is refused (114); a repeated one takes its first occurrence.
+    An instant within two days of the ends of the calendar (years 1 and 9999) is refused too
+    (114): every zone must be able to show it.
     """
     local = dt.datetime(*parts, tzinfo=zone)
-    if local.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+    try:
+        instant = local.astimezone(dt.UTC)
+        round_trip = instant.astimezone(zone)
+    except OverflowError:
+        instant = round_trip = None
+    if instant is None or round_trip is None or not _EARLIEST <= instant <= _LATEST:
+        raise CampaignApiError(
+            Code.INVALID_CALLBACK_DATE_FORMAT, f"{local:%Y/%m/%d %H:%M} is out of range"
+        )
+    if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
         raise CampaignApiError(
             Code.INVALID_CALLBACK_DATE_FORMAT,
             f"{local:%Y/%m/%d %H:%M} does not exist in {zone.key} (daylight-saving change)",
@@ -125,8 +147,9 @@ def callback_at(parts: tuple[int, int, int, int, int], zone: zoneinfo.ZoneInfo) 
 
 
 def priority(value: object) -> int | None:
-    """``njPriority``: a whole number 0-100 as JSON number or numeric string; ``None`` if blank."""
-    if is_blank(value):
+    """``njPriority``: a whole number 0-100 as JSON number or numeric string; ``None`` for null
+    (as if absent). Anything else, the empty string included, is 151."""
+    if value is None:
         return None
     number: int | None = None
     if isinstance(value, bool):

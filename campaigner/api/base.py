@@ -83,3 +83,5 @@ def json_body(request: HttpRequest) -> Any:
         return json.loads(data, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError):
         raise CampaignApiError(Code.MALFORMED_REQUEST, "the body is not valid JSON") from None
+    except RecursionError:  # arrays or objects nested hundreds deep
+        raise CampaignApiError(Code.MALFORMED_REQUEST, "the body is nested too deeply") from None

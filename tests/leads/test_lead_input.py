@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zoneinfo
 
 import pytest
@@ -83,7 +84,7 @@ def test_any_other_priority_is_151_or_blank(value: object) -> None:
     assert number is None or (0 <= number <= 100 and not isinstance(value, bool))
 
 
-@pytest.mark.parametrize("value", [True, 101, -1, 2.5, "５", "1e1", "0x10"])
+@pytest.mark.parametrize("value", [True, 101, -1, 2.5, "５", "1e1", "0x10", "", "  "])
 def test_priority_edge_values_are_151(value: object) -> None:
     assert code_of(lead_input.priority, value) is Code.INVALID_PRIORITY
 
@@ -93,7 +94,7 @@ def test_scalar_values_read_and_the_fields_asked_for_come_back(lead: dict[str, o
     storable = all(
         "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
         for text in [*lead, *(v for v in lead.values() if isinstance(v, str))]
-    )
+    ) and all(math.isfinite(v) for v in lead.values() if isinstance(v, float))
     names = frozenset(list(lead)[::2])
     try:
         fields, no_change = lead_input.read_fields(lead, names)
@@ -116,3 +117,31 @@ def test_external_ids_are_text(value: object) -> None:
     expected = value.strip() if isinstance(value, str) else str(value)
     assert lead_input.external_id(value) == expected
     assert code_of(lead_input.external_id, "x" * 256) is Code.MALFORMED_REQUEST
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [("0001/01/01 00:00", "Australia/Melbourne"), ("9999/12/31 23:59", "America/Los_Angeles"),
+     ("9999/12/31 23:59", "UTC"), ("0001/01/02 12:00", "UTC")],
+)  # fmt: skip
+def test_callbacks_at_the_ends_of_the_calendar_are_114(text: str, zone: str) -> None:
+    parts = lead_input.callback_parts(text)
+    assert parts is not None
+    code = code_of(lead_input.callback_at, parts, zoneinfo.ZoneInfo(zone))
+    assert code is Code.INVALID_CALLBACK_DATE_FORMAT
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59)),
+    st.sampled_from(["Pacific/Kiritimati", "Pacific/Pago_Pago", "Australia/Melbourne", "UTC"]),
+)
+def test_an_accepted_callback_can_be_shown_in_every_zone(moment: dt.datetime, zone: str) -> None:
+    parts = (moment.year, moment.month, moment.day, moment.hour, moment.minute)
+    try:
+        instant = lead_input.callback_at(parts, zoneinfo.ZoneInfo(zone))
+    except CampaignApiError as error:
+        assert error.code is Code.INVALID_CALLBACK_DATE_FORMAT
+        return
+    for other in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # UTC+14, UTC-11
+        (instant + dt.timedelta(days=1)).astimezone(zoneinfo.ZoneInfo(other))
+        (instant - dt.timedelta(days=1)).astimezone(zoneinfo.ZoneInfo(other))
