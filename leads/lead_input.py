@@ -129,15 +129,16 @@ def callback_at(parts: tuple[int, int, int, int, int], zone: zoneinfo.ZoneInfo) 
     (114): every zone must be able to show it.
     """
     local = dt.datetime(*parts, tzinfo=zone)
+    out_of_range = CampaignApiError(
+        Code.INVALID_CALLBACK_DATE_FORMAT, f"{local:%Y/%m/%d %H:%M} is out of range"
+    )
     try:
         instant = local.astimezone(dt.UTC)
         round_trip = instant.astimezone(zone)
     except OverflowError:
-        instant = round_trip = None
-    if instant is None or round_trip is None or not _EARLIEST <= instant <= _LATEST:
-        raise CampaignApiError(
-            Code.INVALID_CALLBACK_DATE_FORMAT, f"{local:%Y/%m/%d %H:%M} is out of range"
-        )
+        raise out_of_range from None
+    if not _EARLIEST <= instant <= _LATEST:
+        raise out_of_range
     if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
         raise CampaignApiError(
             Code.INVALID_CALLBACK_DATE_FORMAT,
