@@ -18,6 +18,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from campaigner.api.tokens import staff_user
 from campaigner.celery import app as celery_app
 
 CHECK_TIMEOUT_S = 2
@@ -58,8 +59,14 @@ def broker_status() -> dict[str, Any]:
 
 @require_GET
 def health_view(request: HttpRequest) -> JsonResponse:
+    """200 ``{"status": "ok"}`` or 503 ``{"status": "unavailable"}`` for anyone (a load
+    balancer); a staff user (admin session or bearer token) also gets every check's detail,
+    which names campaigns and servers."""
     checks = {"database": database_status(), "broker": broker_status()}
     healthy = all(check["ok"] for check in checks.values())
+    status = 200 if healthy else 503
+    if not staff_user(request):
+        return JsonResponse({"status": "ok" if healthy else "unavailable"}, status=status)
     body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **checks}
     if checks["database"]["ok"]:
         for name, check in _informational.items():
@@ -68,4 +75,4 @@ def health_view(request: HttpRequest) -> JsonResponse:
             except Exception as exc:
                 body[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         body["warnings"] = [name for name in _informational if not body[name]["ok"]]
-    return JsonResponse(body, status=200 if healthy else 503)
+    return JsonResponse(body, status=status)

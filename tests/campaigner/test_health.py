@@ -6,12 +6,38 @@ import pytest
 from django.test import Client
 
 from campaigner.celery import app as celery_app
+from campaigner.models import ApiToken
+from tests.factories import CampaignFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_healthy_server_answers_200(client: Client) -> None:
+@pytest.fixture
+def staff(client: Client) -> Client:
+    client.force_login(UserFactory(is_staff=True))
+    return client
+
+
+def test_anyone_gets_the_status_and_nothing_more(client: Client) -> None:
+    CampaignFactory(name="Secret campaign")
     response = client.get("/health")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    client.force_login(UserFactory(is_staff=False))
+    assert client.get("/health").json() == {"status": "ok"}
+    bad_token = client.get("/health", headers={"Authorization": "Bearer nope"})
+    assert bad_token.json() == {"status": "ok"}
+
+
+def test_a_token_of_a_staff_user_sees_the_detail(client: Client) -> None:
+    token = ApiToken(user=UserFactory(is_staff=True))
+    token.set_token("health-token-0000000000")
+    token.save()
+    body = client.get("/health", headers={"Authorization": "Bearer health-token-0000000000"})
+    assert body.json()["database"]["ok"] is True
+
+
+def test_healthy_server_answers_200(staff: Client) -> None:
+    response = staff.get("/health")
 
     assert response.status_code == 200
     body = response.json()
@@ -27,8 +53,9 @@ def unreachable_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     assert celery_app.conf.broker_url == "redis://127.0.0.1:1/0"
 
 
-def test_unreachable_broker_answers_503(client: Client, unreachable_broker: None) -> None:
-    response = client.get("/health")
+def test_unreachable_broker_answers_503(staff: Client, unreachable_broker: None) -> None:
+    assert Client().get("/health").json() == {"status": "unavailable"}
+    response = staff.get("/health")
 
     assert response.status_code == 503
     body = response.json()
@@ -38,31 +65,34 @@ def test_unreachable_broker_answers_503(client: Client, unreachable_broker: None
     assert "Connection refused" in body["broker"]["error"] or "Error" in body["broker"]["error"]
 
 
-def test_unreachable_database_answers_503(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_database_answers_503(staff: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     from django.db import connection
+
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("connection refused")
 
     monkeypatch.setattr(connection, "cursor", refuse)
-    response = client.get("/health")
+    response = staff.get("/health")
 
-    assert response.status_code == 503
-    assert response.json()["database"] == {"ok": False, "error": "OSError: connection refused"}
+    # Who the caller is cannot be known without the database: the status alone.
+    assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
+    from campaigner.health import database_status
+
+    assert database_status() == {"ok": False, "error": "OSError: connection refused"}
 
 
-def test_a_stale_dialer_cache_is_a_warning_not_a_failure(client: Client) -> None:
+def test_a_stale_dialer_cache_is_a_warning_not_a_failure(staff: Client) -> None:
     from dialer.services import dialer_cache_refresh
-    from tests.factories import CampaignFactory
 
     campaign = CampaignFactory(name="Never rebuilt")
-    body = client.get("/health").json()
+    body = staff.get("/health").json()
     assert body["status"] == "ok"
     assert body["dialerCache"]["ok"] is False
     assert body["dialerCache"]["staleCampaigns"] == ["Never rebuilt"]
     assert body["warnings"] == ["dialerCache"]
 
     dialer_cache_refresh(campaign.pk)
-    body = client.get("/health").json()
+    body = staff.get("/health").json()
     assert body["dialerCache"]["ok"] is True and body["warnings"] == []
     assert body["dialerCache"]["oldestAgeSeconds"] < 5

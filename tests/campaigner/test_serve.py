@@ -27,9 +27,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(url: str) -> tuple[int, str]:
+def _get(url: str, token: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -61,6 +64,8 @@ def test_serve_runs_everything_on_the_embedded_defaults(tmp_path: Path) -> None:
                 pass
             time.sleep(0.5)
         assert status == 200, f"serve did not come up: {server.poll()=}"
+        assert body == '{"status": "ok"}'  # anonymous: the status alone
+        status, body = _get(f"{base}/health", token="demo-admin-token-change-me")
         assert '"database": {"ok": true' in body
         assert '"transport": "filesystem"' in body
         status, login = _get(f"{base}/admin/login/")
