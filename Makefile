@@ -19,18 +19,21 @@ $(STAMP): requirements.lock requirements-dev.lock
 run: install
 	$(BIN)/python manage.py serve
 
+# The tests sign nothing that matters; a run against a real database still needs a key.
+TEST_SECRET_KEY := test-only-key-of-make-test-not-for-any-server
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET_KEY)} $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET_KEY)} \
+		$(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: install
-	$(BIN)/python -m tests.bench
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET_KEY)} $(BIN)/python -m tests.bench
 
 # Regenerate both locks after editing pyproject.toml (needs `uv` on PATH: `pip install uv`).
 # Each keeps the versions it already pins where they still satisfy pyproject.toml.

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,8 +23,33 @@ env = environ.Env()
 DATA_DIR = Path(env.str("CAMPAIGNER_DATA_DIR", default=str(BASE_DIR / ".data"))).resolve()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# Only used to sign sessions and CSRF tokens; production must set its own.
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-dev-key-set-DJANGO_SECRET_KEY")
+
+# --- Security -----------------------------------------------------------------------------
+# DJANGO_SECURE=1 (set in the Docker image) turns on everything HTTPS behind a proxy needs;
+# each setting can still be set on its own.
+SECURE = env.bool("DJANGO_SECURE", default=False)
+# Signs sessions and CSRF tokens. Only the embedded demo (no DATABASE_URL, not DJANGO_SECURE)
+# may run on the public development key; anything else refuses to start without a real one.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if env.str("DATABASE_URL", default="") or SECURE:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set (a long random string) when DATABASE_URL or"
+            " DJANGO_SECURE is set; only the embedded demo runs on the development key"
+        )
+    SECRET_KEY = "insecure-development-key-of-the-embedded-demo-only"  # noqa: S105
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=SECURE)
+# Load balancers and Prometheus ask over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000 if SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=SECURE)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=SECURE)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=SECURE)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips a client's own).
+if env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=SECURE):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -186,6 +212,9 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="campaigner@lo
 ACTION_MAX_ATTEMPTS = env.int("ACTION_MAX_ATTEMPTS", default=8)
 ACTION_RETRY_BASE_SECONDS = env.float("ACTION_RETRY_BASE_SECONDS", default=30)
 ACTION_WEBHOOK_TIMEOUT_S = env.float("ACTION_WEBHOOK_TIMEOUT_S", default=10)
+# Webhooks go to public addresses only, unless this allows loopback and private ranges too
+# (a webhook receiver on the same machine or network: the demo of make run, the tests).
+ACTION_WEBHOOK_ALLOW_PRIVATE = env.bool("ACTION_WEBHOOK_ALLOW_PRIVATE", default=False)
 
 LOGGING = {
     "version": 1,

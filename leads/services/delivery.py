@@ -15,11 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -154,14 +158,77 @@ def _send(delivery: ActionDelivery) -> tuple[int | None, str]:
         },
     )
     try:
-        with urllib.request.urlopen(  # noqa: S310
-            request, timeout=settings.ACTION_WEBHOOK_TIMEOUT_S
-        ) as response:
+        with _OPENER.open(request, timeout=settings.ACTION_WEBHOOK_TIMEOUT_S) as response:
             return response.status, ""
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code} {exc.reason}"[:_ERROR_CHARS]
     except (OSError, ValueError) as exc:  # refused, timeout, DNS, bad URL
         return None, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+
+
+def _vetted_connection(
+    address: tuple[str, int], timeout: Any = None, source_address: Any = None
+) -> socket.socket:
+    """``socket.create_connection`` for webhooks: the host is resolved here and only a public
+    address is connected to (unless ``ACTION_WEBHOOK_ALLOW_PRIVATE``), so a webhook cannot be
+    aimed at the server's own network: loopback, private ranges, link-local (cloud metadata
+    at 169.254.169.254), multicast, reserved. The check is on the very address connected to,
+    so a name that resolves differently a moment later cannot slip past it."""
+    host, port = address
+    allow_private = settings.ACTION_WEBHOOK_ALLOW_PRIVATE
+    error: OSError | None = None
+    for family, kind, proto, _, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        ip = ipaddress.ip_address(sockaddr[0])
+        if not allow_private and not ip.is_global:
+            error = OSError(f"{host} is {ip}, not a public address: webhooks may not go there")
+            continue
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is not None:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError(f"{host} did not resolve")
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _vetted_connection
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _vetted_connection
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_HTTPConnection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_HTTPSConnection, req, context=self._context)  # type: ignore[attr-defined]
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx answer is a failed attempt: following it would send the signed lead elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+# No proxy from the environment either: the address check must see the real target.
+_OPENER = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), _HTTPHandler, _HTTPSHandler, _NoRedirects
+)
 
 
 def _send_email(delivery: ActionDelivery) -> str:

@@ -68,7 +68,6 @@ def test_unreachable_broker_answers_503(staff: Client, unreachable_broker: None)
 def test_unreachable_database_answers_503(staff: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     from django.db import connection
 
-
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("connection refused")
 

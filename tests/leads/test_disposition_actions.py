@@ -36,6 +36,7 @@ SECRET = "s3cret"
 @pytest.fixture(autouse=True)
 def _eager_tasks(settings: Any) -> Iterator[None]:
     settings.ACTION_RETRY_BASE_SECONDS = 0
+    settings.ACTION_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on 127.0.0.1
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     celery_app.conf.task_always_eager = True
     yield
@@ -85,7 +86,10 @@ class Hook:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.received.append((dict(self.headers), body))
-                self.send_response(hook.statuses.pop(0) if hook.statuses else 200)
+                status = hook.statuses.pop(0) if hook.statuses else 200
+                self.send_response(status)
+                if 300 <= status < 400:  # somewhere a redirect-following client would go
+                    self.send_header("Location", hook.url + "/elsewhere")
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -267,3 +271,40 @@ def test_email_with_field_substitution(api: Api, lead: Lead) -> None:
     assert message.subject == "Sale: Jane"
     assert message.body == f"Lead {lead.pk} (0383218199) in Jan16a."
     assert ActionDelivery.objects.get().status == "delivered"
+
+
+@pytest.mark.parametrize("target", ["127.0.0.1", "10.0.0.1", "169.254.169.254", "[::1]"])
+def test_a_webhook_to_a_private_address_is_refused_without_a_request(
+    api: Api, lead: Lead, settings: Any, target: str
+) -> None:
+    settings.ACTION_WEBHOOK_ALLOW_PRIVATE = False
+    settings.ACTION_MAX_ATTEMPTS = 1
+    disposition(
+        api, "Hook", {"kind": "webhook", "url": f"http://{target}:9/hook", "secret": SECRET}
+    )
+    assert set_disposition(api, "Hook")["code"] == 0
+    delivery = ActionDelivery.objects.get()
+    assert delivery.status == ActionDelivery.Status.FAILED
+    assert "not a public address" in delivery.last_error
+
+
+def test_a_private_receiver_is_refused_unless_allowed(
+    api: Api, lead: Lead, hook: Hook, settings: Any
+) -> None:
+    settings.ACTION_WEBHOOK_ALLOW_PRIVATE = False
+    settings.ACTION_MAX_ATTEMPTS = 1
+    disposition(api, "Hook", {"kind": "webhook", "url": hook.url, "secret": SECRET})
+    set_disposition(api, "Hook")
+    assert hook.received == []  # no request left the server
+
+
+def test_a_redirect_is_a_failed_attempt_not_followed(
+    api: Api, lead: Lead, hook: Hook, settings: Any
+) -> None:
+    settings.ACTION_MAX_ATTEMPTS = 1
+    hook.statuses = [302]
+    disposition(api, "Hook", {"kind": "webhook", "url": hook.url, "secret": SECRET})
+    set_disposition(api, "Hook")
+    delivery = ActionDelivery.objects.get()
+    assert (delivery.status, delivery.last_http_status) == (ActionDelivery.Status.FAILED, 302)
+    assert len(hook.received) == 1

@@ -99,7 +99,12 @@ class Command(BaseCommand):
         metrics_dir = settings.DATA_DIR / "prometheus"  # see campaigner/metrics.py
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        env = {
+            "ACTION_WEBHOOK_ALLOW_PRIVATE": "1",  # the demo's webhook receiver may be local
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        }
         children = {
             name: subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env)  # noqa: S603 (our argv)
             for name, cmd in commands.items()
