@@ -22,10 +22,10 @@ ineligible since is skipped at hand-out.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -36,7 +36,7 @@ from prometheus_client import Histogram
 from campaigner.contract import CampaignApiError, Refusal, Refused
 from campaigner.locks import LockKey, advisory_xact_lock, advisory_xact_try_lock
 from campaigner.models import Campaign
-from campaigner.sql import execute_prepared
+from campaigner.sql import execute_prepared, fetch_one
 from dialer import sql
 from dialer.models import CacheEntry, CampaignCache
 from dialer.order import AllocationLeads, Candidate, balance
@@ -235,29 +235,23 @@ class HandOut:
     fields: dict[str, Any]
     phone: str
     version: int
-    checked_out_until: dt.datetime
     skipped: int
+    checked_out_until: dt.datetime
 
 
 def dialer_lead_next(campaign_id: int, agent: str = "") -> HandOut | None:
     """Check out the campaign's next eligible lead from its cache; ``None`` when there is none.
 
-    One call of the database function ``dialer_next_lead`` (migration dialer.0002), one round
+    One call of the database function ``dialer_next_lead`` (``dialer/sql.py``), one round
     trip and one transaction: it takes the first cache entry nobody else holds, deletes it,
     re-checks the lead, drops stale entries, and checks the lead out for
     ``DIALER_CHECKOUT_SECONDS`` with a version bump. ``agent`` names the holder.
     """
     holder = agent.strip()[:150] or "dialer"
     until = timezone.now() + dt.timedelta(seconds=settings.DIALER_CHECKOUT_SECONDS)
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, sql.HANDOUT, [campaign_id, holder, until])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    lead_id, external_id, allocation_id, fields, version, number, skipped = row
-    if isinstance(fields, str):  # a raw cursor may hand jsonb back undecoded
-        fields = json.loads(fields)
-    return HandOut(lead_id, external_id, allocation_id, fields, number, version, until, skipped)
+    return fetch_one(
+        partial(HandOut, checked_out_until=until), sql.HANDOUT, [campaign_id, holder, until]
+    )
 
 
 def dialer_outcome(

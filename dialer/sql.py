@@ -96,7 +96,12 @@ CACHE_INSERT = (
     " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(lead_id, position)"
 )
 
-HANDOUT = "SELECT * FROM dialer_next_lead(%s, %s, %s)"
+# Parameters: campaign, holder, check-out end. Columns named as dialer.services.HandOut's.
+HANDOUT = (
+    "SELECT out_lead_id AS lead_id, out_external_id AS external_id,"
+    " out_allocation_id AS allocation_id, out_fields AS fields, out_number AS phone,"
+    " out_version AS version, out_skipped AS skipped FROM dialer_next_lead(%s, %s, %s)"
+)
 
 # contact_hours_open: PL/pgSQL rather than SQL so that its plans are cached per session (a SQL
 # function that cannot be inlined is planned again on every call). The wall-clock comparison

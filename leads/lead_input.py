@@ -118,6 +118,7 @@ def zone(timezone_name: str | None) -> zoneinfo.ZoneInfo:
 # reading of a stored one (in any zone, plus a day of Contact Hours look-ahead) cannot overflow.
 _EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + dt.timedelta(days=2)
 _LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - dt.timedelta(days=2)
+_OUT_OF_RANGE = dt.datetime.min.replace(tzinfo=dt.UTC)  # stands for an instant that overflowed
 
 
 def callback_at(parts: tuple[int, int, int, int, int], zone: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -129,16 +130,15 @@ def callback_at(parts: tuple[int, int, int, int, int], zone: zoneinfo.ZoneInfo) 
     (114): every zone must be able to show it.
     """
     local = dt.datetime(*parts, tzinfo=zone)
-    out_of_range = CampaignApiError(
-        Code.INVALID_CALLBACK_DATE_FORMAT, f"{local:%Y/%m/%d %H:%M} is out of range"
-    )
     try:
         instant = local.astimezone(dt.UTC)
         round_trip = instant.astimezone(zone)
     except OverflowError:
-        raise out_of_range from None
+        instant = round_trip = _OUT_OF_RANGE
     if not _EARLIEST <= instant <= _LATEST:
-        raise out_of_range
+        raise CampaignApiError(
+            Code.INVALID_CALLBACK_DATE_FORMAT, f"{local:%Y/%m/%d %H:%M} is out of range"
+        )
     if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
         raise CampaignApiError(
             Code.INVALID_CALLBACK_DATE_FORMAT,

@@ -23,8 +23,6 @@ _NUMBER = re.compile(r"\+?[0-9]{6,16}")
 
 def ascii_digits(text: str) -> str:
     """``text`` with every Unicode decimal digit replaced by its ASCII digit."""
-    if text.isascii():
-        return text
     return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
@@ -49,7 +47,9 @@ class PhoneNormaliser:
     def __call__(self, value: object) -> str | None:
         """The normalised number, or ``None`` when ``value`` is not a usable number."""
         if isinstance(value, str):
-            candidate = ascii_digits(_SEPARATORS.sub("", value))
+            candidate = _SEPARATORS.sub("", value)
+            if not candidate.isascii():
+                candidate = ascii_digits(candidate)
         elif isinstance(value, int) and not isinstance(value, bool):
             candidate = str(value)
         else:
