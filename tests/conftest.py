@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,6 +22,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     from campaigner.startup import prepare
 
+    # The servers and workers some tests start are given DATABASE_URL, so they need a key.
+    os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-key-of-the-test-run")
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None)
     if settings.CELERY_BROKER_IS_FILESYSTEM and options:
         folder = Path(tempfile.mkdtemp(prefix="campaigner-test-broker-"))

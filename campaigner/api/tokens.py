@@ -17,7 +17,8 @@ from rest_framework.authentication import (
     SessionAuthentication,
     get_authorization_header,
 )
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, ParseError
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -68,9 +69,21 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer"}
 
 
+class JsonBodyParser(JSONParser):
+    """DRF's JSON parser, with a body nested too deeply for the decoder a 400 like any other
+    malformed body (DRF lets the ``RecursionError`` through as a 500)."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply") from None
+
+
 class ManagementApiView(APIView):
     """Base of every ``/api/v1/`` view: staff only, by bearer token or admin session."""
 
+    parser_classes = (JsonBodyParser,)
     authentication_classes = (BearerTokenAuthentication, SessionAuthentication)
     permission_classes = (IsAdminUser,)
 
