@@ -330,6 +330,25 @@ class ApiKey(models.Model):
         self.key_prefix = plain[:8]
 
 
+class KeyFailure(models.Model):
+    """Wrong CampaignAPI keys sent from one client address (``campaigner.api.auth``): after
+    ``CAMPAIGNAPI_BAD_KEY_LIMIT`` within ``CAMPAIGNAPI_BAD_KEY_WINDOW_S`` the address is locked
+    until ``locked_until``: every key it sends is refused unchecked, so a guess that happens to
+    be right is refused too. Only wrong keys write here; a good key from anywhere else costs
+    nothing more."""
+
+    address = models.GenericIPAddressField(primary_key=True)
+    window_started_at = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "wrong API key address"
+
+    def __str__(self) -> str:
+        return f"{self.address}: {self.failures} wrong keys"
+
+
 class ApiToken(models.Model):
     """A bearer token of a staff user for the management API (``/api/v1/``). Stored hashed."""
 

@@ -10,6 +10,7 @@ the folders (``campaigner.startup.prepare``).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "campaigner",
     "leads",
     "dialer",
@@ -76,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login
 ]
 
 ROOT_URLCONF = "campaigner.urls"
@@ -154,6 +157,10 @@ CAMPAIGNAPI_MIN_CALL_MS = env.int("CAMPAIGNAPI_MIN_CALL_MS", default=100)
 CAMPAIGNAPI_QUEUE_TIMEOUT_S = env.float("CAMPAIGNAPI_QUEUE_TIMEOUT_S", default=60)
 CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S = env.float("CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S", default=600)
 CAMPAIGNAPI_MAX_BODY_MB = env.int("CAMPAIGNAPI_MAX_BODY_MB", default=64)
+# Wrong API keys from one client address: this many within the window locks it out for LOCK_S.
+CAMPAIGNAPI_BAD_KEY_LIMIT = env.int("CAMPAIGNAPI_BAD_KEY_LIMIT", default=20)
+CAMPAIGNAPI_BAD_KEY_WINDOW_S = env.int("CAMPAIGNAPI_BAD_KEY_WINDOW_S", default=60)
+CAMPAIGNAPI_BAD_KEY_LOCK_S = env.int("CAMPAIGNAPI_BAD_KEY_LOCK_S", default=300)
 DIALER_REFRESH_SECONDS = env.int("DIALER_REFRESH_SECONDS", default=120)
 DIALER_CACHE_SIZE = env.int("DIALER_CACHE_SIZE", default=1000)
 DIALER_CHECKOUT_SECONDS = env.int("DIALER_CHECKOUT_SECONDS", default=180)
@@ -180,6 +187,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 
 # --- Auth, i18n, static -------------------------------------------------------------------
+# Admin logins are throttled by django-axes: after AXES_FAILURE_LIMIT wrong passwords for one
+# user from one address, that pair is locked out for AXES_COOLOFF_MINUTES (answered 429), while
+# the same user from elsewhere and other users from there can still log in.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -222,5 +241,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"pgserver": {"level": "WARNING"}},
+    "loggers": {"pgserver": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -36,6 +36,7 @@ from campaigner.models import (
     Campaign,
     CampaignTemplate,
     ContactHours,
+    KeyFailure,
     TemplateField,
 )
 
@@ -140,17 +141,39 @@ def call_target_of(allocation: Allocation) -> CallTarget:
     )
 
 
+# A client address locked out for sending wrong keys (models.KeyFailure) gets no key at all.
+# Parameter: the address (NULL when unknown).
+_NOT_LOCKED_OUT = (
+    f"NOT EXISTS (SELECT 1 FROM {KeyFailure._meta.db_table} f"  # noqa: S608
+    " WHERE f.address = %s::inet AND f.locked_until > now())"
+)
+
+# Parameters: key hash, client address.
 KEY = (
     f"SELECT id AS key_id, team_id, last_used_at FROM {ApiKey._meta.db_table}"  # noqa: S608
-    " WHERE key_hash = %s AND NOT revoked"
+    f" WHERE key_hash = %s AND NOT revoked AND {_NOT_LOCKED_OUT}"
 )
+
+# One more wrong key from an address (parameters: address, window seconds, limit, lock
+# seconds): counted in the current window, or a new window started; at the limit, locked.
+_IN_WINDOW = "f.window_started_at > now() - %(window)s * interval '1 s'"
+_COUNT = f"(CASE WHEN {_IN_WINDOW} THEN f.failures + 1 ELSE 1 END)"
+KEY_FAILED = f"""
+    INSERT INTO {KeyFailure._meta.db_table} AS f (address, window_started_at, failures)
+    VALUES (%(address)s, now(), 1)
+    ON CONFLICT (address) DO UPDATE SET
+        window_started_at = CASE WHEN {_IN_WINDOW} THEN f.window_started_at ELSE now() END,
+        failures = {_COUNT},
+        locked_until = CASE WHEN {_COUNT} >= %(limit)s
+                                 AND (f.locked_until IS NULL OR f.locked_until < now())
+                            THEN now() + %(lock)s * interval '1 s' ELSE f.locked_until END"""  # noqa: S608
 
 KEY_USED = (
     f"UPDATE {ApiKey._meta.db_table} SET last_used_at = %s"  # noqa: S608
     " WHERE id = %s AND (last_used_at IS NULL OR last_used_at < %s)"
 )
 
-# Parameters: allocation, campaign, template ids, key hash.
+# Parameters: allocation, campaign, template ids, key hash, client address.
 KEY_AND_ALLOCATION = f"""
     SELECT k.id AS key_id, k.team_id, k.last_used_at,
            a.name AS allocation_name, t.disposition_set_id,
@@ -159,7 +182,7 @@ KEY_AND_ALLOCATION = f"""
                                      ORDER BY f.position, f.id), '[]')
             FROM {TemplateField._meta.db_table} f WHERE f.template_id = t.id) AS template_fields
     FROM (SELECT %s::bigint AS allocation, %s::bigint AS campaign, %s::bigint AS template) i
-    JOIN {ApiKey._meta.db_table} k ON k.key_hash = %s AND NOT k.revoked
+    JOIN {ApiKey._meta.db_table} k ON k.key_hash = %s AND NOT k.revoked AND {_NOT_LOCKED_OUT}
     LEFT JOIN ({Allocation._meta.db_table} a
                JOIN {Campaign._meta.db_table} c ON c.id = a.campaign_id
                JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
