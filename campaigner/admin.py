@@ -22,6 +22,7 @@ from campaigner.models import (
     Disposition,
     DispositionAction,
     DispositionSet,
+    KeyFailure,
     TemplateField,
     new_secret,
 )
@@ -164,3 +165,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
             obj.set_token(plain)
             _show_once(request, f"Token {obj.name!r} of {obj.user}", plain)
         super().save_model(request, obj, form, change)
+
+
+@admin.register(KeyFailure)
+class KeyFailureAdmin(admin.ModelAdmin):
+    """Addresses that sent wrong API keys; deleting one lifts its lock-out at once."""
+
+    list_display = ("address", "failures", "window_started_at", "locked_until")
+    readonly_fields = ("address", "failures", "window_started_at", "locked_until")
+    ordering = ("-locked_until",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
