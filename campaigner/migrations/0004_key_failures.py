@@ -4,22 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigner', '0003_allocation_id_campaign_key'),
+        ("campaigner", "0003_allocation_id_campaign_key"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='KeyFailure',
+            name="KeyFailure",
             fields=[
-                ('address', models.GenericIPAddressField(primary_key=True, serialize=False)),
-                ('window_started_at', models.DateTimeField()),
-                ('failures', models.PositiveIntegerField(default=0)),
-                ('locked_until', models.DateTimeField(blank=True, null=True)),
+                ("address", models.GenericIPAddressField(primary_key=True, serialize=False)),
+                ("window_started_at", models.DateTimeField()),
+                ("failures", models.PositiveIntegerField(default=0)),
+                ("locked_until", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'wrong API key address',
+                "verbose_name": "wrong API key address",
             },
         ),
     ]
