@@ -35,11 +35,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[int]:
+def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[tuple[int, int]]:
     """gunicorn on a free loopback port, configured as ``make run`` and the image run it
     (``campaigner.gunicorn_conf``, access log on), serving the test database; its access log
     goes to ``logs/access.log`` and everything else it and Django log to ``logs/error.log``.
-    Yields the port; stops the server on exit."""
+    Yields the port and the master's pid; stops the server on exit."""
     port = free_port()
     logs.mkdir(parents=True, exist_ok=True)
     command = [
@@ -64,7 +64,7 @@ def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[int]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.2)
-        yield port
+        yield port, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -90,7 +90,7 @@ def server(tmp_path: Path, client: Any) -> Iterator[tuple[int, Any]]:
     env = {"CAMPAIGNAPI_MIN_CALL_MS": "0", "CAMPAIGNAPI_MAX_BODY_MB": "1",
            "CAMPAIGNAPI_BAD_KEY_LIMIT": "1000000",  # its wrong keys must not lock it out
            "CAMPAIGNAPI_CONCURRENCY": "4"}  # fmt: skip
-    with gunicorn(tmp_path, "--workers", "1", "--threads", "4", **env) as port:
+    with gunicorn(tmp_path, "--workers", "1", "--threads", "4", **env) as (port, _):
         yield port, api
 
 

@@ -30,7 +30,7 @@ def test_no_log_line_holds_an_api_key(tmp_path: Path, client: object) -> None:
         (f"getCampaignList?fTemplateId=x&apiKey={GLOBAL_KEY}", {}),  # 116
         (f"nosuchMethod?apiKey={GLOBAL_KEY}", {}),  # 404
     ]
-    with gunicorn(tmp_path, "--workers", "1", "--threads", "2") as port:
+    with gunicorn(tmp_path, "--workers", "1", "--threads", "2") as (port, _):
         statuses = []
         for path, headers in calls:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
