@@ -1,5 +1,6 @@
-"""Real server processes for the tests that are about processes: the test database as a URL
-for them, and a gunicorn of this checkout with the production configuration."""
+"""Real server processes for the tests that are about processes (and the benchmarks): the test
+database as a URL for them, a free port, waiting for a server to listen, and a gunicorn of this
+checkout with the production configuration."""
 
 from __future__ import annotations
 
@@ -34,6 +35,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_listening(port: int, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Return once ``server`` accepts connections on ``port``; raise if it exits first or
+    ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.2)
+
+
 @contextmanager
 def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[tuple[int, int]]:
     """gunicorn on a free loopback port, configured as ``make run`` and the image run it
@@ -55,15 +70,7 @@ def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[tuple[int, int]]:
         stderr=(logs / "error.log").open("wb"),
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        wait_listening(port, server)
         yield port, server.pid
     finally:
         server.terminate()

@@ -16,9 +16,8 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigner.models import ApiToken
 from tests.campaignapi import BASE, GLOBAL_KEY, SAMPLE_FIELDS, make_api
-from tests.factories import DispositionFactory, UserFactory
+from tests.factories import ApiTokenFactory, DispositionFactory
 from tests.live import gunicorn
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -84,9 +83,7 @@ def fingerprint() -> tuple[Any, ...]:
 def server(tmp_path: Path, client: Any) -> Iterator[tuple[int, Any]]:
     api = make_api(client)
     DispositionFactory(disposition_set=api.template.disposition_set, name="Sale")
-    token = ApiToken(user=UserFactory(is_staff=True, is_superuser=True, username="fuzzer"))
-    token.set_token(TOKEN)
-    token.save()
+    ApiTokenFactory(plain=TOKEN, user__username="fuzzer", user__is_superuser=True)
     env = {"CAMPAIGNAPI_MIN_CALL_MS": "0", "CAMPAIGNAPI_MAX_BODY_MB": "1",
            "CAMPAIGNAPI_BAD_KEY_LIMIT": "1000000",  # its wrong keys must not lock it out
            "CAMPAIGNAPI_CONCURRENCY": "4"}  # fmt: skip

@@ -6,8 +6,7 @@ import pytest
 from django.test import Client
 
 from campaigner.celery import app as celery_app
-from campaigner.models import ApiToken
-from tests.factories import CampaignFactory, UserFactory
+from tests.factories import ApiTokenFactory, CampaignFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,9 +28,7 @@ def test_anyone_gets_the_status_and_nothing_more(client: Client) -> None:
 
 
 def test_a_token_of_a_staff_user_sees_the_detail(client: Client) -> None:
-    token = ApiToken(user=UserFactory(is_staff=True))
-    token.set_token("health-token-0000000000")
-    token.save()
+    ApiTokenFactory(plain="health-token-0000000000")
     body = client.get("/health", headers={"Authorization": "Bearer health-token-0000000000"})
     assert body.json()["database"]["ok"] is True
 

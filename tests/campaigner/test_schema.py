@@ -3,8 +3,7 @@
 import pytest
 from django.test import Client
 
-from campaigner.models import ApiToken
-from tests.factories import UserFactory
+from tests.factories import ApiTokenFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,14 +19,9 @@ def test_schema_and_docs_are_served_to_staff(client: Client) -> None:
 
 
 def test_bearer_tokens_of_staff_users_only(client: Client) -> None:
-    staff, plain = UserFactory(is_staff=True), "staff-token-0000000000"
-    token = ApiToken(user=staff)
-    token.set_token(plain)
-    token.save()
-    outsider, other = UserFactory(is_staff=False), "user-token-000000000000"
-    token = ApiToken(user=outsider)
-    token.set_token(other)
-    token.save()
+    plain, other = "staff-token-0000000000", "user-token-000000000000"
+    ApiTokenFactory(plain=plain)
+    ApiTokenFactory(plain=other, user__is_staff=False)
 
     def status(header: str) -> int:
         return client.get("/api/v1/schema/", headers={"Authorization": header}).status_code

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from campaigner.models import (
@@ -16,7 +17,7 @@ from campaigner.models import (
     Disposition,
 )
 from leads.models import Lead, LeadPhone
-from tests.factories import TemplateFactory
+from tests.factories import ApiTokenFactory, TemplateFactory
 
 _numbers = iter(range(10**8))
 
@@ -28,6 +29,17 @@ def always_open(name: str = "Always", zone: str = "Australia/Melbourne") -> Cont
             contact_hours=hours, weekday=day, start_minute=0, end_minute=1440
         )
     return hours
+
+
+TOKEN = "dialer-token-000000000000"
+
+
+@pytest.fixture
+def dialer(client: Client) -> Client:
+    """A client of the dialer: a staff user's bearer token on every request."""
+    ApiTokenFactory(plain=TOKEN, user__username="pbx")
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
+    return client
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigner.models import (
-    ApiToken,
     Campaign,
     ContactHours,
     ContactHoursClosedDate,
@@ -19,20 +18,8 @@ from campaigner.models import (
 )
 from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
 from tests.dialer.conftest import ago, allocation, make_lead
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-TOKEN = "dialer-token-000000000000"
-
-
-@pytest.fixture
-def dialer(client: Client) -> Client:
-    token = ApiToken(user=UserFactory(is_staff=True, username="pbx"))
-    token.set_token(TOKEN)
-    token.save()
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
-    return client
 
 
 def refresh(client: Client, campaign: Campaign) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from campaigner.models import (
     Allocation,
     ApiKey,
+    ApiToken,
     Campaign,
     CampaignTemplate,
     ContactHours,
@@ -149,3 +150,20 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
     plain = factory.Sequence(lambda n: f"test-api-key-{n:020d}")
     key_hash = factory.LazyAttribute(lambda o: hash_secret(o.plain))
     key_prefix = factory.LazyAttribute(lambda o: o.plain[:8])
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """A staff user's bearer token; pass ``plain=`` to choose it (stored by ``set_token``)."""
+
+    class Meta:
+        model = ApiToken
+
+    user = factory.SubFactory(UserFactory, is_staff=True)
+
+    @classmethod
+    def _create(cls, model_class: type[ApiToken], *args: object, **kwargs: object) -> ApiToken:
+        plain = str(kwargs.pop("plain"))
+        token = model_class(**kwargs)
+        token.set_token(plain)
+        token.save()
+        return token

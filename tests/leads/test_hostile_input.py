@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from campaigner.models import ApiToken
 from dialer.services import dialer_cache_refresh
 from leads.models import Lead
 from tests.campaignapi import Api, make_api
-from tests.dialer.conftest import allocation, campaign, make_lead  # noqa: F401 (fixture)
-from tests.factories import DispositionFactory, UserFactory
+from tests.dialer.conftest import allocation, campaign, dialer, make_lead  # noqa: F401 (fixtures)
+from tests.factories import DispositionFactory
 from tests.snapshot import database_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,17 +81,8 @@ def test_null_priority_is_the_default(api: Api) -> None:
     assert Lead.objects.get().priority == 10
 
 
-@pytest.fixture
-def dialer(client: Client) -> Client:
-    token = ApiToken(user=UserFactory(is_staff=True, username="pbx"))
-    token.set_token("dialer-token-000000000000")
-    token.save()
-    client.defaults["HTTP_AUTHORIZATION"] = "Bearer dialer-token-000000000000"
-    return client
-
-
 def test_dialer_calls_refuse_nul_and_edge_dates_with_400(
-    dialer: Client,
+    dialer: Client,  # noqa: F811 (the fixture)
     campaign: Any,  # noqa: F811 (the fixture)
 ) -> None:
     DispositionFactory(disposition_set=campaign.template.disposition_set, name="Later")
