@@ -301,7 +301,7 @@ def dialer_outcome(
             lead_write(lead.pk, lead.version, values, holder=lead.checked_out_by, now=now)
         except LeadConflict as conflict:
             raise DialerError(Refusal.CONFLICT, conflict.detail or "") from None
-        plan.finish(lead.pk)
+        plan.finish()
     return Lead.objects.get(pk=lead_id)
 
 

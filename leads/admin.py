@@ -225,7 +225,7 @@ class LeadAdmin(admin.ModelAdmin):
             transaction.set_rollback(True)
             return
         if plan is not None:
-            plan.finish(obj.pk)
+            plan.finish()
         obj.refresh_from_db()
 
 

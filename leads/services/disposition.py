@@ -68,14 +68,14 @@ class DispositionPlan:
     # Actions that need the written lead: (kind, params, the stored action for deliveries).
     deferred: list[tuple[str, dict[str, Any], ActionRow]] = field(default_factory=list)
 
-    def finish(self, lead_id: int) -> int:
+    def finish(self) -> int:
         """Run the deferred actions on the written lead and record the disposition. Inside the
         write's transaction. Returns the id of the lead's new ``DispositionRecord``."""
         deliveries = []
         if self.deferred:
             lead = Lead.objects.select_related(
                 "campaign__template__contact_hours", "allocation", "contact_hours"
-            ).get(pk=lead_id)
+            ).get(pk=self.lead_id)
             payload: dict[str, Any] | None = None
             for kind, params, action in self.deferred:
                 if kind == ActionKind.DNC:
@@ -87,7 +87,7 @@ class DispositionPlan:
                     deliveries.append(_delivery(kind, params, action, lead, payload))
                     self.log.append(f"{kind}: queued")
         row: list[Any] = [
-            lead_id, self.disposition.id, self.context.source, self.context.agent,
+            self.lead_id, self.disposition.id, self.context.source, self.context.agent,
             self.context.dialed_number, self.context.notes, Jsonb(self.log), self.now,
         ]  # fmt: skip
         with connection.cursor() as cursor:  # SQL: every disposition set writes one

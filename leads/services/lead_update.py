@@ -239,7 +239,7 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
     version = lead_write(lead.id, lead.version, values, now=now)
     _write_numbers(lead.id, target, reading.numbers, dnc, phones)
     if plan is not None:
-        plan.finish(lead.id)
+        plan.finish()
     return UpdateResult(lead.id, version)
 
 

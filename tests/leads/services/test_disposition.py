@@ -56,7 +56,7 @@ def set_disposition(
     with transaction.atomic():
         plan = disposition_plan(lead.pk, found, context, values)
         lead_write(lead.pk, lead.version, values)
-        plan.finish(lead.pk)
+        plan.finish()
     lead.refresh_from_db()
     return lead
 
@@ -172,7 +172,7 @@ def test_a_write_that_rolls_back_leaves_no_trace(lead: Lead) -> None:
     with pytest.raises(RuntimeError), transaction.atomic():
         plan = disposition_plan(lead.pk, found, API, {})
         lead_write(lead.pk, lead.version, {})
-        plan.finish(lead.pk)
+        plan.finish()
         raise RuntimeError("the caller failed after finish")
     lead.refresh_from_db()
     assert (lead.version, lead.disposition_id) == (1, None)
