@@ -64,10 +64,10 @@ def health_view(request: HttpRequest) -> JsonResponse:
     which names campaigns and servers."""
     checks = {"database": database_status(), "broker": broker_status()}
     healthy = all(check["ok"] for check in checks.values())
-    status = 200 if healthy else 503
+    status, state = (200, "ok") if healthy else (503, "unavailable")
     if not staff_user(request):
-        return JsonResponse({"status": "ok" if healthy else "unavailable"}, status=status)
-    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", **checks}
+        return JsonResponse({"status": state}, status=status)
+    body: dict[str, Any] = {"status": state, **checks}
     if checks["database"]["ok"]:
         for name, check in _informational.items():
             try:
