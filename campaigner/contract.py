@@ -102,7 +102,8 @@ class Refused(Exception):
     """A service cannot do what was asked; ``reason`` says why, ``detail`` says it to a person.
     Nothing was written."""
 
-    def __init__(self, reason: Refusal, detail: str) -> None:
+    def __init__(self, reason: Refusal, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.field = field  # the input key at fault, where one is

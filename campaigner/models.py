@@ -84,6 +84,20 @@ def minutes_to_hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def hhmm_to_minutes(value: object) -> int:
+    """``"HH:MM"`` → minutes after midnight, ``"24:00"`` (the end of the day) included.
+    ``ValueError`` says what is wrong with anything else."""
+    text = str(value)
+    hours, _, minutes = text.partition(":")
+    if not (len(hours) == 2 and len(minutes) == 2 and (hours + minutes).isascii()
+            and (hours + minutes).isdigit()):  # fmt: skip
+        raise ValueError(f"must be HH:MM, not {text!r}")
+    total = int(hours) * 60 + int(minutes)
+    if int(minutes) >= 60 or total > MINUTES_PER_DAY:
+        raise ValueError(f"must be between 00:00 and 24:00, not {text!r}")
+    return total
+
+
 class ContactHoursClosedDate(models.Model):
     """A local date on which the Contact Hours are closed all day (e.g. a public holiday)."""
 

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the server itself
+    "django_filters",
     "axes",
     "campaigner",
     "leads",
@@ -216,8 +218,19 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Noojee Campaigner reference server",
+    "DESCRIPTION": "The CampaignAPI of Noojee Campaigner (lead inserts and updates, the "
+    "template, campaign and allocation lists) and the management API under /api/v1/ "
+    "(configuration, the DNC list, leads, deliveries and the dialer).",
     "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["campaigner.api.schema.paths_as_served"],
 }
+# A DNC file of /api/v1/dnc/upload is read whole (one transaction): 1,000,000 numbers ≈ 15 MB.
+DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_MB", default=64) * 1024 * 1024
 
 EMAIL_BACKEND = env.str(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"

@@ -27,6 +27,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("dialer.urls")),
+    path("api/v1/", include("leads.api_v1.urls")),
     # The schema and its docs page are behind the same staff authentication as the API.
     path("api/v1/schema/", SpectacularAPIView.as_view(**_STAFF), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema", **_STAFF), name="docs"),

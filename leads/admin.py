@@ -34,7 +34,7 @@ from leads.models import (
     LeadPhone,
     PhonePattern,
 )
-from leads.services.delivery import action_delivery_retry, deliveries_queue_on_commit
+from leads.services.delivery import action_delivery_retry
 from leads.services.disposition import DispositionContext, disposition_plan
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 from leads.sql import FoundDisposition
@@ -259,12 +259,7 @@ class ActionDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry the selected deliveries now")
     def retry_now(self, request: HttpRequest, queryset: QuerySet[ActionDelivery]) -> None:
-        retried = 0
-        for delivery in queryset:
-            if delivery.status != ActionDelivery.Status.DELIVERED:
-                action_delivery_retry(delivery)
-                deliveries_queue_on_commit([delivery.pk])
-                retried += 1
+        retried = sum(action_delivery_retry(delivery) for delivery in queryset)
         messages.success(request, f"{retried} delivery(ies) queued again.")
 
 

@@ -48,6 +48,7 @@ from campaigner.models import (
     FieldType,
     TemplateField,
     hash_secret,
+    hhmm_to_minutes,
 )
 from leads.models import DncEntry
 from leads.phone import PhoneNormaliser
@@ -268,16 +269,10 @@ class _Provisioner:
         )
 
     def clock(self, spec: dict[str, Any], key: str) -> int:
-        """``HH:MM`` → minutes after midnight; ``24:00`` is allowed (end of day)."""
-        value = spec.get(key)
         try:
-            hours, minutes = (int(part) for part in str(value).split(":"))
-        except ValueError:
-            raise self.fail(f"{key!r} must be HH:MM, not {value!r}") from None
-        total = hours * 60 + minutes
-        if not (0 <= minutes < 60 and 0 <= total <= 24 * 60):
-            raise self.fail(f"{key!r} must be between 00:00 and 24:00, not {value!r}")
-        return total
+            return hhmm_to_minutes(spec.get(key))
+        except ValueError as exc:
+            raise self.fail(f"{key!r} {exc}") from None
 
     def user(self, item: Any) -> None:
         self.obj(

@@ -168,3 +168,23 @@ DISPOSITION_RECORD_INSERT = (
     " source, agent, dialed_number, notes, actions, created_at)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
 )
+
+
+# --- DNC list (leads/services/dnc.py) ----------------------------------------------------------
+
+DNC_TABLE = DncEntry._meta.db_table
+
+# The active entries among the numbers of ``%s::text[]``: one index probe per number.
+DNC_FIND_ACTIVE = f"""
+SELECT d.number, d.expires_on FROM {DNC_TABLE} d
+WHERE d.number = ANY(%s::text[]) AND {dnc_active("d")}
+"""  # noqa: S608 (table names from the models)
+
+# Adds the numbers (arrays of number, expiry, source, note; the numbers distinct), or changes
+# the expiry and note of those already listed. ``added`` tells which.
+DNC_UPSERT = f"""
+INSERT INTO {DNC_TABLE} (number, expires_on, source, note, created_at)
+SELECT n, e, s, t, now() FROM unnest(%s::text[], %s::date[], %s::text[], %s::text[]) AS u(n, e, s, t)
+ON CONFLICT (number) DO UPDATE SET expires_on = EXCLUDED.expires_on, note = EXCLUDED.note
+RETURNING id, (xmax = 0) AS added
+"""  # noqa: S608

@@ -5,8 +5,12 @@ body by hand.
 - On a CampaignAPI view (``contract_envelope = True``): ``CampaignApiError`` becomes its
   envelope with the table's status; anything unexpected is logged with its traceback and
   answered 500 code 103, never a stack trace.
-- On a management API view: ``Refused`` becomes ``{"detail", "reason"}`` with the status of its
-  reason; DRF's own errors keep DRF's answers.
+- On a management API view (domain.md §5.1), every error is ``{"detail": "…"}``, and a 400 also
+  has ``"errors": {"<key>": ["…"]}`` naming every offending key (nested keys as
+  ``windows.0.start``; a fault of the body as a whole under ``body``). A ``Refused`` gets the
+  status of its reason and says it in ``"reason"``; a write the database refuses for a rule of
+  the data (a name taken, a row still referred to) is 409. (The view's transaction then rolls
+  back whatever the request had written: ``campaigner.api.management``.)
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rest_framework.exceptions import MethodNotAllowed
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from psycopg import errors as pg_errors
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -28,6 +35,7 @@ REFUSAL_STATUS = {
     Refusal.CONFLICT: 409,
     Refusal.INVALID: 400,
 }
+BODY = "body"  # the key of an error that is about the body as a whole
 
 
 def error_response(error: CampaignApiError) -> Response:
@@ -43,12 +51,65 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if getattr(view, "contract_envelope", False):
         if isinstance(exc, CampaignApiError):
             return error_response(exc)
-        if isinstance(exc, MethodNotAllowed):
+        if isinstance(exc, exceptions.MethodNotAllowed):
             return Response(envelope(Code.MALFORMED_REQUEST, str(exc.detail)), status=405)
         logger.exception("unexpected error in %s", type(view).__name__)
         return Response(envelope(Code.EXCEPTION), status=500)
+    return _management_response(exc, context)
+
+
+def _management_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Refused):
-        return Response(
-            {"detail": exc.detail, "reason": str(exc.reason)}, status=REFUSAL_STATUS[exc.reason]
-        )
-    return drf_exception_handler(exc, context)
+        body: dict[str, Any] = {"detail": exc.detail, "reason": str(exc.reason)}
+        if exc.reason == Refusal.INVALID:
+            body["errors"] = {exc.field or BODY: [exc.detail]}
+        return Response(body, status=REFUSAL_STATUS[exc.reason])
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return Response({"detail": _still_used(exc), "reason": str(Refusal.CONFLICT)}, status=409)
+    if isinstance(exc, IntegrityError):
+        return Response({"detail": _integrity_detail(exc), "reason": str(Refusal.CONFLICT)}, 409)
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        named = ", ".join(errors)
+        return Response({"detail": f"Invalid input: {named}.", "errors": errors}, status=400)
+    if isinstance(exc, exceptions.ParseError):
+        return Response({"detail": str(exc.detail), "errors": {BODY: [str(exc.detail)]}}, 400)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unexpected error in %s", type(context.get("view")).__name__)
+        response = Response({"detail": "Internal error; it has been logged."}, status=500)
+    return response
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as ``{"a.0.b": ["…"]}``."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = BODY if key == "non_field_errors" and not prefix else str(key)
+            flat.update(_flatten(value, f"{prefix}.{name}" if prefix else name))
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        flat = {}
+        for i, value in enumerate(detail):
+            if value:
+                flat.update(_flatten(value, f"{prefix}.{i}" if prefix else str(i)))
+        return flat
+    items = detail if isinstance(detail, list) else [detail]
+    return {prefix or BODY: [str(item) for item in items]}
+
+
+def _still_used(exc: ProtectedError | RestrictedError) -> str:
+    objects = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
+    used_by = sorted({str(obj._meta.verbose_name_plural) for obj in objects})
+    return f"It is still in use by {', '.join(used_by)}; remove those first."
+
+
+def _integrity_detail(exc: IntegrityError) -> str:
+    cause = exc.__cause__
+    if isinstance(cause, pg_errors.UniqueViolation):
+        key = getattr(getattr(cause, "diag", None), "message_detail", None) or ""
+        return f"That value is already taken. {key}".strip()
+    if isinstance(cause, pg_errors.ForeignKeyViolation):
+        return "It is still in use, or it refers to something that does not exist."
+    return "The database refused the write: it would break a rule of the data."

@@ -127,14 +127,17 @@ def deliveries_queue_on_commit(ids: list[int]) -> None:
     transaction.on_commit(queue, robust=True)
 
 
-def action_delivery_retry(delivery: ActionDelivery) -> None:
+def action_delivery_retry(delivery: ActionDelivery) -> bool:
     """An operator's "retry now": a failed or waiting delivery becomes due again, with a fresh
-    allowance of attempts. A delivered one is left alone."""
+    allowance of attempts, and is queued once the transaction commits. A delivered one is left
+    alone (``False``)."""
     if delivery.status == ActionDelivery.Status.DELIVERED:
-        return
+        return False
     ActionDelivery.objects.filter(pk=delivery.pk).update(
         status=ActionDelivery.Status.RETRYING, next_attempt_at=timezone.now(), attempts=0
     )
+    deliveries_queue_on_commit([delivery.pk])
+    return True
 
 
 def _send(delivery: ActionDelivery) -> tuple[int | None, str]:

@@ -1,0 +1,441 @@
+"""Contact Hours, disposition sets, templates, campaigns and allocations over ``/api/v1/``
+(domain.md §5.2). Serializers check the shapes; the rules are in
+``leads.services.configuration``; scoping comes from ``campaigner.selectors``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from campaigner.api.management import (
+    ManagementModelSerializer,
+    ManagementSerializer,
+    ManagementViewSet,
+)
+from campaigner.models import (
+    WEEKDAYS,
+    Allocation,
+    BalanceMode,
+    Campaign,
+    CampaignTemplate,
+    ContactHours,
+    DispositionSet,
+    FieldType,
+    hhmm_to_minutes,
+    minutes_to_hhmm,
+)
+from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
+from leads.api_v1.fields import ActionField, VisibleCampaignField, VisibleTemplateField
+from leads.services.configuration import (
+    DispositionSpec,
+    FieldSpec,
+    Window,
+    allocation_delete,
+    allocation_save,
+    campaign_delete,
+    campaign_save,
+    contact_hours_save,
+    disposition_set_save,
+    template_save,
+)
+
+NO_UNIQUE_CHECK = {"validators": []}  # a name taken is the database's 409, not a 400
+
+
+class CrudViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ManagementViewSet,
+):
+    pass
+
+
+def ordering(*names: tuple[str, str]) -> filters.OrderingFilter:
+    return filters.OrderingFilter(fields=(("id", "id"), *names))
+
+
+# --- Contact Hours -------------------------------------------------------------------------
+
+
+class ContactHoursWindowSerializer(ManagementSerializer):
+    days = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEEKDAYS), min_length=1, max_length=7
+    )
+    start = serializers.CharField(help_text="HH:MM, local time")
+    end = serializers.CharField(help_text="HH:MM, local time; 24:00 is the end of the day")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        minutes = {}
+        for key in ("start", "end"):
+            try:
+                minutes[key] = hhmm_to_minutes(attrs[key])
+            except ValueError as exc:
+                raise serializers.ValidationError({key: [str(exc)]}) from None
+        if minutes["start"] >= minutes["end"]:
+            raise serializers.ValidationError({"end": ["must be after 'start'"]})
+        return {**attrs, **{f"{k}_minute": v for k, v in minutes.items()}}
+
+
+class ContactHoursSerializer(ManagementModelSerializer):
+    windows = serializers.ListField(child=ContactHoursWindowSerializer(), required=False)
+    closedDates = serializers.ListField(child=serializers.DateField(), required=False)
+
+    class Meta:
+        model = ContactHours
+        fields = ("id", "name", "timezone", "windows", "closedDates")
+        extra_kwargs = {"name": NO_UNIQUE_CHECK}
+
+    def to_representation(self, instance: ContactHours) -> dict[str, Any]:
+        grouped: dict[tuple[int, int], list[str]] = {}
+        for window in instance.windows.order_by("weekday", "start_minute"):
+            key = (window.start_minute, window.end_minute)
+            grouped.setdefault(key, []).append(WEEKDAYS[window.weekday])
+        return {
+            "id": instance.pk,
+            "name": instance.name,
+            "timezone": instance.timezone,
+            "windows": [
+                {"days": days, "start": minutes_to_hhmm(s), "end": minutes_to_hhmm(e)}
+                for (s, e), days in grouped.items()
+            ],
+            "closedDates": [d.isoformat() for d in instance.closed_dates.values_list("date",
+                                                                                  flat=True)],
+        }  # fmt: skip
+
+    def save_hours(self, instance: ContactHours) -> ContactHours:
+        data = self.validated_data
+        for key in ("name", "timezone"):
+            if key in data:
+                setattr(instance, key, data[key])
+        windows = None
+        if "windows" in data:
+            windows = [
+                Window(WEEKDAYS.index(day), w["start_minute"], w["end_minute"])
+                for w in data["windows"]
+                for day in w["days"]
+            ]
+        return contact_hours_save(instance, windows, data.get("closedDates"))
+
+    def create(self, validated_data: dict[str, Any]) -> ContactHours:
+        return self.save_hours(ContactHours())
+
+    def update(self, instance: ContactHours, validated_data: dict[str, Any]) -> ContactHours:
+        return self.save_hours(instance)
+
+
+class ContactHoursFilter(filters.FilterSet):
+    name = filters.CharFilter(lookup_expr="icontains")
+    ordering = ordering(("name", "name"))
+
+    class Meta:
+        model = ContactHours
+        fields = ("name",)
+
+
+class ContactHoursApi(CrudViewSet):
+    """Contact Hours: when leads may be called (shared configuration)."""
+
+    queryset = ContactHours.objects.order_by("id")
+    serializer_class = ContactHoursSerializer
+    filterset_class = ContactHoursFilter
+
+
+# --- Disposition sets ------------------------------------------------------------------------
+
+
+class DispositionItemSerializer(ManagementSerializer):
+    id = serializers.IntegerField(required=False, help_text="Omitted for a new disposition")
+    name = serializers.CharField(max_length=100)
+    enabled = serializers.BooleanField(default=True)
+    priority = serializers.IntegerField(min_value=0, max_value=100, allow_null=True,
+                                        default=None)  # fmt: skip
+    final = serializers.BooleanField(default=False)
+    callbackRequired = serializers.BooleanField(default=False)
+    actions = serializers.ListField(child=ActionField(), default=list, max_length=50)
+
+
+class DispositionSetSerializer(ManagementModelSerializer):
+    dispositions = serializers.ListField(child=DispositionItemSerializer(), required=False,
+                                         max_length=1000)  # fmt: skip
+
+    class Meta:
+        model = DispositionSet
+        fields = ("id", "name", "dispositions")
+        extra_kwargs = {"name": NO_UNIQUE_CHECK}
+
+    def to_representation(self, instance: DispositionSet) -> dict[str, Any]:
+        action = ActionField()
+        action.bind("actions", self)
+        items = [
+            {"id": d.pk, "name": d.name, "enabled": d.enabled, "priority": d.priority,
+             "final": d.final, "callbackRequired": d.callback_required,
+             "actions": [action.to_representation((a.kind, a.params)) for a in d.actions.all()]}
+            for d in instance.dispositions.prefetch_related("actions")
+        ]  # fmt: skip
+        return {"id": instance.pk, "name": instance.name, "dispositions": items}
+
+    def save_set(self, instance: DispositionSet) -> DispositionSet:
+        data = self.validated_data
+        if "name" in data:
+            instance.name = data["name"]
+        specs = None
+        if "dispositions" in data:
+            specs = [
+                # d.get: a PATCH skips the nested defaults
+                DispositionSpec(name=d["name"], id=d.get("id"), enabled=d.get("enabled", True),
+                                priority=d.get("priority"), final=d.get("final", False),
+                                callback_required=d.get("callbackRequired", False),
+                                actions=d.get("actions", []))
+                for d in data["dispositions"]
+            ]  # fmt: skip
+        return disposition_set_save(instance, specs)
+
+    def create(self, validated_data: dict[str, Any]) -> DispositionSet:
+        return self.save_set(DispositionSet())
+
+    def update(self, instance: DispositionSet, validated_data: dict[str, Any]) -> DispositionSet:
+        return self.save_set(instance)
+
+
+class DispositionSetFilter(filters.FilterSet):
+    name = filters.CharFilter(lookup_expr="icontains")
+    ordering = ordering(("name", "name"))
+
+    class Meta:
+        model = DispositionSet
+        fields = ("name",)
+
+
+class DispositionSetApi(CrudViewSet):
+    """Disposition sets with their dispositions and actions, written as one list (shared
+    configuration)."""
+
+    queryset = DispositionSet.objects.order_by("id")
+    serializer_class = DispositionSetSerializer
+    filterset_class = DispositionSetFilter
+
+
+# --- Templates ------------------------------------------------------------------------------
+
+
+class TemplateFieldSerializer(ManagementSerializer):
+    name = serializers.CharField(max_length=100)
+    displayType = serializers.ChoiceField(choices=FieldType.choices, required=False)
+    phone = serializers.BooleanField(default=False)
+
+
+class TemplateSerializer(ManagementModelSerializer):
+    contactHours = serializers.PrimaryKeyRelatedField(
+        source="contact_hours", queryset=ContactHours.objects.all(), allow_null=True,
+        required=False,
+    )  # fmt: skip
+    dispositionSet = serializers.PrimaryKeyRelatedField(
+        source="disposition_set", queryset=DispositionSet.objects.all(), allow_null=True,
+        required=False,
+    )  # fmt: skip
+    teams = serializers.SlugRelatedField(
+        many=True, slug_field="name", queryset=Group.objects.all(), required=False
+    )
+    fields = serializers.ListField(child=TemplateFieldSerializer(), min_length=1,
+                                   max_length=500)  # fmt: skip
+
+    class Meta:
+        model = CampaignTemplate
+        fields = ("id", "name", "contactHours", "dispositionSet", "teams", "fields")
+        extra_kwargs = {"name": NO_UNIQUE_CHECK}
+
+    def to_representation(self, instance: CampaignTemplate) -> dict[str, Any]:
+        return {
+            "id": instance.pk,
+            "name": instance.name,
+            "contactHours": instance.contact_hours_id,
+            "dispositionSet": instance.disposition_set_id,
+            "teams": sorted(g.name for g in instance.teams.all()),
+            "fields": [
+                {"name": f.name, "displayType": f.display_type, "phone": f.is_phone}
+                for f in instance.fields.all()
+            ],
+        }
+
+    def validate_teams(self, teams: list[Group]) -> list[Group]:
+        user = self.context["request"].user
+        if user.is_superuser:
+            return teams
+        own = set(user.groups.values_list("pk", flat=True))
+        if not teams or any(team.pk not in own for team in teams):
+            raise serializers.ValidationError(
+                "name one or more of your own teams (a template of no team of yours would be "
+                "invisible to you)"
+            )
+        return teams
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and "teams" not in attrs:
+            attrs["teams"] = self.validate_teams([])
+        return attrs
+
+    def save_template(self, instance: CampaignTemplate) -> CampaignTemplate:
+        data = self.validated_data
+        for key in ("name", "contact_hours", "disposition_set"):
+            if key in data:
+                setattr(instance, key, data[key])
+        fields = None
+        if "fields" in data:
+            fields = [
+                FieldSpec(f["name"], f.get("displayType") or
+                          (FieldType.PHONE if f.get("phone") else FieldType.TEXT),
+                          f.get("phone", False))
+                for f in data["fields"]
+            ]  # fmt: skip
+        return template_save(instance, fields, data.get("teams"))
+
+    def create(self, validated_data: dict[str, Any]) -> CampaignTemplate:
+        return self.save_template(CampaignTemplate())
+
+    def update(self, instance: CampaignTemplate, validated: dict[str, Any]) -> CampaignTemplate:
+        return self.save_template(instance)
+
+
+class TemplateFilter(filters.FilterSet):
+    name = filters.CharFilter(lookup_expr="icontains")
+    team = filters.CharFilter(field_name="teams__name")
+    ordering = ordering(("name", "name"))
+
+    class Meta:
+        model = CampaignTemplate
+        fields = ("name", "team")
+
+
+class TemplateApi(CrudViewSet):
+    """Campaign templates with their fields, in order (scoped to the caller's teams)."""
+
+    queryset = CampaignTemplate.objects.none()  # the model, for permissions and the schema
+
+    serializer_class = TemplateSerializer
+    filterset_class = TemplateFilter
+
+    def get_queryset(self) -> QuerySet[CampaignTemplate]:
+        return templates_visible(self.request.user).prefetch_related("teams", "fields")\
+            .order_by("id")  # fmt: skip
+
+
+# --- Campaigns and allocations --------------------------------------------------------------
+
+
+class CampaignSerializer(ManagementModelSerializer):
+    template = VisibleTemplateField()
+    balanceMode = serializers.ChoiceField(
+        source="balance_mode", choices=BalanceMode.choices, default=BalanceMode.PRIORITY
+    )
+
+    class Meta:
+        model = Campaign
+        fields = ("id", "name", "template", "active", "balanceMode")
+        extra_kwargs = {"name": NO_UNIQUE_CHECK}
+
+    def create(self, validated_data: dict[str, Any]) -> Campaign:
+        return campaign_save(Campaign(**validated_data))
+
+    def update(self, instance: Campaign, validated_data: dict[str, Any]) -> Campaign:
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        return campaign_save(instance)
+
+
+class CampaignFilter(filters.FilterSet):
+    name = filters.CharFilter(lookup_expr="icontains")
+    ordering = ordering(("name", "name"))
+
+    class Meta:
+        model = Campaign
+        fields = ("name", "template", "active")
+
+
+class CampaignApi(CrudViewSet):
+    """Campaigns (scoped). ``DELETE`` only while the campaign has no leads."""
+
+    queryset = Campaign.objects.none()  # the model, for permissions and the schema
+
+    serializer_class = CampaignSerializer
+    filterset_class = CampaignFilter
+
+    def get_queryset(self) -> QuerySet[Campaign]:
+        return campaigns_visible(self.request.user).order_by("id")
+
+    def perform_destroy(self, instance: Campaign) -> None:
+        campaign_delete(instance)
+
+
+class AllocationSerializer(ManagementModelSerializer):
+    campaign = VisibleCampaignField()
+    weight = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+
+    class Meta:
+        model = Allocation
+        fields = ("id", "name", "campaign", "started", "weight")
+        validators: list[Any] = []  # (campaign, name) taken is the database's 409
+
+    def create(self, validated_data: dict[str, Any]) -> Allocation:
+        return allocation_save(Allocation(**validated_data))
+
+    def update(self, instance: Allocation, validated_data: dict[str, Any]) -> Allocation:
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        return allocation_save(instance)
+
+
+class AllocationFilter(filters.FilterSet):
+    name = filters.CharFilter(lookup_expr="icontains")
+    ordering = ordering(("name", "name"))
+
+    class Meta:
+        model = Allocation
+        fields = ("name", "campaign", "started")
+
+
+class AllocationApi(CrudViewSet):
+    """Allocations (scoped), with ``start`` and ``stop``. ``DELETE`` only without leads."""
+
+    queryset = Allocation.objects.none()  # the model, for permissions and the schema
+
+    serializer_class = AllocationSerializer
+    filterset_class = AllocationFilter
+    action_permissions = {  # noqa: RUF012
+        "start": ["campaigner.change_allocation"],
+        "stop": ["campaigner.change_allocation"],
+    }
+
+    def get_queryset(self) -> QuerySet[Allocation]:
+        return allocations_visible(self.request.user).order_by("id")
+
+    def perform_destroy(self, instance: Allocation) -> None:
+        allocation_delete(instance)
+
+    def _set_started(self, started: bool) -> Response:
+        allocation = self.get_object()
+        allocation.started = started
+        allocation_save(allocation)
+        return Response(AllocationSerializer(allocation, context=self.get_serializer_context())
+                        .data)  # fmt: skip
+
+    @extend_schema(request=None, responses={200: AllocationSerializer})
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str) -> Response:
+        return self._set_started(True)
+
+    @extend_schema(request=None, responses={200: AllocationSerializer})
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: str) -> Response:
+        return self._set_started(False)
+

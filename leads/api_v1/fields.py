@@ -1,0 +1,66 @@
+"""Serializer fields shared by the resources: a reference to something the caller must be
+able to see (else 400 on that key, as if it did not exist), and the JSON schema of an action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from campaigner.action_specs import ActionKind, ActionSpecError, validate_action
+from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
+
+
+class _Visible(serializers.PrimaryKeyRelatedField):
+    visible: Any = None
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return type(self).visible(self.context["request"].user)
+
+
+class VisibleTemplateField(_Visible):
+    visible = staticmethod(templates_visible)
+
+
+class VisibleCampaignField(_Visible):
+    visible = staticmethod(campaigns_visible)
+
+
+class VisibleAllocationField(_Visible):
+    visible = staticmethod(allocations_visible)
+
+
+SECRET_READER = "campaigner.change_disposition"
+
+ACTION_SCHEMA = {
+    "type": "object",
+    "description": "A disposition action: its kind and that kind's parameters (close; "
+    "callback: minutes; set_priority: priority; dnc: numbers = dialed|all; copy_lead: "
+    "template, campaign, allocation (names); webhook: url, secret; email: to, subject, body; "
+    "retry_limit: count, then (another action)).",
+    "properties": {"kind": {"type": "string", "enum": list(ActionKind.values)}},
+    "required": ["kind"],
+    "additionalProperties": True,
+}
+
+
+@extend_schema_field(ACTION_SCHEMA)
+class ActionField(serializers.Field):
+    """``{"kind": …, <params>}`` checked by the one action-shape check; internally the
+    ``(kind, params)`` it returns."""
+
+    def to_internal_value(self, data: Any) -> tuple[str, dict[str, Any]]:
+        try:
+            return validate_action(data)
+        except ActionSpecError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: Any) -> dict[str, Any]:
+        kind, params = value
+        request = self.context.get("request")
+        if "secret" in params and not (request and request.user.has_perm(SECRET_READER)):
+            # A webhook's signing secret is shown only to who may change it.
+            params = {key: v for key, v in params.items() if key != "secret"}
+        return {"kind": kind, **params}

@@ -1,0 +1,377 @@
+"""API keys, the DNC list, phone patterns, action deliveries and leads over ``/api/v1/``
+(domain.md §5.2): thin interfaces over ``campaigner.services`` and ``leads.services``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models import Prefetch, QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, parsers, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from campaigner.api.management import (
+    ManagementModelSerializer,
+    ManagementSerializer,
+    ManagementViewSet,
+)
+from campaigner.contract import Refusal, Refused
+from campaigner.models import ApiKey, Campaign
+from campaigner.selectors import campaign_ids_visible
+from campaigner.services import api_key_create
+from leads.api_v1.configuration import CrudViewSet, ordering
+from leads.models import ActionDelivery, DncEntry, Lead, LeadPhone, PhonePattern
+from leads.phone import PhoneRuleError, compile_rule
+from leads.selectors import phone_normaliser_load
+from leads.services.delivery import action_delivery_retry
+from leads.services.dnc import MAX_CHECK, dnc_check, dnc_entry_put, dnc_upload
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+class ApiKeySerializer(ManagementModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="name", queryset=Group.objects.all(),
+                                        allow_null=True, required=False)  # fmt: skip
+    user = serializers.SlugRelatedField(slug_field="username", allow_null=True, required=False,
+                                        queryset=get_user_model().objects.all())  # fmt: skip
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True)
+    prefix = serializers.CharField(source="key_prefix", read_only=True,
+                                   help_text="The key's first characters, to recognise it")  # fmt: skip
+
+    class Meta:
+        model = ApiKey
+        fields = ("id", "name", "team", "user", "revoked", "createdAt", "lastUsedAt", "prefix")
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The plain key: shown this once only")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = (*ApiKeySerializer.Meta.fields, "key")
+
+
+class ApiKeyApi(CrudViewSet):
+    """CampaignAPI keys (shared configuration). The plain key is in the answer to ``POST``
+    only; it is stored hashed. Revoke with ``PATCH {"revoked": true}``."""
+
+    queryset = ApiKey.objects.select_related("team", "user").order_by("id")
+    serializer_class = ApiKeySerializer
+    filterset_fields = ("revoked",)
+
+    @extend_schema(responses={201: ApiKeyCreatedSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        checked = self.get_serializer(data=request.data)
+        checked.is_valid(raise_exception=True)
+        data = checked.validated_data
+        key, plain = api_key_create(data["name"], data.get("team"), data.get("user"))
+        if data.get("revoked"):
+            key.revoked = True
+            key.save(update_fields=["revoked"])
+        body = ApiKeyCreatedSerializer(key, context=self.get_serializer_context()).data
+        return Response({**body, "key": plain}, status=status.HTTP_201_CREATED)
+
+
+# --- DNC -------------------------------------------------------------------------------------
+
+
+class DncEntrySerializer(ManagementModelSerializer):
+    phone = serializers.CharField(source="number", max_length=64,
+                                  help_text="Normalised by the phone rules when written")  # fmt: skip
+    expires = serializers.DateField(source="expires_on", allow_null=True, required=False)
+    note = serializers.CharField(allow_blank=True, required=False, max_length=10_000)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = DncEntry
+        fields = ("id", "phone", "expires", "note", "createdAt")
+
+    def validate_phone(self, value: str) -> str:
+        number = phone_normaliser_load()(value)
+        if number is None:
+            raise serializers.ValidationError(f"{value!r} is not a usable phone number")
+        return number
+
+
+class DncCheckInputSerializer(ManagementSerializer):
+    phones = serializers.ListField(child=serializers.CharField(), max_length=MAX_CHECK)
+
+
+class DncCheckResultSerializer(serializers.Serializer):
+    phone = serializers.CharField(help_text="As sent")
+    normalised = serializers.CharField(allow_null=True, help_text="null: not a usable number")
+    blocked = serializers.BooleanField()
+    expires = serializers.DateField(allow_null=True)
+
+
+class DncCheckSerializer(serializers.Serializer):
+    results = DncCheckResultSerializer(many=True)
+
+
+class DncRejectedLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    value = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class DncUploadSerializer(serializers.Serializer):
+    added = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    rejected = DncRejectedLineSerializer(many=True)
+
+
+class CsvParser(parsers.BaseParser):
+    """A ``text/csv`` body, as bytes (``dnc_upload`` decodes it)."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> bytes:
+        return stream.read() if stream is not None else b""
+
+
+class DncFilter(filters.FilterSet):
+    phone = filters.CharFilter(method="filter_phone", help_text="Normalised before matching")
+    ordering = ordering(("phone", "number"), ("expires", "expires_on"),
+                        ("createdAt", "created_at"))  # fmt: skip
+
+    class Meta:
+        model = DncEntry
+        fields = ("phone",)
+
+    def filter_phone(self, queryset: QuerySet[DncEntry], name: str, value: str) -> Any:
+        return queryset.filter(number=phone_normaliser_load()(value) or "")
+
+
+def _check_phones(data: Any) -> list[str]:
+    """The ``phones`` of a check, checked by hand: a serializer per item costs more than the
+    check itself at 100,000 numbers."""
+    if not isinstance(data, dict) or set(data) != {"phones"}:
+        raise ParseError('the body must be {"phones": ["…", …]}')
+    phones = data["phones"]
+    if not isinstance(phones, list) or len(phones) > MAX_CHECK:
+        raise Refused(Refusal.INVALID, f"a list of at most {MAX_CHECK:,} numbers", "phones")
+    for i, phone in enumerate(phones):
+        if not isinstance(phone, str) or len(phone) > 64:
+            raise Refused(Refusal.INVALID, "each number must be text of at most 64 characters",
+                          f"phones.{i}")  # fmt: skip
+    return phones
+
+
+class DncApi(CrudViewSet):
+    """The do-not-call list (shared configuration). ``POST`` of a number already listed
+    changes its expiry and note (200, not a second entry)."""
+
+    queryset = DncEntry.objects.order_by("id")
+    serializer_class = DncEntrySerializer
+    filterset_class = DncFilter
+    action_permissions = {  # noqa: RUF012
+        "check": [],
+        "upload": ["leads.add_dncentry", "leads.change_dncentry"],
+    }
+
+    @extend_schema(responses={201: DncEntrySerializer, 200: DncEntrySerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        checked = self.get_serializer(data=request.data)
+        checked.is_valid(raise_exception=True)
+        data = checked.validated_data
+        entry, added = dnc_entry_put(data["number"], data.get("expires_on"),
+                                     data.get("note", ""), source="api")  # fmt: skip
+        return Response(self.get_serializer(entry).data, status=201 if added else 200)
+
+    @extend_schema(request=DncCheckInputSerializer, responses={200: DncCheckSerializer})
+    @action(detail=False, methods=["post"])
+    def check(self, request: Request) -> Response:
+        results = dnc_check(_check_phones(request.data))
+        return Response({"results": [
+            {"phone": r.phone, "normalised": r.normalised, "blocked": r.blocked,
+             "expires": r.expires.isoformat() if r.expires else None}
+            for r in results
+        ]})  # fmt: skip
+
+    @extend_schema(
+        request={"text/csv": {"type": "string"},
+                 "multipart/form-data": {"type": "object",
+                                         "properties": {"file": {"type": "string",
+                                                                 "format": "binary"}},
+                                         "required": ["file"]}},
+        responses={200: DncUploadSerializer},
+    )  # fmt: skip
+    @action(detail=False, methods=["post"],
+            parser_classes=(CsvParser, parsers.MultiPartParser))  # fmt: skip
+    def upload(self, request: Request) -> Response:
+        data = request.data
+        if not isinstance(data, bytes):
+            upload = data.get("file")
+            if upload is None or isinstance(upload, str):
+                raise Refused(Refusal.INVALID, "send the CSV as a text/csv body or a multipart "
+                              "'file'", "file")  # fmt: skip
+            if upload.size > settings.DNC_UPLOAD_MAX_BYTES:
+                raise Refused(Refusal.INVALID, "the file is larger than "
+                              f"{settings.DNC_UPLOAD_MAX_BYTES:,} bytes", "file")  # fmt: skip
+            data = upload.read()
+        result = dnc_upload(data, source="upload")
+        return Response({"added": result.added, "updated": result.updated,
+                         "rejected": result.rejected})  # fmt: skip
+
+
+# --- phone patterns --------------------------------------------------------------------------
+
+
+class PhonePatternSerializer(ManagementModelSerializer):
+    class Meta:
+        model = PhonePattern
+        fields = ("id", "name", "position", "pattern", "replacement", "enabled")
+        extra_kwargs = {"name": {"validators": []}}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        pattern = attrs.get("pattern", getattr(self.instance, "pattern", ""))
+        replacement = attrs.get("replacement", getattr(self.instance, "replacement", ""))
+        try:
+            compile_rule(pattern, replacement)
+        except PhoneRuleError as exc:
+            raise serializers.ValidationError({"pattern": [str(exc)]}) from None
+        return attrs
+
+
+class PhonePatternApi(CrudViewSet):
+    """Rewrite rules applied to every number, in ``position`` order, before the DNC and
+    duplicate checks (shared configuration)."""
+
+    queryset = PhonePattern.objects.order_by("id")
+    serializer_class = PhonePatternSerializer
+    filterset_fields = ("enabled",)
+
+
+# --- deliveries ------------------------------------------------------------------------------
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    lastHttpStatus = serializers.IntegerField(source="last_http_status", allow_null=True)
+    lastError = serializers.CharField(source="last_error")
+    nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)
+    deliveredAt = serializers.DateTimeField(source="delivered_at", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = ActionDelivery
+        fields = ("id", "lead", "kind", "status", "attempts", "lastHttpStatus", "lastError",
+                  "nextAttemptAt", "deliveredAt", "createdAt")  # fmt: skip
+        read_only_fields = fields
+
+
+class DeliveryApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
+    """Webhook and email deliveries of disposition actions (read only), with ``retry``."""
+
+    queryset = ActionDelivery.objects.none()  # the model, for permissions and the schema
+
+    serializer_class = DeliverySerializer
+    filterset_fields = ("status", "lead")
+    action_permissions = {"retry": ["leads.change_actiondelivery"]}  # noqa: RUF012
+
+    def get_queryset(self) -> QuerySet[ActionDelivery]:
+        deliveries = ActionDelivery.objects.order_by("id")
+        visible = campaign_ids_visible(self.request.user)
+        return deliveries if visible is None else deliveries.filter(lead__campaign__in=visible)
+
+    @extend_schema(request=None, responses={200: DeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        delivery = self.get_object()
+        action_delivery_retry(delivery)
+        delivery.refresh_from_db()
+        return Response(self.get_serializer(delivery).data)
+
+
+# --- leads -----------------------------------------------------------------------------------
+
+
+class LeadPhoneSerializer(serializers.ModelSerializer):
+    field = serializers.CharField(source="field_name")
+
+    class Meta:
+        model = LeadPhone
+        fields = ("field", "number", "blocked")
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    externalId = serializers.CharField(source="external_id", allow_null=True)
+    fields = serializers.DictField(child=serializers.JSONField(), help_text="Template fields")
+    phones = LeadPhoneSerializer(many=True)
+    callbackDate = serializers.DateTimeField(source="callback_at", allow_null=True)
+    contactHours = serializers.IntegerField(source="contact_hours_id", allow_null=True)
+    disposition = serializers.CharField(source="disposition.name", allow_null=True,
+                                        default=None)  # fmt: skip
+    checkedOutBy = serializers.CharField(source="checked_out_by")
+    checkedOutUntil = serializers.DateTimeField(source="checked_out_until", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = Lead
+        fields = ("id", "campaign", "allocation", "externalId", "fields", "phones", "priority",
+                  "callbackDate", "contactHours", "disposition", "closed", "version",
+                  "checkedOutBy", "checkedOutUntil", "createdAt", "updatedAt")  # fmt: skip
+        read_only_fields = fields
+
+
+class LeadFilter(filters.FilterSet):
+    campaign = filters.NumberFilter(field_name="campaign_id")
+    allocation = filters.NumberFilter(field_name="allocation_id")
+    externalId = filters.CharFilter(field_name="external_id")
+    phone = filters.CharFilter(method="filter_phone", help_text="Normalised before matching")
+    disposition = filters.CharFilter(method="filter_disposition",
+                                     help_text="A disposition's name; 'none' for new leads")  # fmt: skip
+    closed = filters.BooleanFilter()
+    createdAfter = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    createdBefore = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    ordering = ordering(("priority", "priority"), ("createdAt", "created_at"),
+                        ("callbackDate", "callback_at"))  # fmt: skip
+
+    class Meta:
+        model = Lead
+        fields = ("campaign", "allocation", "externalId", "phone", "disposition", "closed",
+                  "createdAfter", "createdBefore")  # fmt: skip
+
+    def filter_disposition(self, queryset: QuerySet[Lead], name: str, value: str) -> Any:
+        if value.lower() == "none":
+            return queryset.filter(disposition__isnull=True)
+        return queryset.filter(disposition__name__iexact=value)
+
+    def filter_phone(self, queryset: QuerySet[Lead], name: str, value: str) -> Any:
+        number = phone_normaliser_load()(value)
+        if number is None:
+            return queryset.none()
+        # Through the (campaign, number) index: campaign_id = ANY(every campaign the caller
+        # sees), not a scan of the phone table by number.
+        campaigns = campaign_ids_visible(self.request.user)
+        if campaigns is None:
+            campaigns = Campaign.objects.values("pk")
+        phones = LeadPhone.objects.filter(number=number, campaign__in=campaigns)
+        return queryset.filter(pk__in=phones.values("lead_id"))
+
+
+class LeadApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
+    """Leads, read and searched (scoped). Writes go through the CampaignAPI, the dialer or the
+    admin."""
+
+    queryset = Lead.objects.none()  # the model, for permissions and the schema
+
+    serializer_class = LeadSerializer
+    filterset_class = LeadFilter
+
+    def get_queryset(self) -> QuerySet[Lead]:
+        leads = Lead.objects.select_related("disposition").prefetch_related(
+            Prefetch("phones", queryset=LeadPhone.objects.order_by("id"))
+        ).order_by("id")
+        visible = campaign_ids_visible(self.request.user)
+        return leads if visible is None else leads.filter(campaign__in=visible)
+
+
