@@ -8,12 +8,13 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigner.api.tokens import ManagementApiView
-from campaigner.models import Campaign
+from campaigner.contract import Refusal, Refused
+from campaigner.selectors import campaign_ids_visible, campaigns_visible
 from dialer.models import CampaignCache
 from dialer.services import (
     dialer_cache_refresh,
@@ -39,6 +40,16 @@ def _valid(serializer: type[serializers.Serializer], request: Request) -> dict[s
     return dict(checked.validated_data)
 
 
+def _lead_visible(request: Request, lead_id: int) -> None:
+    """404 unless the lead exists and its campaign is one the caller sees."""
+    leads = Lead.objects.filter(pk=lead_id)
+    visible = campaign_ids_visible(request.user)
+    if visible is not None:
+        leads = leads.filter(campaign__in=visible)
+    if not leads.exists():
+        raise Refused(Refusal.NOT_FOUND, f"no lead {lead_id}")
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -56,7 +67,7 @@ class OutcomeInputSerializer(serializers.Serializer):
 class NextLeadApi(ManagementApiView):
     @extend_schema(request=NextLeadInputSerializer, responses={200: dict, 204: None})
     def post(self, request: Request, campaign_id: int) -> Response:
-        get_object_or_404(Campaign, pk=campaign_id)
+        get_object_or_404(campaigns_visible(request.user), pk=campaign_id)
         data = _valid(NextLeadInputSerializer, request)
         handed = dialer_lead_next(campaign_id, data.get("agent", ""))
         if handed is None:
@@ -77,6 +88,7 @@ class NextLeadApi(ManagementApiView):
 class OutcomeApi(ManagementApiView):
     @extend_schema(request=OutcomeInputSerializer, responses={200: dict})
     def post(self, request: Request, lead_id: int) -> Response:
+        _lead_visible(request, lead_id)
         data = _valid(OutcomeInputSerializer, request)
         lead = dialer_outcome(
             lead_id, data["disposition"], data.get("callbackDate"), data.get("notes") or ""
@@ -104,7 +116,7 @@ class RefreshApi(ManagementApiView):
         ),
     )  # fmt: skip
     def post(self, request: Request, campaign_id: int) -> Response:
-        get_object_or_404(Campaign, pk=campaign_id)
+        get_object_or_404(campaigns_visible(request.user), pk=campaign_id)
         result = dialer_cache_refresh(campaign_id, wait=True)
         assert result is not None  # wait=True always rebuilds
         return Response(
@@ -116,7 +128,7 @@ class RefreshApi(ManagementApiView):
 class CacheApi(ManagementApiView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, campaign_id: int) -> Response:
-        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        campaign = get_object_or_404(campaigns_visible(request.user), pk=campaign_id)
         cache = CampaignCache.objects.filter(campaign=campaign).first()
         entries = []
         if cache is not None:
@@ -140,8 +152,7 @@ class CacheApi(ManagementApiView):
 class EligibilityApi(ManagementApiView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, lead_id: int) -> Response:
-        if not Lead.objects.filter(pk=lead_id).exists():
-            raise NotFound(f"no lead {lead_id}")
+        _lead_visible(request, lead_id)
         result = lead_eligibility(lead_id)
         return Response(
             {

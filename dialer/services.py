@@ -280,7 +280,8 @@ def dialer_outcome(
             lead.campaign.template.disposition_set_id, str(disposition_name or "").strip()
         )
         if found is None:
-            raise DialerError(Refusal.INVALID, f"no enabled disposition {disposition_name!r}")
+            raise DialerError(Refusal.INVALID, f"no enabled disposition {disposition_name!r}",
+                              "disposition")  # fmt: skip
         disposition = found
         values: dict[str, Any] = {
             "checked_out_by": "", "checked_out_until": None, "checked_out_number": "",
@@ -288,7 +289,8 @@ def dialer_outcome(
         if not lead_input.is_blank(callback):
             values["callback_at"] = _callback_at(lead, callback)
         elif disposition.callback_required and all(a.kind != "callback" for a in found.actions):
-            raise DialerError(Refusal.INVALID, f"{disposition.name} needs a callbackDate")
+            raise DialerError(Refusal.INVALID, f"{disposition.name} needs a callbackDate",
+                              "callbackDate")  # fmt: skip
         context = DispositionContext(
             source=DispositionRecord.Source.DIALER,
             agent=lead.checked_out_by,
@@ -313,4 +315,5 @@ def _callback_at(lead: Lead, value: Any) -> dt.datetime:
         assert parts is not None  # not blank: checked by the caller
         return lead_input.callback_at(parts, zone)
     except CampaignApiError as rejected:
-        raise DialerError(Refusal.INVALID, f"callbackDate: {rejected.detail}") from None
+        raise DialerError(Refusal.INVALID, f"callbackDate: {rejected.detail}",
+                          "callbackDate") from None

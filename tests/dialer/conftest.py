@@ -37,7 +37,7 @@ TOKEN = "dialer-token-000000000000"
 @pytest.fixture
 def dialer(client: Client) -> Client:
     """A client of the dialer: a staff user's bearer token on every request."""
-    ApiTokenFactory(plain=TOKEN, user__username="pbx")
+    ApiTokenFactory(plain=TOKEN, user__username="pbx", user__is_superuser=True)
     client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"
     return client
 

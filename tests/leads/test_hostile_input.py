@@ -91,7 +91,7 @@ def test_dialer_calls_refuse_nul_and_edge_dates_with_400(
     url = f"/api/v1/dialer/campaigns/{campaign.pk}/next-lead"
     before = database_rows(exclude=USED_AT)
     response = dialer.post(url, {"agent": "\x00"}, content_type="application/json")
-    assert response.status_code == 400 and "agent" in response.json()
+    assert response.status_code == 400 and "agent" in response.json()["errors"]
     assert database_rows(exclude=USED_AT) == before
     assert dialer.post(url, {"agent": "a1"}, content_type="application/json").status_code == 200
 
@@ -99,12 +99,12 @@ def test_dialer_calls_refuse_nul_and_edge_dates_with_400(
     for body, field in [
         ({"disposition": "Later", "notes": "a\x00b"}, "notes"),
         ({"disposition": "La\x00ter"}, "disposition"),
-        ({"disposition": "Later", "callbackDate": "0001/01/01 00:00"}, "detail"),
-        ({"disposition": "Later", "callbackDate": "9999/12/31 23:59"}, "detail"),
+        ({"disposition": "Later", "callbackDate": "0001/01/01 00:00"}, "callbackDate"),
+        ({"disposition": "Later", "callbackDate": "9999/12/31 23:59"}, "callbackDate"),
     ]:
         before = database_rows(exclude=USED_AT)
         response = dialer.post(outcome, body, content_type="application/json")
-        assert response.status_code == 400 and field in response.json(), body
+        assert response.status_code == 400 and field in response.json()["errors"], body
         assert database_rows(exclude=USED_AT) == before
     ok = dialer.post(outcome, {"disposition": "Later", "callbackDate": "9999/12/28 23:59"},
                      content_type="application/json")  # fmt: skip
