@@ -208,6 +208,8 @@ class DncApi(CrudViewSet):
             parser_classes=(CsvParser, parsers.MultiPartParser))  # fmt: skip
     def upload(self, request: Request) -> Response:
         data = request.data
+        if not data:
+            data = b""  # an empty body: DRF parses nothing
         if not isinstance(data, bytes):
             upload = data.get("file")
             if upload is None or isinstance(upload, str):
