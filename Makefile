@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench lock clean
+.PHONY: install run test lint bench lock schema clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ lint: install
 
 bench: install
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET_KEY)} $(BIN)/python -m tests.bench
+
+# Regenerate the checked-in OpenAPI schema after changing an API (a test compares it with the
+# served one).
+schema: install
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$(TEST_SECRET_KEY)} \
+		$(BIN)/python manage.py spectacular --validate --fail-on-warn --file campaigner/api/openapi.yaml
 
 # Regenerate both locks after editing pyproject.toml (needs `uv` on PATH: `pip install uv`).
 # Each keeps the versions it already pins where they still satisfy pyproject.toml.

@@ -51,6 +51,11 @@ class Code(IntEnum):
     def http_status(self) -> int:
         return _HTTP_STATUS.get(self, 400)
 
+    @property
+    def when(self) -> str:
+        """When a call answers it, in a few words (the docs and the OpenAPI schema)."""
+        return _WHEN[self]
+
 
 _HTTP_STATUS = {
     Code.OK: 200,
@@ -58,6 +63,38 @@ _HTTP_STATUS = {
     Code.PAYLOAD_TOO_LARGE: 413,
     Code.UNKNOWN_METHOD: 404,
     Code.INVALID_API_KEY: 401,
+}
+
+
+_WHEN = {
+    Code.OK: "done",
+    Code.COULDNT_FIND_THE_LEAD: "update: no lead of the campaign has that external id",
+    Code.NO_PHONE_FIELDS: "no usable phone number (insert), or no phone field in the body "
+    "(update)",
+    Code.EXCEPTION: "unexpected server failure (never a stack trace)",
+    Code.DNC: "every usable number of the lead is on the DNC list",
+    Code.DUPLICATE: "a number is already used by a lead of the campaign or an earlier lead of "
+    "the batch",
+    Code.INVALID_DISPOSTION: "update: unknown or disabled disposition",
+    Code.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED: "update: disposition absent or <No Change> "
+    "and the lead has none",
+    Code.IMPORT_BUT_NOCHANGE_SPECIFIED: "insert: a value is <No Change>",
+    Code.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS: "the call could not start within its queue "
+    "bound; nothing was written",
+    Code.LEAD_NOT_UPDATED_DUE_TO_CONFLICT: "update: the lead changed meanwhile, or is checked "
+    "out; nothing was written",
+    Code.INVALID_TIMEZONE_SPECIFIED: "unknown Contact Hours name",
+    Code.DUPLICATE_EXTERNAL_ID: "insert: the external id is already used in the campaign",
+    Code.EDIT_BUT_NO_EXTERNAL_ID_SUPPLIED: "update: no external id",
+    Code.INVALID_CALLBACK_DATE_FORMAT: "callback date not yyyy/MM/dd HH:mm, or not a real date",
+    Code.ALLOCATION_ID_REQUIRED: "allocation id missing, invalid or not of the campaign",
+    Code.TEMPLATE_ID_REQUIRED: "template id missing or invalid",
+    Code.CAMPAIGN_ID_REQUIRED: "campaign id missing, invalid or not of the template",
+    Code.MALFORMED_REQUEST: "the body is not JSON of the expected shape",
+    Code.INVALID_PRIORITY: "priority not a whole number 0-100",
+    Code.PAYLOAD_TOO_LARGE: "the body is over the size limit",
+    Code.UNKNOWN_METHOD: "no such method (names are case-sensitive)",
+    Code.INVALID_API_KEY: "missing, unknown or revoked API key",
 }
 
 

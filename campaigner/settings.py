@@ -227,7 +227,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",  # tags by resource: templates, dnc, dialer, …
     "PREPROCESSING_HOOKS": ["campaigner.api.schema.paths_as_served"],
+    # The CampaignAPI's key (campaigner.api.campaignapi_schema names them per call).
+    "APPEND_COMPONENTS": {"securitySchemes": {
+        "apiKeyQuery": {"type": "apiKey", "in": "query", "name": "apiKey"},
+        "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    }},
 }
 # A DNC file of /api/v1/dnc/upload is read whole (one transaction): 1,000,000 numbers ≈ 15 MB.
 DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_MB", default=64) * 1024 * 1024

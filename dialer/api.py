@@ -12,6 +12,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from campaigner.api.campaignapi_schema import LeadFieldsField
 from campaigner.api.tokens import ManagementApiView
 from campaigner.contract import Refusal, Refused
 from campaigner.selectors import campaign_ids_visible, campaigns_visible
@@ -64,8 +65,56 @@ class OutcomeInputSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
 
 
+class HandedLeadSerializer(serializers.Serializer):
+    leadId = serializers.IntegerField()
+    externalId = serializers.CharField(allow_null=True)
+    allocationId = serializers.IntegerField()
+    phone = serializers.CharField(help_text="The number to dial")
+    fields = LeadFieldsField()
+    version = serializers.IntegerField()
+    checkedOutUntil = serializers.DateTimeField()
+
+
+class OutcomeResultSerializer(serializers.Serializer):
+    leadId = serializers.IntegerField()
+    version = serializers.IntegerField()
+    disposition = serializers.CharField(allow_null=True)
+    closed = serializers.BooleanField()
+    priority = serializers.IntegerField()
+    callbackAt = serializers.DateTimeField(allow_null=True)
+    checkedOut = serializers.BooleanField()
+
+
+class CacheEntrySerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    leadId = serializers.IntegerField()
+
+
+class CacheSerializer(serializers.Serializer):
+    campaignId = serializers.IntegerField()
+    refreshedAt = serializers.DateTimeField(allow_null=True)
+    durationMs = serializers.FloatField(allow_null=True)
+    size = serializers.IntegerField()
+    entries = CacheEntrySerializer(many=True, help_text="In hand-out order")
+
+
+class EligibilityReasonSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["campaign_inactive", "allocation_stopped", "closed",
+                                            "callback_in_future", "outside_contact_hours",
+                                            "closed_date", "no_dialable_number",
+                                            "checked_out"])  # fmt: skip
+    detail = serializers.CharField()
+
+
+class EligibilitySerializer(serializers.Serializer):
+    eligible = serializers.BooleanField()
+    reasons = EligibilityReasonSerializer(many=True)
+    nextEligibleAt = serializers.DateTimeField(allow_null=True)
+
+
 class NextLeadApi(ManagementApiView):
-    @extend_schema(request=NextLeadInputSerializer, responses={200: dict, 204: None})
+    @extend_schema(request=NextLeadInputSerializer,
+                   responses={200: HandedLeadSerializer, 204: None}, tags=["dialer"])  # fmt: skip
     def post(self, request: Request, campaign_id: int) -> Response:
         get_object_or_404(campaigns_visible(request.user), pk=campaign_id)
         data = _valid(NextLeadInputSerializer, request)
@@ -86,7 +135,8 @@ class NextLeadApi(ManagementApiView):
 
 
 class OutcomeApi(ManagementApiView):
-    @extend_schema(request=OutcomeInputSerializer, responses={200: dict})
+    @extend_schema(request=OutcomeInputSerializer, responses={200: OutcomeResultSerializer},
+                   tags=["dialer"])  # fmt: skip
     def post(self, request: Request, lead_id: int) -> Response:
         _lead_visible(request, lead_id)
         data = _valid(OutcomeInputSerializer, request)
@@ -114,6 +164,7 @@ class RefreshApi(ManagementApiView):
             {"size": serializers.IntegerField(), "durationMs": serializers.FloatField(),
              "refreshedAt": serializers.DateTimeField()},
         ),
+        tags=["dialer"],
     )  # fmt: skip
     def post(self, request: Request, campaign_id: int) -> Response:
         get_object_or_404(campaigns_visible(request.user), pk=campaign_id)
@@ -126,7 +177,7 @@ class RefreshApi(ManagementApiView):
 
 
 class CacheApi(ManagementApiView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: CacheSerializer}, tags=["dialer"])
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = get_object_or_404(campaigns_visible(request.user), pk=campaign_id)
         cache = CampaignCache.objects.filter(campaign=campaign).first()
@@ -150,7 +201,7 @@ class CacheApi(ManagementApiView):
 
 
 class EligibilityApi(ManagementApiView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: EligibilitySerializer}, tags=["leads"])
     def get(self, request: Request, lead_id: int) -> Response:
         _lead_visible(request, lead_id)
         result = lead_eligibility(lead_id)

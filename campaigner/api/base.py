@@ -10,11 +10,10 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.http import HttpRequest
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.types import OpenApiTypes
 from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
+from campaigner.api.campaignapi_schema import CampaignApiSchema
 from campaigner.contract import CampaignApiError, Code
 from campaigner.metrics import CALLS
 
@@ -41,22 +40,11 @@ class OrjsonRenderer(BaseRenderer):
             return json.dumps(data, separators=(",", ":")).encode()
 
 
-class _CampaignApiSchema(AutoSchema):
-    """How the calls appear in the OpenAPI schema: a JSON body and a JSON answer (the envelope).
-    Their keys are described in the README's CampaignAPI reference."""
-
-    def get_request_serializer(self) -> Any:
-        return OpenApiTypes.OBJECT if self.method == "POST" else None
-
-    def get_response_serializers(self) -> Any:
-        return OpenApiTypes.OBJECT
-
-
 class CampaignApiView(APIView):
     authentication_classes = ()
     permission_classes = ()
     renderer_classes = (OrjsonRenderer,)
-    schema = _CampaignApiSchema()
+    schema = CampaignApiSchema()
     contract_envelope = True  # errors answered as the envelope (campaigner.api.errors)
     # Any other HTTP method (OPTIONS, PUT, …) is a 405 in the envelope, not DRF's metadata.
     http_method_names = ["get", "post"]

@@ -12,6 +12,9 @@ from rest_framework.response import Response
 
 from campaigner.api.auth import api_key_authenticate, campaign_get, template_get, visible_templates
 from campaigner.api.base import CampaignApiView
+from drf_spectacular.utils import OpenApiParameter
+
+from campaigner.api.campaignapi_schema import CampaignApiEntityListSerializer, campaign_api_schema
 from campaigner.contract import Code, envelope
 from campaigner.sql import KeyRow
 
@@ -41,6 +44,16 @@ class _ListApi(CampaignApiView):
     post = get
 
 
+def _list_schema(summary: str, param: str | None = None, code: Code | None = None) -> Any:
+    parameters = []
+    if param is not None:
+        parameters.append(OpenApiParameter(param, int, required=True,
+                                           description="Also accepted in a form-encoded POST"))  # fmt: skip
+    return campaign_api_schema(summary=summary, success=CampaignApiEntityListSerializer,
+                               codes=(code,) if code else (), parameters=parameters)  # fmt: skip
+
+
+@_list_schema("The templates the key sees")
 class TemplateListApi(_ListApi):
     entity_type = "CampaignTemplate"
 
@@ -48,6 +61,7 @@ class TemplateListApi(_ListApi):
         return visible_templates(key)
 
 
+@_list_schema("The campaigns of a template", "fTemplateId", Code.TEMPLATE_ID_REQUIRED)
 class CampaignListApi(_ListApi):
     entity_type = "Campaign"
 
@@ -55,6 +69,7 @@ class CampaignListApi(_ListApi):
         return template_get(key, _param(request, "fTemplateId")).campaigns.all()
 
 
+@_list_schema("The allocations of a campaign", "fCampaignId", Code.CAMPAIGN_ID_REQUIRED)
 class AllocationListApi(_ListApi):
     entity_type = "Allocation"
 

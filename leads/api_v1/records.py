@@ -17,6 +17,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from campaigner.api.campaignapi_schema import LeadFieldsField
 from campaigner.api.management import (
     ManagementModelSerializer,
     ManagementSerializer,
@@ -305,7 +306,7 @@ class LeadPhoneSerializer(serializers.ModelSerializer):
 
 class LeadSerializer(serializers.ModelSerializer):
     externalId = serializers.CharField(source="external_id", allow_null=True)
-    fields = serializers.DictField(child=serializers.JSONField(), help_text="Template fields")
+    fields = LeadFieldsField()
     phones = LeadPhoneSerializer(many=True)
     callbackDate = serializers.DateTimeField(source="callback_at", allow_null=True)
     contactHours = serializers.IntegerField(source="contact_hours_id", allow_null=True)
