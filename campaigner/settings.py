@@ -228,6 +228,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",  # tags by resource: templates, dnc, dialer, …
+    "TAGS": [
+        {"name": "CampaignAPI", "description": "The vendor's API: apiKey in the query string "
+         "(or X-Api-Key), answers in the {code, message} envelope"},
+        {"name": "dialer", "description": "Next lead, call outcome, the cache"},
+        {"name": "leads", "description": "Read and search leads; why a lead is (not) dialable"},
+        {"name": "templates"}, {"name": "campaigns"}, {"name": "allocations"},
+        {"name": "contact-hours"}, {"name": "disposition-sets"}, {"name": "dnc"},
+        {"name": "phone-patterns"}, {"name": "api-keys"}, {"name": "deliveries"},
+    ],
     "PREPROCESSING_HOOKS": ["campaigner.api.schema.paths_as_served"],
     # The CampaignAPI's key (campaigner.api.campaignapi_schema names them per call).
     "APPEND_COMPONENTS": {"securitySchemes": {
