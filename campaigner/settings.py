@@ -238,6 +238,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "phone-patterns"}, {"name": "api-keys"}, {"name": "deliveries"},
     ],
     "PREPROCESSING_HOOKS": ["campaigner.api.schema.paths_as_served"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "campaigner.api.schema.management_errors"],
     # The CampaignAPI's key (campaigner.api.campaignapi_schema names them per call).
     "APPEND_COMPONENTS": {"securitySchemes": {
         "apiKeyQuery": {"type": "apiKey", "in": "query", "name": "apiKey"},

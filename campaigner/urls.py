@@ -3,7 +3,7 @@ imports neither ``leads`` nor ``dialer`` (dependencies point one way: dialer →
 campaigner)."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from campaigner.api import views as read_api
@@ -31,4 +31,5 @@ urlpatterns = [
     # The schema and its docs page are behind the same staff authentication as the API.
     path("api/v1/schema/", SpectacularAPIView.as_view(**_STAFF), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema", **_STAFF), name="docs"),
+    re_path(r"^api/v1/", read_api.management_not_found_view),  # any other path, newlines too
 ]

@@ -17,3 +17,43 @@ def paths_as_served(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[st
             path = path.rstrip("/")
         out.append((path, regex, method, view))
     return out
+
+
+MANAGEMENT_ERROR = {
+    "type": "object",
+    "description": "An error of the management API: detail always; reason for a refusal "
+    "(conflict, not_found, not_checked_out, invalid); errors (400) names every offending key, "
+    "nested keys as windows.0.start, the body as a whole as body.",
+    "properties": {
+        "detail": {"type": "string"},
+        "reason": {"type": "string"},
+        "errors": {"type": "object",
+                   "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },  # fmt: skip
+    "required": ["detail"],
+}
+_ERRORS = {
+    "400": "Invalid input: every offending key is named in errors",
+    "401": "No token, or a bad one",
+    "403": "A write without the model permission",
+    "404": "No such thing, or one the caller's teams do not see",
+    "409": "The write would break a rule of the data (a name taken, still in use, not checked "
+    "out); nothing was written",
+}
+_REF = {"$ref": "#/components/schemas/ManagementError"}
+
+
+def management_errors(result: dict[str, Any], generator: Any, request: Any, public: Any) -> Any:
+    """Every ``/api/v1/`` operation answers its errors in one shape; the schema says so."""
+    result.setdefault("components", {}).setdefault("schemas", {})["ManagementError"] = (
+        MANAGEMENT_ERROR
+    )
+    for path, item in result.get("paths", {}).items():
+        if not path.startswith(API_V1):
+            continue
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            for status, text in _ERRORS.items():
+                responses.setdefault(status, {"description": text,
+                                              "content": {"application/json": {"schema": _REF}}})
+    return result

@@ -83,3 +83,10 @@ def unknown_method_view(request: HttpRequest, method: str) -> JsonResponse:
     the HTTP method."""
     code = Code.UNKNOWN_METHOD
     return JsonResponse(envelope(code, method), status=code.http_status)
+
+
+@csrf_exempt
+def management_not_found_view(request: HttpRequest) -> JsonResponse:
+    """A path under ``/api/v1/`` that names no resource (``/api/v1/leads/-1``): the API's
+    JSON 404, not Django's HTML page."""
+    return JsonResponse({"detail": "Not found."}, status=404)

@@ -62,7 +62,10 @@ class CrudViewSet(
 
 
 def ordering(*names: tuple[str, str]) -> filters.OrderingFilter:
-    return filters.OrderingFilter(fields=(("id", "id"), *names))
+    """``?ordering=`` by id or the (parameter, model field) pairs given; ``-`` descends."""
+    return filters.OrderingFilter(
+        fields=[("id", "id"), *((field, param) for param, field in names)]
+    )
 
 
 # --- Contact Hours -------------------------------------------------------------------------

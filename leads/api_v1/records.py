@@ -43,7 +43,7 @@ class ApiKeySerializer(ManagementModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", allow_null=True, required=False,
                                         queryset=get_user_model().objects.all())  # fmt: skip
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True)
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True, allow_null=True)
     prefix = serializers.CharField(source="key_prefix", read_only=True,
                                    help_text="The key's first characters, to recognise it")  # fmt: skip
 
