@@ -33,7 +33,7 @@ from campaigner.models import (
     minutes_to_hhmm,
 )
 from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
-from leads.api_v1.fields import ActionField, VisibleCampaignField, VisibleTemplateField
+from leads.api_v1.fields import ActionField, NameField, VisibleCampaignField, VisibleTemplateField
 from leads.services.configuration import (
     DispositionSpec,
     FieldSpec,
@@ -247,7 +247,7 @@ class TemplateSerializer(ManagementModelSerializer):
         source="disposition_set", queryset=DispositionSet.objects.all(), allow_null=True,
         required=False,
     )  # fmt: skip
-    teams = serializers.SlugRelatedField(
+    teams = NameField(
         many=True, slug_field="name", queryset=Group.objects.all(), required=False
     )
     fields = serializers.ListField(child=TemplateFieldSerializer(), min_length=1,

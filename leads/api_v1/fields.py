@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from campaigner.action_specs import ActionKind, ActionSpecError, validate_action
 from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
@@ -33,6 +36,21 @@ class VisibleAllocationField(_Visible):
 
 
 SECRET_READER = "campaigner.change_disposition"
+
+class NameField(serializers.SlugRelatedField):
+    """A reference by name (a team, a user). Text the database cannot hold (NUL, unpaired
+    surrogates) is refused like any name that does not exist, before it reaches a query."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        for check in (ProhibitNullCharactersValidator(), ProhibitSurrogateCharactersValidator()):
+            try:
+                check(data)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return super().to_internal_value(data)
+
 
 ACTION_SCHEMA = {
     "type": "object",

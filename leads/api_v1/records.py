@@ -28,6 +28,7 @@ from campaigner.models import ApiKey, Campaign
 from campaigner.selectors import campaign_ids_visible
 from campaigner.services import api_key_create
 from leads.api_v1.configuration import CrudViewSet, ordering
+from leads.api_v1.fields import NameField
 from leads.models import ActionDelivery, DncEntry, Lead, LeadPhone, PhonePattern
 from leads.phone import PhoneRuleError, compile_rule
 from leads.selectors import phone_normaliser_load
@@ -38,9 +39,9 @@ from leads.services.dnc import MAX_CHECK, dnc_check, dnc_entry_put, dnc_upload
 
 
 class ApiKeySerializer(ManagementModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="name", queryset=Group.objects.all(),
+    team = NameField(slug_field="name", queryset=Group.objects.all(),
                                         allow_null=True, required=False)  # fmt: skip
-    user = serializers.SlugRelatedField(slug_field="username", allow_null=True, required=False,
+    user = NameField(slug_field="username", allow_null=True, required=False,
                                         queryset=get_user_model().objects.all())  # fmt: skip
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True, allow_null=True)

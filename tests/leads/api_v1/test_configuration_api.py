@@ -216,3 +216,14 @@ def test_paths_methods_and_pages(admin_api: Any) -> None:
     assert admin_api.post("allocations/", b"[" * 5000).json()["errors"] == {
         "body": ["JSON parse error - the body is nested too deeply"]}
     assert admin_api.post("campaigns/", ["not", "an", "object"]).status_code == 400
+
+
+def test_text_the_database_cannot_hold_is_400(admin_api: Any) -> None:
+    """Found by schemathesis: a team named with a NUL reached the query (500)."""
+    body = refused(admin_api, "post", "templates/", {"name": "T", "teams": ["a\x00b"],
+                                                     "fields": [{"name": "P", "phone": True}]},
+                   400)  # fmt: skip
+    assert body["errors"] == {"teams": ["Null characters are not allowed."]}
+    body = refused(admin_api, "post", "api-keys/", {"name": "k", "user": "\ud800"}, 400)
+    assert list(body["errors"]) == ["user"]
+    assert admin_api.get("contact-hours/?name=%00").status_code == 400
