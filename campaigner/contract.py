@@ -69,8 +69,7 @@ _HTTP_STATUS = {
 _WHEN = {
     Code.OK: "done",
     Code.COULDNT_FIND_THE_LEAD: "update: no lead of the campaign has that external id",
-    Code.NO_PHONE_FIELDS: "no usable phone number (insert), or no phone field in the body "
-    "(update)",
+    Code.NO_PHONE_FIELDS: "no usable phone number (insert), or no phone field in the body (update)",
     Code.EXCEPTION: "unexpected server failure (never a stack trace)",
     Code.DNC: "every usable number of the lead is on the DNC list",
     Code.DUPLICATE: "a number is already used by a lead of the campaign or an earlier lead of "

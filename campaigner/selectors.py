@@ -40,7 +40,7 @@ def allocations_visible(user: Any) -> QuerySet[Allocation]:
     return allocations.filter(campaign__template_id__in=_template_ids(user))
 
 
-def campaign_ids_visible(user: Any) -> QuerySet[Campaign] | None:
+def campaign_ids_visible(user: Any) -> QuerySet[Campaign, Any] | None:
     """The ids of the campaigns ``user`` sees, as a subquery; ``None`` means all of them (so
     a superuser's lead search needs no filter at all)."""
     if sees_everything(user):
@@ -48,5 +48,5 @@ def campaign_ids_visible(user: Any) -> QuerySet[Campaign] | None:
     return Campaign.objects.filter(template_id__in=_template_ids(user)).values("pk")
 
 
-def _template_ids(user: Any) -> QuerySet[CampaignTemplate]:
+def _template_ids(user: Any) -> QuerySet[CampaignTemplate, Any]:
     return CampaignTemplate.objects.filter(teams__user=user).values("pk")

@@ -229,22 +229,35 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",  # tags by resource: templates, dnc, dialer, …
     "TAGS": [
-        {"name": "CampaignAPI", "description": "The vendor's API: apiKey in the query string "
-         "(or X-Api-Key), answers in the {code, message} envelope"},
+        {
+            "name": "CampaignAPI",
+            "description": "The vendor's API: apiKey in the query string "
+            "(or X-Api-Key), answers in the {code, message} envelope",
+        },
         {"name": "dialer", "description": "Next lead, call outcome, the cache"},
         {"name": "leads", "description": "Read and search leads; why a lead is (not) dialable"},
-        {"name": "templates"}, {"name": "campaigns"}, {"name": "allocations"},
-        {"name": "contact-hours"}, {"name": "disposition-sets"}, {"name": "dnc"},
-        {"name": "phone-patterns"}, {"name": "api-keys"}, {"name": "deliveries"},
+        {"name": "templates"},
+        {"name": "campaigns"},
+        {"name": "allocations"},
+        {"name": "contact-hours"},
+        {"name": "disposition-sets"},
+        {"name": "dnc"},
+        {"name": "phone-patterns"},
+        {"name": "api-keys"},
+        {"name": "deliveries"},
     ],
     "PREPROCESSING_HOOKS": ["campaigner.api.schema.paths_as_served"],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "campaigner.api.schema.management_errors"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "campaigner.api.schema.management_errors",
+    ],
     # The CampaignAPI's key (campaigner.api.campaignapi_schema names them per call).
-    "APPEND_COMPONENTS": {"securitySchemes": {
-        "apiKeyQuery": {"type": "apiKey", "in": "query", "name": "apiKey"},
-        "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-    }},
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "apiKeyQuery": {"type": "apiKey", "in": "query", "name": "apiKey"},
+            "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+        }
+    },
 }
 # A DNC file of /api/v1/dnc/upload is read whole (one transaction): 1,000,000 numbers ≈ 15 MB.
 DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_MB", default=64) * 1024 * 1024

@@ -70,7 +70,7 @@ class HandedLeadSerializer(serializers.Serializer):
     externalId = serializers.CharField(allow_null=True)
     allocationId = serializers.IntegerField()
     phone = serializers.CharField(help_text="The number to dial")
-    fields = LeadFieldsField()
+    fields = LeadFieldsField()  # type: ignore[assignment]
     version = serializers.IntegerField()
     checkedOutUntil = serializers.DateTimeField()
 

@@ -315,5 +315,6 @@ def _callback_at(lead: Lead, value: Any) -> dt.datetime:
         assert parts is not None  # not blank: checked by the caller
         return lead_input.callback_at(parts, zone)
     except CampaignApiError as rejected:
-        raise DialerError(Refusal.INVALID, f"callbackDate: {rejected.detail}",
-                          "callbackDate") from None
+        raise DialerError(
+            Refusal.INVALID, f"callbackDate: {rejected.detail}", "callbackDate"
+        ) from None

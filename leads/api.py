@@ -16,20 +16,7 @@ from rest_framework.response import Response
 
 from campaigner.api.auth import allocation_of_call
 from campaigner.api.base import CampaignApiView, json_body
-from campaigner.api.campaignapi_schema import (
-    ALLOW_DUPLICATES,
-    EXTERNAL_ID,
-    IDS,
-    IF_MATCH,
-    INSERT_CODES,
-    LEAD_CODES,
-    LEAD_SCHEMA,
-    LEADS_SCHEMA,
-    UPDATE_CODES,
-    CampaignApiAnswerSerializer,
-    CampaignApiImportSummarySerializer,
-    campaign_api_schema,
-)
+from campaigner.api.campaignapi_schema import insert_schema, summary_insert_schema, update_schema
 from campaigner.contract import CampaignApiError, Code, envelope
 from campaigner.ratelimit import run_limited
 from leads import lead_input
@@ -119,9 +106,7 @@ def _summary_response(leads: list[dict[str, Any]], outcomes: list[LeadOutcome]) 
     )
 
 
-@campaign_api_schema(summary="Insert one lead", success=CampaignApiAnswerSerializer,
-                     codes=INSERT_CODES, parameters=[*IDS, ALLOW_DUPLICATES],
-                     body=LEAD_SCHEMA)  # fmt: skip
+@insert_schema("Insert one lead")
 class InsertLeadFastApi(CampaignApiView):
     """``insertLeadFast``: one lead, its own code (200 or 400)."""
 
@@ -151,27 +136,23 @@ class _SummaryInsertApi(CampaignApiView):
         return answers[0]
 
 
-@campaign_api_schema(summary='Insert a batch of leads', success=CampaignApiImportSummarySerializer,
-                     codes=INSERT_CODES[:6] + (Code.MALFORMED_REQUEST,), summary_codes=LEAD_CODES,
-                     parameters=[*IDS, ALLOW_DUPLICATES], body=LEADS_SCHEMA)  # fmt: skip
+@summary_insert_schema("Insert a batch of leads", batch=True)
 class InsertLeadsFastApi(_SummaryInsertApi):
     """``insertLeadsFast``: a JSON array of leads, the import summary."""
 
     single = False
 
 
-@campaign_api_schema(summary='Insert a batch of leads (deprecated)', success=CampaignApiImportSummarySerializer,
-                     codes=INSERT_CODES[:6] + (Code.MALFORMED_REQUEST,), summary_codes=LEAD_CODES,
-                     parameters=[*IDS, ALLOW_DUPLICATES], body=LEADS_SCHEMA)  # fmt: skip
+@summary_insert_schema("Insert a batch of leads (deprecated)", batch=True)
 class InsertLeadsApi(_SummaryInsertApi):
     """``insertLeads`` (deprecated): as ``insertLeadsFast``."""
 
     single = False
 
 
-@campaign_api_schema(summary='Insert one lead, answered with the import summary (deprecated)', success=CampaignApiImportSummarySerializer,
-                     codes=INSERT_CODES[:6] + (Code.MALFORMED_REQUEST,), summary_codes=LEAD_CODES,
-                     parameters=[*IDS, ALLOW_DUPLICATES], body=LEAD_SCHEMA)  # fmt: skip
+@summary_insert_schema(
+    "Insert one lead, answered with the import summary (deprecated)", batch=False
+)
 class InsertLeadApi(_SummaryInsertApi):
     """``insertLead`` (deprecated): one lead, answered with the import summary."""
 
@@ -207,18 +188,14 @@ class _UpdateApi(CampaignApiView):
         )
 
 
-@campaign_api_schema(summary='Update a lead found by its external id', success=CampaignApiAnswerSerializer,
-                     codes=UPDATE_CODES, parameters=[*IDS, EXTERNAL_ID, IF_MATCH],
-                     body=LEAD_SCHEMA)  # fmt: skip
+@update_schema("Update a lead found by its external id")
 class UpdateLeadFastApi(_UpdateApi):
     """``updateLeadFast``: the external id from the body, the URL parameter as a fallback."""
 
     url_id_first = False
 
 
-@campaign_api_schema(summary='Update a lead found by its external id (deprecated)', success=CampaignApiAnswerSerializer,
-                     codes=UPDATE_CODES, parameters=[*IDS, EXTERNAL_ID, IF_MATCH],
-                     body=LEAD_SCHEMA)  # fmt: skip
+@update_schema("Update a lead found by its external id (deprecated)")
 class UpdateLeadApi(_UpdateApi):
     """``updateLead`` (deprecated): the external id from the URL parameter, the body's as a
     fallback."""

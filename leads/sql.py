@@ -184,7 +184,8 @@ WHERE d.number = ANY(%s::text[]) AND {dnc_active("d")}
 # the expiry and note of those already listed. ``added`` tells which.
 DNC_UPSERT = f"""
 INSERT INTO {DNC_TABLE} (number, expires_on, source, note, created_at)
-SELECT n, e, s, t, now() FROM unnest(%s::text[], %s::date[], %s::text[], %s::text[]) AS u(n, e, s, t)
+SELECT n, e, s, t, now()
+FROM unnest(%s::text[], %s::date[], %s::text[], %s::text[]) AS u(n, e, s, t)
 ON CONFLICT (number) DO UPDATE SET expires_on = EXCLUDED.expires_on, note = EXCLUDED.note
 RETURNING id, (xmax = 0) AS added
 """  # noqa: S608

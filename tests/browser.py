@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @contextmanager
-def browser(width: int = 1400, height: int = 1000) -> Iterator[object]:
+def browser(width: int = 1400, height: int = 1000) -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -31,10 +32,18 @@ def browser(width: int = 1400, height: int = 1000) -> Iterator[object]:
         pytest.skip("chromium and chromium-driver are not installed")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-default-apps", "--no-first-run", f"--window-size={width},{height}"):
-        options.add_argument(flag)  # fmt: skip
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-default-apps",
+        "--no-first-run",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         yield driver
@@ -42,8 +51,8 @@ def browser(width: int = 1400, height: int = 1000) -> Iterator[object]:
         driver.quit()
 
 
-def screenshot(driver: object, name: str) -> Path:
+def screenshot(driver: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    driver.save_screenshot(str(path))
     return path

@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.campaigner.test_schema import CHECKED_IN
 from tests.campaignapi import GLOBAL_KEY, make_api
+from tests.campaigner.test_schema import CHECKED_IN
 from tests.factories import ApiTokenFactory
 from tests.live import gunicorn
 
@@ -30,16 +30,23 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 TOKEN = "schema-fuzz-token-0000000"
 EXAMPLES = 1500  # per mode; each is one HTTP call (~15 ms)
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]  # fmt: skip
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture
 def server(tmp_path: Path, client: Any) -> Iterator[tuple[str, Any]]:
     api = make_api(client)
     ApiTokenFactory(plain=TOKEN, user__username="schemathesis", user__is_superuser=True)
-    env = {"CAMPAIGNAPI_MIN_CALL_MS": "0", "CAMPAIGNAPI_BAD_KEY_LIMIT": "1000000",
-           "CAMPAIGNAPI_MAX_BODY_MB": "4"}  # fmt: skip
+    env = {
+        "CAMPAIGNAPI_MIN_CALL_MS": "0",
+        "CAMPAIGNAPI_BAD_KEY_LIMIT": "1000000",
+        "CAMPAIGNAPI_MAX_BODY_MB": "4",
+    }
     with gunicorn(tmp_path, "--workers", "2", "--threads", "2", **env) as (port, _):
         yield f"http://127.0.0.1:{port}", api
 
@@ -48,19 +55,27 @@ def server(tmp_path: Path, client: Any) -> Iterator[tuple[str, Any]]:
 def test_every_operation_conforms_to_the_schema(server: tuple[str, Any], mode: Any) -> None:
     base, api = server
     schema = schemathesis.openapi.from_path(str(CHECKED_IN))
-    real_ids = {"fTemplateId": api.template.pk, "fCampaignId": api.campaign.pk,
-                "fAllocationId": api.allocation.pk}  # fmt: skip
+    real_ids = {
+        "fTemplateId": api.template.pk,
+        "fCampaignId": api.campaign.pk,
+        "fAllocationId": api.allocation.pk,
+    }
     seen: dict[str, set[int]] = {}
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(case=schema.as_strategy(generation_mode=mode), real=st.booleans())
     def run(case: Any, real: bool) -> None:
         if case.path.startswith("/servicemanager/") and real and isinstance(case.query, dict):
-            case.query = {**case.query, "apiKey": GLOBAL_KEY,
-                          **{k: v for k, v in real_ids.items() if k in case.query}}  # fmt: skip
-        response = case.call(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"},
-                             timeout=60)  # fmt: skip
+            case.query = {
+                **case.query,
+                "apiKey": GLOBAL_KEY,
+                **{k: v for k, v in real_ids.items() if k in case.query},
+            }
+        response = case.call(
+            base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+        )
         # A request line over gunicorn's 8,190 bytes is answered by gunicorn, not the
         # application (hardening #13 leaves this open): such draws do not count.
         reject() if response.status_code == 414 else None
@@ -69,6 +84,8 @@ def test_every_operation_conforms_to_the_schema(server: tuple[str, Any], mode: A
 
     run()
     operations = sum(len(item) for item in schema.raw_schema["paths"].values())
-    print(f"{mode}: {EXAMPLES} cases over {len(seen)} of {operations} operations; statuses:",
-          sorted({s for statuses in seen.values() for s in statuses}))
+    print(
+        f"{mode}: {EXAMPLES} cases over {len(seen)} of {operations} operations; statuses:",
+        sorted({s for statuses in seen.values() for s in statuses}),
+    )
     assert len(seen) >= operations * 0.8  # the run reached (nearly) every operation

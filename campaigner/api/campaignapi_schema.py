@@ -26,16 +26,34 @@ from campaigner.contract import Code
 _EVERY_CALL = (Code.INVALID_API_KEY, Code.EXCEPTION)
 _IDS = (Code.TEMPLATE_ID_REQUIRED, Code.CAMPAIGN_ID_REQUIRED, Code.ALLOCATION_ID_REQUIRED)
 _BODY = (Code.MALFORMED_REQUEST, Code.PAYLOAD_TOO_LARGE, Code.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS)
-LEAD_CODES = (Code.MALFORMED_REQUEST, Code.IMPORT_BUT_NOCHANGE_SPECIFIED,
-              Code.INVALID_CALLBACK_DATE_FORMAT, Code.INVALID_TIMEZONE_SPECIFIED,
-              Code.INVALID_PRIORITY, Code.NO_PHONE_FIELDS, Code.DUPLICATE_EXTERNAL_ID, Code.DNC,
-              Code.DUPLICATE)  # fmt: skip
-INSERT_CODES = (*_IDS, *_BODY, *LEAD_CODES)
-UPDATE_CODES = (*_IDS, *_BODY, Code.MALFORMED_REQUEST, Code.INVALID_CALLBACK_DATE_FORMAT,
-                Code.INVALID_TIMEZONE_SPECIFIED, Code.INVALID_PRIORITY, Code.NO_PHONE_FIELDS,
-                Code.EDIT_BUT_NO_EXTERNAL_ID_SUPPLIED, Code.COULDNT_FIND_THE_LEAD,
-                Code.INVALID_DISPOSTION, Code.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED, Code.DNC,
-                Code.LEAD_NOT_UPDATED_DUE_TO_CONFLICT)  # fmt: skip
+LEAD_CODES = (
+    Code.MALFORMED_REQUEST,
+    Code.IMPORT_BUT_NOCHANGE_SPECIFIED,
+    Code.INVALID_CALLBACK_DATE_FORMAT,
+    Code.INVALID_TIMEZONE_SPECIFIED,
+    Code.INVALID_PRIORITY,
+    Code.NO_PHONE_FIELDS,
+    Code.DUPLICATE_EXTERNAL_ID,
+    Code.DNC,
+    Code.DUPLICATE,
+)
+BATCH_CODES = (*_IDS, *_BODY)  # a batch's own; its leads' are in the summary
+INSERT_CODES = (*BATCH_CODES, *LEAD_CODES)
+UPDATE_CODES = (
+    *_IDS,
+    *_BODY,
+    Code.MALFORMED_REQUEST,
+    Code.INVALID_CALLBACK_DATE_FORMAT,
+    Code.INVALID_TIMEZONE_SPECIFIED,
+    Code.INVALID_PRIORITY,
+    Code.NO_PHONE_FIELDS,
+    Code.EDIT_BUT_NO_EXTERNAL_ID_SUPPLIED,
+    Code.COULDNT_FIND_THE_LEAD,
+    Code.INVALID_DISPOSTION,
+    Code.DISPOSTION_ISNT_SET_AND_NOCHANGE_SPECIFIED,
+    Code.DNC,
+    Code.LEAD_NOT_UPDATED_DUE_TO_CONFLICT,
+)
 
 
 class CampaignApiAnswerSerializer(serializers.Serializer):
@@ -47,9 +65,10 @@ class CampaignApiAnswerSerializer(serializers.Serializer):
     leadId = serializers.IntegerField(required=False, help_text="The lead written (code 0)")
     version = serializers.IntegerField(required=False, help_text="Its row version (code 0)")
     ignoredFields = serializers.ListField(
-        child=serializers.CharField(), required=False,
+        child=serializers.CharField(),
+        required=False,
         help_text="Keys of the body that are not fields of the template",
-    )  # fmt: skip
+    )
 
 
 class CampaignApiLeadResultSerializer(serializers.Serializer):
@@ -89,50 +108,78 @@ LEAD_SCHEMA: dict[str, Any] = {
     "boolean or null; an object or array is code 150), and the system fields. Keys that are "
     "no field of the template are ignored and listed back in ignoredFields.",
     "properties": {
-        "njExternalLeadId": {"type": "string", "description": "The caller's reference, "
-                             "unique in the campaign; required by the updates"},
-        "njCallBackDate": {"type": "string", "example": "2027/01/16 14:30",
-                           "description": "yyyy/MM/dd HH:mm in the lead's Contact Hours zone"},
-        "njPriority": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 100},
-                                 {"type": "string"}],
-                       "description": "0-100, lower is dialed first (default 10)"},
+        "njExternalLeadId": {
+            "type": "string",
+            "description": "The caller's reference, "
+            "unique in the campaign; required by the updates",
+        },
+        "njCallBackDate": {
+            "type": "string",
+            "example": "2027/01/16 14:30",
+            "description": "yyyy/MM/dd HH:mm in the lead's Contact Hours zone",
+        },
+        "njPriority": {
+            "oneOf": [{"type": "integer", "minimum": 0, "maximum": 100}, {"type": "string"}],
+            "description": "0-100, lower is dialed first (default 10)",
+        },
         "njContactHours": {"type": "string", "description": "A Contact Hours name"},
-        "njDisposition": {"type": "string",
-                          "description": "Updates: a disposition's name; its actions run"},
-        "njVersion": {"type": "integer", "description": "Updates: the version last seen "
-                      "(else 110)"},
-    },  # fmt: skip
-    "additionalProperties": {"nullable": True, "oneOf": [
-        {"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
-}  # fmt: skip
+        "njDisposition": {
+            "type": "string",
+            "description": "Updates: a disposition's name; its actions run",
+        },
+        "njVersion": {
+            "type": "integer",
+            "description": "Updates: the version last seen (else 110)",
+        },
+    },
+    "additionalProperties": {
+        "nullable": True,
+        "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+    },
+}
 LEADS_SCHEMA = {"type": "array", "items": LEAD_SCHEMA}
 
 API_KEY_PARAMETER = OpenApiParameter(
-    "apiKey", OpenApiTypes.STR, OpenApiParameter.QUERY,
+    "apiKey",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
     description="The API key (or send it in the X-Api-Key header)",
-)  # fmt: skip
+)
 
 
 def _id(name: str, what: str) -> OpenApiParameter:
-    return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.QUERY, required=True,
-                            description=f"The {what}'s id")  # fmt: skip
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.INT,
+        OpenApiParameter.QUERY,
+        required=True,
+        description=f"The {what}'s id",
+    )
 
 
-IDS = [_id("fTemplateId", "template"), _id("fCampaignId", "campaign"),
-       _id("fAllocationId", "allocation")]  # fmt: skip
+IDS = [
+    _id("fTemplateId", "template"),
+    _id("fCampaignId", "campaign"),
+    _id("fAllocationId", "allocation"),
+]
 ALLOW_DUPLICATES = OpenApiParameter(
-    "allowDuplicates", OpenApiTypes.STR, OpenApiParameter.QUERY,
+    "allowDuplicates",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
     description="'true' (any case) turns the duplicate-phone check off",
-)  # fmt: skip
+)
 EXTERNAL_ID = OpenApiParameter(
-    "njExternalLeadId", OpenApiTypes.STR, OpenApiParameter.QUERY,
-    description="The lead's external id (updateLead: first; updateLeadFast: if the body has "
-    "none)",
-)  # fmt: skip
+    "njExternalLeadId",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    description="The lead's external id (updateLead: first; updateLeadFast: if the body has none)",
+)
 IF_MATCH = OpenApiParameter(
-    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
     description="The version the lead must still be at (else 110)",
-)  # fmt: skip
+)
 
 
 def _codes_text(codes: Sequence[Code]) -> str:
@@ -155,8 +202,10 @@ def campaign_api_schema(
         by_status.setdefault(code.http_status, []).append(code)
     success_text = "Done (code 0)."
     if summary_codes:
-        success_text = ("The import summary, also when leads were rejected; per lead:\n"
-                        + _codes_text((Code.OK, *summary_codes)))  # fmt: skip
+        success_text = (
+            "The import summary, also when leads were rejected; per lead:\n"
+            + _codes_text((Code.OK, *summary_codes))
+        )
     responses: dict[int, Any] = {200: OpenApiResponse(success, description=success_text)}
     for status, status_codes in sorted(by_status.items()):
         responses[status] = OpenApiResponse(
@@ -168,9 +217,39 @@ def campaign_api_schema(
         parameters=[API_KEY_PARAMETER, *parameters],
         request={"application/json": body} if body is not None else None,
         responses=responses,
-        auth=[{"apiKeyQuery": []}, {"apiKeyHeader": []}],
+        auth=[{"apiKeyQuery": []}, {"apiKeyHeader": []}],  # type: ignore[list-item]
     )
 
+
+def insert_schema(summary: str) -> Callable[[Any], Any]:
+    return campaign_api_schema(
+        summary=summary,
+        success=CampaignApiAnswerSerializer,
+        codes=INSERT_CODES,
+        parameters=[*IDS, ALLOW_DUPLICATES],
+        body=LEAD_SCHEMA,
+    )
+
+
+def summary_insert_schema(summary: str, *, batch: bool) -> Callable[[Any], Any]:
+    return campaign_api_schema(
+        summary=summary,
+        success=CampaignApiImportSummarySerializer,
+        codes=BATCH_CODES,
+        summary_codes=LEAD_CODES,
+        parameters=[*IDS, ALLOW_DUPLICATES],
+        body=LEADS_SCHEMA if batch else LEAD_SCHEMA,
+    )
+
+
+def update_schema(summary: str) -> Callable[[Any], Any]:
+    return campaign_api_schema(
+        summary=summary,
+        success=CampaignApiAnswerSerializer,
+        codes=UPDATE_CODES,
+        parameters=[*IDS, EXTERNAL_ID, IF_MATCH],
+        body=LEAD_SCHEMA,
+    )
 
 
 class CampaignApiSchema(AutoSchema):
@@ -184,12 +263,19 @@ class CampaignApiSchema(AutoSchema):
         return f"{name}Post" if both and self.method == "POST" else name
 
 
-SCALAR_SCHEMA: dict[str, Any] = {"nullable": True, "oneOf": [
-    {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}  # fmt: skip
+SCALAR_SCHEMA: dict[str, Any] = {
+    "nullable": True,
+    "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+}
 
 
-@extend_schema_field({"type": "object", "additionalProperties": SCALAR_SCHEMA,
-                      "description": "The template's fields with the lead's values"})  # fmt: skip
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": SCALAR_SCHEMA,
+        "description": "The template's fields with the lead's values",
+    }
+)
 class LeadFieldsField(serializers.DictField):
     """A lead's template field values, read-only (as stored: string, number, bool or null)."""
 

@@ -100,7 +100,7 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _still_used(exc: ProtectedError | RestrictedError) -> str:
-    objects = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
+    objects: Any = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
     used_by = sorted({str(obj._meta.verbose_name_plural) for obj in objects})
     return f"It is still in use by {', '.join(used_by)}; remove those first."
 

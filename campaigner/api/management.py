@@ -52,7 +52,7 @@ class ModelPermissions(DjangoModelPermissions):
     action on an item (``start``, ``retry``) needs the change permission, or what the view's
     ``action_permissions`` names for it."""
 
-    perms_map: ClassVar[dict[str, list[str]]] = {
+    perms_map: dict[str, list[str]] = {
         **DjangoModelPermissions.perms_map,
         "GET": [],
         "HEAD": [],
@@ -74,7 +74,7 @@ class StrictFields:
             fields = self.fields  # type: ignore[attr-defined]
             unknown = sorted(str(key) for key in data if key not in fields)
             if unknown:
-                raise serializers.ValidationError(dict.fromkeys(unknown, ["Unknown key."]))
+                raise serializers.ValidationError({key: ["Unknown key."] for key in unknown})
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
@@ -95,7 +95,7 @@ class ManagementViewSet(GenericViewSet):
     permission_classes = (*ManagementApiView.permission_classes, ModelPermissions)
     pagination_class = ManagementPagination
     filter_backends = (DjangoFilterBackend,)
-    http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_permissions: ClassVar[dict[str, list[str]]] = {}
     lookup_value_regex = "[0-9]+"  # ids only: anything else is no such path (404)
 

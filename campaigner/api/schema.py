@@ -13,9 +13,8 @@ API_V1 = "/api/v1/"
 def paths_as_served(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:
     out = []
     for path, regex, method, view in endpoints:
-        if path.startswith(API_V1) and path.endswith("/") and path[len(API_V1) :].count("/") > 1:
-            path = path.rstrip("/")
-        out.append((path, regex, method, view))
+        below = path[len(API_V1) :] if path.startswith(API_V1) else ""
+        out.append((path.rstrip("/") if below.count("/") > 1 else path, regex, method, view))
     return out
 
 
@@ -27,9 +26,11 @@ MANAGEMENT_ERROR = {
     "properties": {
         "detail": {"type": "string"},
         "reason": {"type": "string"},
-        "errors": {"type": "object",
-                   "additionalProperties": {"type": "array", "items": {"type": "string"}}},
-    },  # fmt: skip
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
     "required": ["detail"],
 }
 _ERRORS = {
@@ -54,6 +55,7 @@ def management_errors(result: dict[str, Any], generator: Any, request: Any, publ
         for operation in item.values():
             responses = operation.setdefault("responses", {})
             for status, text in _ERRORS.items():
-                responses.setdefault(status, {"description": text,
-                                              "content": {"application/json": {"schema": _REF}}})
+                responses.setdefault(
+                    status, {"description": text, "content": {"application/json": {"schema": _REF}}}
+                )
     return result

@@ -7,13 +7,12 @@ from typing import Any, ClassVar
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigner.api.auth import api_key_authenticate, campaign_get, template_get, visible_templates
 from campaigner.api.base import CampaignApiView
-from drf_spectacular.utils import OpenApiParameter
-
 from campaigner.api.campaignapi_schema import CampaignApiEntityListSerializer, campaign_api_schema
 from campaigner.contract import Code, envelope
 from campaigner.sql import KeyRow
@@ -37,9 +36,13 @@ class _ListApi(CampaignApiView):
         key = api_key_authenticate(request._request)
         rows = self.entities(request, key).order_by("id").values("id", "name")
         return Response(
-            {"type": self.entity_type, "code": int(Code.OK), "message": Code.OK.message,
-             "entities": list(rows)}
-        )  # fmt: skip
+            {
+                "type": self.entity_type,
+                "code": int(Code.OK),
+                "message": Code.OK.message,
+                "entities": list(rows),
+            }
+        )
 
     post = get
 
@@ -47,10 +50,17 @@ class _ListApi(CampaignApiView):
 def _list_schema(summary: str, param: str | None = None, code: Code | None = None) -> Any:
     parameters = []
     if param is not None:
-        parameters.append(OpenApiParameter(param, int, required=True,
-                                           description="Also accepted in a form-encoded POST"))  # fmt: skip
-    return campaign_api_schema(summary=summary, success=CampaignApiEntityListSerializer,
-                               codes=(code,) if code else (), parameters=parameters)  # fmt: skip
+        parameters.append(
+            OpenApiParameter(
+                param, int, required=True, description="Also accepted in a form-encoded POST"
+            )
+        )
+    return campaign_api_schema(
+        summary=summary,
+        success=CampaignApiEntityListSerializer,
+        codes=(code,) if code else (),
+        parameters=parameters,
+    )
 
 
 @_list_schema("The templates the key sees")

@@ -47,7 +47,8 @@ from leads.services.configuration import (
     template_save,
 )
 
-NO_UNIQUE_CHECK = {"validators": []}  # a name taken is the database's 409, not a 400
+# A name taken is the database's 409, not a serializer's 400.
+NO_UNIQUE_CHECK: dict[str, Any] = {"validators": []}
 
 
 class CrudViewSet(
@@ -112,9 +113,10 @@ class ContactHoursSerializer(ManagementModelSerializer):
                 {"days": days, "start": minutes_to_hhmm(s), "end": minutes_to_hhmm(e)}
                 for (s, e), days in grouped.items()
             ],
-            "closedDates": [d.isoformat() for d in instance.closed_dates.values_list("date",
-                                                                                  flat=True)],
-        }  # fmt: skip
+            "closedDates": [
+                d.isoformat() for d in instance.closed_dates.values_list("date", flat=True)
+            ],
+        }
 
     def save_hours(self, instance: ContactHours) -> ContactHours:
         data = self.validated_data
@@ -161,16 +163,16 @@ class DispositionItemSerializer(ManagementSerializer):
     id = serializers.IntegerField(required=False, help_text="Omitted for a new disposition")
     name = serializers.CharField(max_length=100)
     enabled = serializers.BooleanField(default=True)
-    priority = serializers.IntegerField(min_value=0, max_value=100, allow_null=True,
-                                        default=None)  # fmt: skip
+    priority = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, default=None)
     final = serializers.BooleanField(default=False)
     callbackRequired = serializers.BooleanField(default=False)
     actions = serializers.ListField(child=ActionField(), default=list, max_length=50)
 
 
 class DispositionSetSerializer(ManagementModelSerializer):
-    dispositions = serializers.ListField(child=DispositionItemSerializer(), required=False,
-                                         max_length=1000)  # fmt: skip
+    dispositions = serializers.ListField(
+        child=DispositionItemSerializer(), required=False, max_length=1000
+    )
 
     class Meta:
         model = DispositionSet
@@ -181,11 +183,17 @@ class DispositionSetSerializer(ManagementModelSerializer):
         action = ActionField()
         action.bind("actions", self)
         items = [
-            {"id": d.pk, "name": d.name, "enabled": d.enabled, "priority": d.priority,
-             "final": d.final, "callbackRequired": d.callback_required,
-             "actions": [action.to_representation((a.kind, a.params)) for a in d.actions.all()]}
+            {
+                "id": d.pk,
+                "name": d.name,
+                "enabled": d.enabled,
+                "priority": d.priority,
+                "final": d.final,
+                "callbackRequired": d.callback_required,
+                "actions": [action.to_representation((a.kind, a.params)) for a in d.actions.all()],
+            }
             for d in instance.dispositions.prefetch_related("actions")
-        ]  # fmt: skip
+        ]
         return {"id": instance.pk, "name": instance.name, "dispositions": items}
 
     def save_set(self, instance: DispositionSet) -> DispositionSet:
@@ -196,12 +204,17 @@ class DispositionSetSerializer(ManagementModelSerializer):
         if "dispositions" in data:
             specs = [
                 # d.get: a PATCH skips the nested defaults
-                DispositionSpec(name=d["name"], id=d.get("id"), enabled=d.get("enabled", True),
-                                priority=d.get("priority"), final=d.get("final", False),
-                                callback_required=d.get("callbackRequired", False),
-                                actions=d.get("actions", []))
+                DispositionSpec(
+                    name=d["name"],
+                    id=d.get("id"),
+                    enabled=d.get("enabled", True),
+                    priority=d.get("priority"),
+                    final=d.get("final", False),
+                    callback_required=d.get("callbackRequired", False),
+                    actions=d.get("actions", []),
+                )
                 for d in data["dispositions"]
-            ]  # fmt: skip
+            ]
         return disposition_set_save(instance, specs)
 
     def create(self, validated_data: dict[str, Any]) -> DispositionSet:
@@ -240,18 +253,21 @@ class TemplateFieldSerializer(ManagementSerializer):
 
 class TemplateSerializer(ManagementModelSerializer):
     contactHours = serializers.PrimaryKeyRelatedField(
-        source="contact_hours", queryset=ContactHours.objects.all(), allow_null=True,
+        source="contact_hours",
+        queryset=ContactHours.objects.all(),
+        allow_null=True,
         required=False,
-    )  # fmt: skip
-    dispositionSet = serializers.PrimaryKeyRelatedField(
-        source="disposition_set", queryset=DispositionSet.objects.all(), allow_null=True,
-        required=False,
-    )  # fmt: skip
-    teams = NameField(
-        many=True, slug_field="name", queryset=Group.objects.all(), required=False
     )
-    fields = serializers.ListField(child=TemplateFieldSerializer(), min_length=1,
-                                   max_length=500)  # fmt: skip
+    dispositionSet = serializers.PrimaryKeyRelatedField(
+        source="disposition_set",
+        queryset=DispositionSet.objects.all(),
+        allow_null=True,
+        required=False,
+    )
+    teams = NameField(many=True, slug_field="name", queryset=Group.objects.all(), required=False)
+    fields = serializers.ListField(  # type: ignore[assignment]
+        child=TemplateFieldSerializer(), min_length=1, max_length=500
+    )
 
     class Meta:
         model = CampaignTemplate
@@ -296,11 +312,13 @@ class TemplateSerializer(ManagementModelSerializer):
         fields = None
         if "fields" in data:
             fields = [
-                FieldSpec(f["name"], f.get("displayType") or
-                          (FieldType.PHONE if f.get("phone") else FieldType.TEXT),
-                          f.get("phone", False))
+                FieldSpec(
+                    f["name"],
+                    f.get("displayType") or (FieldType.PHONE if f.get("phone") else FieldType.TEXT),
+                    f.get("phone", False),
+                )
                 for f in data["fields"]
-            ]  # fmt: skip
+            ]
         return template_save(instance, fields, data.get("teams"))
 
     def create(self, validated_data: dict[str, Any]) -> CampaignTemplate:
@@ -329,8 +347,9 @@ class TemplateApi(CrudViewSet):
     filterset_class = TemplateFilter
 
     def get_queryset(self) -> QuerySet[CampaignTemplate]:
-        return templates_visible(self.request.user).prefetch_related("teams", "fields")\
-            .order_by("id")  # fmt: skip
+        return (
+            templates_visible(self.request.user).prefetch_related("teams", "fields").order_by("id")
+        )
 
 
 # --- Campaigns and allocations --------------------------------------------------------------
@@ -414,7 +433,7 @@ class AllocationApi(CrudViewSet):
 
     serializer_class = AllocationSerializer
     filterset_class = AllocationFilter
-    action_permissions = {  # noqa: RUF012
+    action_permissions = {
         "start": ["campaigner.change_allocation"],
         "stop": ["campaigner.change_allocation"],
     }
@@ -429,8 +448,9 @@ class AllocationApi(CrudViewSet):
         allocation = self.get_object()
         allocation.started = started
         allocation_save(allocation)
-        return Response(AllocationSerializer(allocation, context=self.get_serializer_context())
-                        .data)  # fmt: skip
+        return Response(
+            AllocationSerializer(allocation, context=self.get_serializer_context()).data
+        )
 
     @extend_schema(request=None, responses={200: AllocationSerializer})
     @action(detail=True, methods=["post"])
@@ -441,4 +461,3 @@ class AllocationApi(CrudViewSet):
     @action(detail=True, methods=["post"])
     def stop(self, request: Request, pk: str) -> Response:
         return self._set_started(False)
-

@@ -35,7 +35,8 @@ class VisibleAllocationField(_Visible):
     visible = staticmethod(allocations_visible)
 
 
-SECRET_READER = "campaigner.change_disposition"
+SECRET_READER = "campaigner.change_disposition"  # noqa: S105 (a permission name)
+
 
 class NameField(serializers.SlugRelatedField):
     """A reference by name (a team, a user). Text the database cannot hold (NUL, unpaired

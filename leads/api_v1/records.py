@@ -39,19 +39,27 @@ from leads.services.dnc import MAX_CHECK, dnc_check, dnc_entry_put, dnc_upload
 
 
 class ApiKeySerializer(ManagementModelSerializer):
-    team = NameField(slug_field="name", queryset=Group.objects.all(),
-                                        allow_null=True, required=False)  # fmt: skip
-    user = NameField(slug_field="username", allow_null=True, required=False,
-                                        queryset=get_user_model().objects.all())  # fmt: skip
+    team = NameField(
+        slug_field="name", queryset=Group.objects.all(), allow_null=True, required=False
+    )
+    user = NameField(
+        slug_field="username",
+        allow_null=True,
+        required=False,
+        queryset=get_user_model().objects.all(),
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True, allow_null=True)
-    prefix = serializers.CharField(source="key_prefix", read_only=True,
-                                   help_text="The key's first characters, to recognise it")  # fmt: skip
+    prefix = serializers.CharField(
+        source="key_prefix", read_only=True, help_text="The key's first characters, to recognise it"
+    )
 
     class Meta:
         model = ApiKey
-        fields = ("id", "name", "team", "user", "revoked", "createdAt", "lastUsedAt", "prefix")
-        extra_kwargs = {"name": {"validators": []}}
+        fields: tuple[str, ...] = (
+            "id", "name", "team", "user", "revoked", "createdAt", "lastUsedAt", "prefix"
+        )  # fmt: skip
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
 
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):
@@ -86,8 +94,9 @@ class ApiKeyApi(CrudViewSet):
 
 
 class DncEntrySerializer(ManagementModelSerializer):
-    phone = serializers.CharField(source="number", max_length=64,
-                                  help_text="Normalised by the phone rules when written")  # fmt: skip
+    phone = serializers.CharField(
+        source="number", max_length=64, help_text="Normalised by the phone rules when written"
+    )
     expires = serializers.DateField(source="expires_on", allow_null=True, required=False)
     note = serializers.CharField(allow_blank=True, required=False, max_length=10_000)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
@@ -135,14 +144,14 @@ class CsvParser(parsers.BaseParser):
 
     media_type = "text/csv"
 
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> bytes:
-        return stream.read() if stream is not None else b""
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        # One byte over the limit is enough to refuse it (DncApi.upload); no more is read.
+        return stream.read(settings.DNC_UPLOAD_MAX_BYTES + 1) if stream is not None else b""
 
 
 class DncFilter(filters.FilterSet):
     phone = filters.CharFilter(method="filter_phone", help_text="Normalised before matching")
-    ordering = ordering(("phone", "number"), ("expires", "expires_on"),
-                        ("createdAt", "created_at"))  # fmt: skip
+    ordering = ordering(("phone", "number"), ("expires", "expires_on"), ("createdAt", "created_at"))
 
     class Meta:
         model = DncEntry
@@ -162,8 +171,9 @@ def _check_phones(data: Any) -> list[str]:
         raise Refused(Refusal.INVALID, f"a list of at most {MAX_CHECK:,} numbers", "phones")
     for i, phone in enumerate(phones):
         if not isinstance(phone, str) or len(phone) > 64:
-            raise Refused(Refusal.INVALID, "each number must be text of at most 64 characters",
-                          f"phones.{i}")  # fmt: skip
+            raise Refused(
+                Refusal.INVALID, "each number must be text of at most 64 characters", f"phones.{i}"
+            )
     return phones
 
 
@@ -174,7 +184,7 @@ class DncApi(CrudViewSet):
     queryset = DncEntry.objects.order_by("id")
     serializer_class = DncEntrySerializer
     filterset_class = DncFilter
-    action_permissions = {  # noqa: RUF012
+    action_permissions = {
         "check": [],
         "upload": ["leads.add_dncentry", "leads.change_dncentry"],
     }
@@ -184,46 +194,60 @@ class DncApi(CrudViewSet):
         checked = self.get_serializer(data=request.data)
         checked.is_valid(raise_exception=True)
         data = checked.validated_data
-        entry, added = dnc_entry_put(data["number"], data.get("expires_on"),
-                                     data.get("note", ""), source="api")  # fmt: skip
+        entry, added = dnc_entry_put(
+            data["number"], data.get("expires_on"), data.get("note", ""), source="api"
+        )
         return Response(self.get_serializer(entry).data, status=201 if added else 200)
 
     @extend_schema(request=DncCheckInputSerializer, responses={200: DncCheckSerializer})
     @action(detail=False, methods=["post"])
     def check(self, request: Request) -> Response:
         results = dnc_check(_check_phones(request.data))
-        return Response({"results": [
-            {"phone": r.phone, "normalised": r.normalised, "blocked": r.blocked,
-             "expires": r.expires.isoformat() if r.expires else None}
-            for r in results
-        ]})  # fmt: skip
+        return Response(
+            {
+                "results": [
+                    {
+                        "phone": r.phone,
+                        "normalised": r.normalised,
+                        "blocked": r.blocked,
+                        "expires": r.expires.isoformat() if r.expires else None,
+                    }
+                    for r in results
+                ]
+            }
+        )
 
     @extend_schema(
-        request={"text/csv": {"type": "string"},
-                 "multipart/form-data": {"type": "object",
-                                         "properties": {"file": {"type": "string",
-                                                                 "format": "binary"}},
-                                         "required": ["file"]}},
+        request={
+            "text/csv": {"type": "string"},
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            },
+        },
         responses={200: DncUploadSerializer},
-    )  # fmt: skip
-    @action(detail=False, methods=["post"],
-            parser_classes=(CsvParser, parsers.MultiPartParser))  # fmt: skip
+    )
+    @action(detail=False, methods=["post"], parser_classes=(CsvParser, parsers.MultiPartParser))
     def upload(self, request: Request) -> Response:
-        data = request.data
-        if not data:
-            data = b""  # an empty body: DRF parses nothing
-        if not isinstance(data, bytes):
+        data: Any = request.data
+        content: bytes = b""  # an empty body: DRF parses nothing
+        if isinstance(data, bytes):
+            content = data
+        elif data:
             upload = data.get("file")
             if upload is None or isinstance(upload, str):
-                raise Refused(Refusal.INVALID, "send the CSV as a text/csv body or a multipart "
-                              "'file'", "file")  # fmt: skip
-            if upload.size > settings.DNC_UPLOAD_MAX_BYTES:
-                raise Refused(Refusal.INVALID, "the file is larger than "
-                              f"{settings.DNC_UPLOAD_MAX_BYTES:,} bytes", "file")  # fmt: skip
-            data = upload.read()
-        result = dnc_upload(data, source="upload")
-        return Response({"added": result.added, "updated": result.updated,
-                         "rejected": result.rejected})  # fmt: skip
+                raise Refused(
+                    Refusal.INVALID, "send the CSV as a text/csv body or a multipart 'file'", "file"
+                )
+            content = upload.read(settings.DNC_UPLOAD_MAX_BYTES + 1)
+        if len(content) > settings.DNC_UPLOAD_MAX_BYTES:
+            limit = settings.DNC_UPLOAD_MAX_BYTES
+            raise Refused(Refusal.INVALID, f"the file is larger than {limit:,} bytes", "file")
+        result = dnc_upload(content, source="upload")
+        return Response(
+            {"added": result.added, "updated": result.updated, "rejected": result.rejected}
+        )
 
 
 # --- phone patterns --------------------------------------------------------------------------
@@ -233,7 +257,7 @@ class PhonePatternSerializer(ManagementModelSerializer):
     class Meta:
         model = PhonePattern
         fields = ("id", "name", "position", "pattern", "replacement", "enabled")
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         pattern = attrs.get("pattern", getattr(self.instance, "pattern", ""))
@@ -266,8 +290,18 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ActionDelivery
-        fields = ("id", "lead", "kind", "status", "attempts", "lastHttpStatus", "lastError",
-                  "nextAttemptAt", "deliveredAt", "createdAt")  # fmt: skip
+        fields = (
+            "id",
+            "lead",
+            "kind",
+            "status",
+            "attempts",
+            "lastHttpStatus",
+            "lastError",
+            "nextAttemptAt",
+            "deliveredAt",
+            "createdAt",
+        )
         read_only_fields = fields
 
 
@@ -278,7 +312,7 @@ class DeliveryApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementVi
 
     serializer_class = DeliverySerializer
     filterset_fields = ("status", "lead")
-    action_permissions = {"retry": ["leads.change_actiondelivery"]}  # noqa: RUF012
+    action_permissions = {"retry": ["leads.change_actiondelivery"]}
 
     def get_queryset(self) -> QuerySet[ActionDelivery]:
         deliveries = ActionDelivery.objects.order_by("id")
@@ -307,12 +341,11 @@ class LeadPhoneSerializer(serializers.ModelSerializer):
 
 class LeadSerializer(serializers.ModelSerializer):
     externalId = serializers.CharField(source="external_id", allow_null=True)
-    fields = LeadFieldsField()
+    fields = LeadFieldsField()  # type: ignore[assignment]
     phones = LeadPhoneSerializer(many=True)
     callbackDate = serializers.DateTimeField(source="callback_at", allow_null=True)
     contactHours = serializers.IntegerField(source="contact_hours_id", allow_null=True)
-    disposition = serializers.CharField(source="disposition.name", allow_null=True,
-                                        default=None)  # fmt: skip
+    disposition = serializers.CharField(source="disposition.name", allow_null=True, default=None)
     checkedOutBy = serializers.CharField(source="checked_out_by")
     checkedOutUntil = serializers.DateTimeField(source="checked_out_until", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
@@ -320,9 +353,24 @@ class LeadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Lead
-        fields = ("id", "campaign", "allocation", "externalId", "fields", "phones", "priority",
-                  "callbackDate", "contactHours", "disposition", "closed", "version",
-                  "checkedOutBy", "checkedOutUntil", "createdAt", "updatedAt")  # fmt: skip
+        fields = (
+            "id",
+            "campaign",
+            "allocation",
+            "externalId",
+            "fields",
+            "phones",
+            "priority",
+            "callbackDate",
+            "contactHours",
+            "disposition",
+            "closed",
+            "version",
+            "checkedOutBy",
+            "checkedOutUntil",
+            "createdAt",
+            "updatedAt",
+        )
         read_only_fields = fields
 
 
@@ -331,18 +379,28 @@ class LeadFilter(filters.FilterSet):
     allocation = filters.NumberFilter(field_name="allocation_id")
     externalId = filters.CharFilter(field_name="external_id")
     phone = filters.CharFilter(method="filter_phone", help_text="Normalised before matching")
-    disposition = filters.CharFilter(method="filter_disposition",
-                                     help_text="A disposition's name; 'none' for new leads")  # fmt: skip
+    disposition = filters.CharFilter(
+        method="filter_disposition", help_text="A disposition's name; 'none' for new leads"
+    )
     closed = filters.BooleanFilter()
     createdAfter = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     createdBefore = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    ordering = ordering(("priority", "priority"), ("createdAt", "created_at"),
-                        ("callbackDate", "callback_at"))  # fmt: skip
+    ordering = ordering(
+        ("priority", "priority"), ("createdAt", "created_at"), ("callbackDate", "callback_at")
+    )
 
     class Meta:
         model = Lead
-        fields = ("campaign", "allocation", "externalId", "phone", "disposition", "closed",
-                  "createdAfter", "createdBefore")  # fmt: skip
+        fields = (
+            "campaign",
+            "allocation",
+            "externalId",
+            "phone",
+            "disposition",
+            "closed",
+            "createdAfter",
+            "createdBefore",
+        )
 
     def filter_disposition(self, queryset: QuerySet[Lead], name: str, value: str) -> Any:
         if value.lower() == "none":
@@ -355,7 +413,7 @@ class LeadFilter(filters.FilterSet):
             return queryset.none()
         # Through the (campaign, number) index: campaign_id = ANY(every campaign the caller
         # sees), not a scan of the phone table by number.
-        campaigns = campaign_ids_visible(self.request.user)
+        campaigns: Any = campaign_ids_visible(self.request.user)
         if campaigns is None:
             campaigns = Campaign.objects.values("pk")
         phones = LeadPhone.objects.filter(number=number, campaign__in=campaigns)
@@ -372,10 +430,10 @@ class LeadApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSe
     filterset_class = LeadFilter
 
     def get_queryset(self) -> QuerySet[Lead]:
-        leads = Lead.objects.select_related("disposition").prefetch_related(
-            Prefetch("phones", queryset=LeadPhone.objects.order_by("id"))
-        ).order_by("id")
+        leads = (
+            Lead.objects.select_related("disposition")
+            .prefetch_related(Prefetch("phones", queryset=LeadPhone.objects.order_by("id")))
+            .order_by("id")
+        )
         visible = campaign_ids_visible(self.request.user)
         return leads if visible is None else leads.filter(campaign__in=visible)
-
-

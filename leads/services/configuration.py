@@ -54,10 +54,14 @@ def contact_hours_save(
     if windows is not None:
         hours.windows.all().delete()
         ContactHoursWindow.objects.bulk_create(
-            ContactHoursWindow(contact_hours=hours, weekday=w.weekday,
-                               start_minute=w.start_minute, end_minute=w.end_minute)
+            ContactHoursWindow(
+                contact_hours=hours,
+                weekday=w.weekday,
+                start_minute=w.start_minute,
+                end_minute=w.end_minute,
+            )
             for w in sorted(set(windows), key=lambda w: (w.weekday, w.start_minute, w.end_minute))
-        )  # fmt: skip
+        )
     if closed_dates is not None:
         hours.closed_dates.all().delete()
         ContactHoursClosedDate.objects.bulk_create(
@@ -95,13 +99,19 @@ def disposition_set_save(
     for i, spec in enumerate(dispositions):
         key = spec.name.lower()
         if key in seen:
-            raise Refused(Refusal.INVALID, f"{spec.name!r} is listed twice (names are "
-                          "case-insensitive)", f"dispositions.{i}.name")  # fmt: skip
+            raise Refused(
+                Refusal.INVALID,
+                f"{spec.name!r} is listed twice (names are case-insensitive)",
+                f"dispositions.{i}.name",
+            )
         seen.add(key)
         if spec.id is not None:
             if spec.id not in existing:
-                raise Refused(Refusal.INVALID, f"disposition {spec.id} is not in this set",
-                              f"dispositions.{i}.id")  # fmt: skip
+                raise Refused(
+                    Refusal.INVALID,
+                    f"disposition {spec.id} is not in this set",
+                    f"dispositions.{i}.id",
+                )
             disposition = existing[spec.id]
         else:
             disposition = by_name.get(key) or Disposition(disposition_set=disposition_set)
@@ -132,8 +142,11 @@ def _dispositions_delete(gone: list[Disposition]) -> None:
             or DispositionRecord.objects.filter(disposition=disposition).exists()
         )
         if used:
-            raise Refused(Refusal.CONFLICT, f"disposition {disposition.name!r} is still set on "
-                          "leads or in their history; keep it with enabled false instead")  # fmt: skip
+            raise Refused(
+                Refusal.CONFLICT,
+                f"disposition {disposition.name!r} is still set on "
+                "leads or in their history; keep it with enabled false instead",
+            )
         disposition.delete()
 
 
@@ -144,9 +157,13 @@ def _copy_target_check(params: dict[str, Any], where: str) -> None:
         campaign__template__name=params["template"],
     ).exists()
     if not exists:
-        raise Refused(Refusal.INVALID, "copy_lead target not found: template "
-                      f"{params['template']!r}, campaign {params['campaign']!r}, allocation "
-                      f"{params['allocation']!r}", where)  # fmt: skip
+        raise Refused(
+            Refusal.INVALID,
+            "copy_lead target not found: template "
+            f"{params['template']!r}, campaign {params['campaign']!r}, allocation "
+            f"{params['allocation']!r}",
+            where,
+        )
 
 
 @dataclass(frozen=True)
@@ -172,8 +189,11 @@ def template_save(
     names = [f.name for f in fields]
     for i, spec in enumerate(fields):
         if spec.name.lower().startswith("nj"):
-            raise Refused(Refusal.INVALID, "names starting with 'nj' are reserved for system "
-                          "fields", f"fields.{i}.name")  # fmt: skip
+            raise Refused(
+                Refusal.INVALID,
+                "names starting with 'nj' are reserved for system fields",
+                f"fields.{i}.name",
+            )
         if spec.name in names[:i]:
             raise Refused(Refusal.INVALID, f"{spec.name!r} is listed twice", f"fields.{i}.name")
     if not any(f.phone for f in fields):
@@ -181,8 +201,10 @@ def template_save(
     gone = template.fields.exclude(name__in=names)
     for name in gone.values_list("name", flat=True):
         if Lead.objects.filter(campaign__template=template, fields__has_key=name).exists():
-            raise Refused(Refusal.CONFLICT, f"field {name!r} still holds values of leads; "
-                          "it cannot be removed")  # fmt: skip
+            raise Refused(
+                Refusal.CONFLICT,
+                f"field {name!r} still holds values of leads; it cannot be removed",
+            )
     gone.delete()
     current = {f.name: f for f in template.fields.all()}
     for position, spec in enumerate(fields):
@@ -198,8 +220,9 @@ def campaign_save(campaign: Campaign) -> Campaign:
     if campaign.pk is not None:
         stored = Campaign.objects.get(pk=campaign.pk)
         if stored.template_id != campaign.template_id and _has_leads(campaign=campaign):
-            raise Refused(Refusal.CONFLICT, "the campaign has leads; it cannot move to another "
-                          "template")  # fmt: skip
+            raise Refused(
+                Refusal.CONFLICT, "the campaign has leads; it cannot move to another template"
+            )
     campaign.save()
     return campaign
 
@@ -208,8 +231,10 @@ def campaign_delete(campaign: Campaign) -> None:
     """Deletes a campaign with its allocations, only while it has no leads (``CONFLICT``
     otherwise: set it inactive instead)."""
     if _has_leads(campaign=campaign):
-        raise Refused(Refusal.CONFLICT, f"campaign {campaign.name!r} still has leads; set "
-                      "active false instead")  # fmt: skip
+        raise Refused(
+            Refusal.CONFLICT,
+            f"campaign {campaign.name!r} still has leads; set active false instead",
+        )
     campaign.allocations.all().delete()
     campaign.delete()
 
@@ -219,8 +244,9 @@ def allocation_save(allocation: Allocation) -> Allocation:
     if allocation.pk is not None:
         stored = Allocation.objects.get(pk=allocation.pk)
         if stored.campaign_id != allocation.campaign_id and _has_leads(allocation=allocation):
-            raise Refused(Refusal.CONFLICT, "the allocation has leads; it cannot move to "
-                          "another campaign")  # fmt: skip
+            raise Refused(
+                Refusal.CONFLICT, "the allocation has leads; it cannot move to another campaign"
+            )
     allocation.save()
     return allocation
 
@@ -228,8 +254,9 @@ def allocation_save(allocation: Allocation) -> Allocation:
 def allocation_delete(allocation: Allocation) -> None:
     """Deletes an allocation, only while it has no leads (``CONFLICT`` otherwise)."""
     if _has_leads(allocation=allocation):
-        raise Refused(Refusal.CONFLICT, f"allocation {allocation.name!r} still has leads; "
-                      "stop it instead")  # fmt: skip
+        raise Refused(
+            Refusal.CONFLICT, f"allocation {allocation.name!r} still has leads; stop it instead"
+        )
     allocation.delete()
 
 

@@ -12,6 +12,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 
@@ -81,28 +82,36 @@ def dnc_upload(data: bytes, source: str) -> DncUploadResult:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise Refused(Refusal.INVALID, f"the file is not UTF-8 text ({exc.reason} at byte "
-                      f"{exc.start})", "file") from None  # fmt: skip
+        raise Refused(
+            Refusal.INVALID,
+            f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            "file",
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip().lower() for name in next(reader, [])]
         if "phone" not in header:
-            raise Refused(Refusal.INVALID, "the file has no 'phone' column in its first line",
-                          "file")  # fmt: skip
+            raise Refused(
+                Refusal.INVALID, "the file has no 'phone' column in its first line", "file"
+            )
         result, wanted = _upload_lines(reader, header, phone_normaliser_load())
     except csv.Error as exc:
         raise Refused(Refusal.INVALID, f"the file is not CSV: {exc}", "file") from None
     if wanted:
         numbers = list(wanted)
-        rows = _upsert(numbers, [wanted[n][0] for n in numbers], [source] * len(numbers),
-                       [wanted[n][1] for n in numbers])  # fmt: skip
+        rows = _upsert(
+            numbers,
+            [wanted[n][0] for n in numbers],
+            [source] * len(numbers),
+            [wanted[n][1] for n in numbers],
+        )
         result.added = sum(1 for _, added in rows if added)
         result.updated = len(rows) - result.added
     return result
 
 
 def _upload_lines(
-    reader: csv._reader, header: list[str], normalise: PhoneNormaliser
+    reader: Any, header: list[str], normalise: PhoneNormaliser
 ) -> tuple[DncUploadResult, dict[str, tuple[dt.date | None, str]]]:
     result = DncUploadResult()
     wanted: dict[str, tuple[dt.date | None, str]] = {}

@@ -32,7 +32,6 @@ def test_docs_page_lists_the_operations(tmp_path: Path, settings: Any) -> None:
     reader.save()
     with gunicorn(tmp_path) as (port, _), browser() as driver:
         base = f"http://127.0.0.1:{port}"
-        driver: Any
         driver.get(f"{base}/admin/login/?next=/api/v1/docs/")
         driver.find_element(By.NAME, "username").send_keys("reader")
         driver.find_element(By.NAME, "password").send_keys("reader-password-1")
@@ -43,8 +42,10 @@ def test_docs_page_lists_the_operations(tmp_path: Path, settings: Any) -> None:
             )
         finally:
             screenshot(driver, "api-docs")
-        paths = {e.get_attribute("data-path") for e in
-                 driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}  # fmt: skip
+        paths = {
+            e.get_attribute("data-path")
+            for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+        }
         assert "/servicemanager/rest/CampaignAPI/insertLeadsFast" in paths
         assert "/api/v1/templates/" in paths
         assert "/api/v1/dialer/campaigns/{campaign_id}/next-lead" in paths

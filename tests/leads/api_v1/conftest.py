@@ -39,11 +39,15 @@ class Api:
         return self.client.delete(f"/api/v1/{path}")
 
 
-def _api(username: str, *, superuser: bool = False, teams: tuple[str, ...] = (),
-         perms: tuple[str, ...] = ()) -> Api:  # fmt: skip
+def _api(
+    username: str,
+    *,
+    superuser: bool = False,
+    teams: tuple[str, ...] = (),
+    perms: tuple[str, ...] = (),
+) -> Api:
     plain = f"token-of-{username}-0000000000"
-    token = ApiTokenFactory(plain=plain, user__username=username,
-                            user__is_superuser=superuser)  # fmt: skip
+    token = ApiTokenFactory(plain=plain, user__username=username, user__is_superuser=superuser)
     user = token.user
     user.groups.set([TeamFactory(name=t) for t in teams])
     for perm in perms:

@@ -21,20 +21,30 @@ pytestmark = pytest.mark.django_db
 def two_teams() -> dict[str, Any]:
     out = {}
     for team in ("A", "B"):
-        allocation = AllocationFactory(campaign__name=f"Campaign {team}",
-                                       campaign__template__name=f"Template {team}")  # fmt: skip
+        allocation = AllocationFactory(
+            campaign__name=f"Campaign {team}", campaign__template__name=f"Template {team}"
+        )
         allocation.campaign.template.teams.set([TeamFactory(name=team)])
         lead = LeadFactory(allocation=allocation)
         LeadPhoneFactory(lead=lead, number=f"038321810{'AB'.index(team)}")
         delivery = ActionDelivery.objects.create(kind="webhook", lead=lead, payload={})
-        out[team] = {"template": allocation.campaign.template_id, "lead": lead.pk,
-                     "campaign": allocation.campaign_id, "allocation": allocation.pk,
-                     "delivery": delivery.pk}  # fmt: skip
+        out[team] = {
+            "template": allocation.campaign.template_id,
+            "lead": lead.pk,
+            "campaign": allocation.campaign_id,
+            "allocation": allocation.pk,
+            "delivery": delivery.pk,
+        }
     return out
 
 
-RESOURCES = {"template": "templates", "campaign": "campaigns", "allocation": "allocations",
-             "lead": "leads", "delivery": "deliveries"}  # fmt: skip
+RESOURCES = {
+    "template": "templates",
+    "campaign": "campaigns",
+    "allocation": "allocations",
+    "lead": "leads",
+    "delivery": "deliveries",
+}
 
 
 def test_a_member_sees_only_their_teams(team_api: Any, two_teams: dict[str, Any]) -> None:
@@ -51,8 +61,10 @@ def test_a_member_sees_only_their_teams(team_api: Any, two_teams: dict[str, Any]
     assert api.get("leads/?phone=03 8321 8100").json()["count"] == 1
     # The dialer calls and the eligibility of the lead read obey the same scope.
     b = two_teams["B"]
-    for path in (f"dialer/campaigns/{b['campaign']}/next-lead",
-                 f"dialer/campaigns/{b['campaign']}/refresh"):  # fmt: skip
+    for path in (
+        f"dialer/campaigns/{b['campaign']}/next-lead",
+        f"dialer/campaigns/{b['campaign']}/refresh",
+    ):
         assert api.post(path).status_code == 404, path
     assert api.get(f"dialer/campaigns/{b['campaign']}/cache").status_code == 404
     assert api.get(f"leads/{b['lead']}/eligibility").status_code == 404
@@ -64,25 +76,35 @@ def test_a_superuser_sees_both(admin_api: Any, two_teams: dict[str, Any]) -> Non
     for kind, path in RESOURCES.items():
         listed = admin_api.get(f"{path}/").json()
         assert sorted(r["id"] for r in listed["results"]) == sorted(
-            two_teams[t][kind] for t in "AB"), path  # fmt: skip
+            two_teams[t][kind] for t in "AB"
+        ), path
 
 
 def test_a_write_naming_another_teams_thing_is_400(
     team_api: Any, two_teams: dict[str, Any]
 ) -> None:
-    api = team_api("A", perms=("campaigner.add_campaign", "campaigner.change_campaign",
-                               "campaigner.add_allocation", "campaigner.add_campaigntemplate",
-                               "campaigner.delete_campaign"))  # fmt: skip
+    api = team_api(
+        "A",
+        perms=(
+            "campaigner.add_campaign",
+            "campaigner.change_campaign",
+            "campaigner.add_allocation",
+            "campaigner.add_campaigntemplate",
+            "campaigner.delete_campaign",
+        ),
+    )
     before = database_rows()
     b = two_teams["B"]
     response = api.post("campaigns/", {"name": "Sneaky", "template": b["template"]})
     assert response.status_code == 400
-    assert response.json()["errors"] == {"template": [f'Invalid pk "{b["template"]}" - object '
-                                                      "does not exist."]}  # fmt: skip
+    assert response.json()["errors"] == {
+        "template": [f'Invalid pk "{b["template"]}" - object does not exist.']
+    }
     response = api.post("allocations/", {"name": "Sneaky", "campaign": b["campaign"]})
     assert response.status_code == 400 and set(response.json()["errors"]) == {"campaign"}
-    response = api.post("templates/", {"name": "T", "teams": ["B"],
-                                       "fields": [{"name": "P", "phone": True}]})
+    response = api.post(
+        "templates/", {"name": "T", "teams": ["B"], "fields": [{"name": "P", "phone": True}]}
+    )
     assert response.status_code == 400 and set(response.json()["errors"]) == {"teams"}
     assert api.patch(f"campaigns/{b['campaign']}", {"active": False}).status_code == 404
     assert api.delete(f"campaigns/{b['campaign']}").status_code == 404
