@@ -174,10 +174,12 @@ DISPOSITION_RECORD_INSERT = (
 
 DNC_TABLE = DncEntry._meta.db_table
 
-# The active entries among the numbers of ``%s::text[]``: one index probe per number.
+# The active entries among the numbers of ``%s::text[]``, with their expiry: one index probe
+# per number, for the reason ``probe_sql`` gives (``= ANY(array)`` is a scan of the list).
 DNC_FIND_ACTIVE = f"""
-SELECT d.number, d.expires_on FROM {DNC_TABLE} d
-WHERE d.number = ANY(%s::text[]) AND {dnc_active("d")}
+SELECT k.key, found.expires_on FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATERAL
+  (SELECT d.expires_on FROM {DNC_TABLE} d WHERE d.number = k.key AND {dnc_active("d")}
+   LIMIT 1) AS found
 """  # noqa: S608 (table names from the models)
 
 # Adds the numbers (arrays of number, expiry, source, note; the numbers distinct), or changes

@@ -198,7 +198,7 @@ def campaign_api_schema(
     """The schema of one call: ``codes`` are those it answers as the envelope (grouped here by
     HTTP status); ``summary_codes`` those its import summary can list per lead."""
     by_status: dict[int, list[Code]] = {}
-    for code in (*codes, *_EVERY_CALL):
+    for code in dict.fromkeys((*codes, *_EVERY_CALL)):  # each once, in order
         by_status.setdefault(code.http_status, []).append(code)
     success_text = "Done (code 0)."
     if summary_codes:

@@ -27,11 +27,14 @@ def main() -> None:
         "--dialer-campaigns", type=int, default=10, help="campaigns of the dialer benchmark"
     )
     parser.add_argument(
-        "--only", choices=["inserts", "ratelimit", "updates", "dialer"], help="run one benchmark"
+        "--only",
+        choices=["inserts", "ratelimit", "updates", "dialer", "management"],
+        help="run one benchmark",
     )
     args = parser.parse_args()
     setup.configure()
-    from tests.bench import dialer, inserts, ratelimit, updates  # Django must be configured first
+    # Django must be configured first.
+    from tests.bench import dialer, inserts, management, ratelimit, updates
 
     def wanted(name: str) -> bool:
         return args.only in (None, name)
@@ -44,6 +47,8 @@ def main() -> None:
         updates.run(existing=args.existing)
     if wanted("dialer"):
         dialer.run(campaigns=args.dialer_campaigns, leads=args.existing)
+    if wanted("management"):
+        management.run(existing=args.existing)
 
 
 if __name__ == "__main__":

@@ -54,12 +54,22 @@ def seed(existing: int) -> Allocation:
     key.set_key(KEY)
     ApiKey.objects.filter(name="bench").delete()
     key.save()
-    if Lead.objects.filter(campaign=campaign).count() == existing:
+    seeded = (
+        Lead.objects.filter(campaign=campaign).count() == existing
+        and LeadPhone.objects.filter(campaign=campaign).count() == existing
+        and DncEntry.objects.filter(source="bench").count() >= existing
+    )
+    if seeded:
         print(f"  reusing the seeded campaign of {existing:,} leads")
         return allocation
     started = time.perf_counter()
-    Lead.objects.filter(campaign=campaign).delete()
     with connection.cursor() as cursor:
+        # A half-seeded campaign (an interrupted run) is cleared in SQL: the ORM's cascade
+        # would collect a million ids into one query, over PostgreSQL's parameter limit.
+        for model in (LeadPhone, Lead):
+            cursor.execute(
+                f"DELETE FROM {model._meta.db_table} WHERE campaign_id = %s", [campaign.pk]
+            )
         cursor.execute(
             f"""INSERT INTO {Lead._meta.db_table} (campaign_id, allocation_id, fields, external_id,
                 priority, closed, version, checked_out_by, created_at, updated_at)
