@@ -88,7 +88,7 @@ def run(existing: int) -> None:
             assert status == 200, answer
         served = [r["blocked"] for r in answer["results"]]
         searches = []
-        for i in range(SEARCHES):
+        for _ in range(SEARCHES):
             number = existing_number(rng.randrange(existing))
             started = time.perf_counter()
             status, found = _call(port, "GET", f"/api/v1/leads/?phone={quote(_spaced(number))}")
