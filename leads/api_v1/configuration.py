@@ -102,7 +102,7 @@ class ContactHoursSerializer(ManagementModelSerializer):
 
     def to_representation(self, instance: ContactHours) -> dict[str, Any]:
         grouped: dict[tuple[int, int], list[str]] = {}
-        for window in instance.windows.order_by("weekday", "start_minute"):
+        for window in instance.windows.all():  # ordered by weekday, start (Meta)
             key = (window.start_minute, window.end_minute)
             grouped.setdefault(key, []).append(WEEKDAYS[window.weekday])
         return {
@@ -113,9 +113,7 @@ class ContactHoursSerializer(ManagementModelSerializer):
                 {"days": days, "start": minutes_to_hhmm(s), "end": minutes_to_hhmm(e)}
                 for (s, e), days in grouped.items()
             ],
-            "closedDates": [
-                d.isoformat() for d in instance.closed_dates.values_list("date", flat=True)
-            ],
+            "closedDates": [d.isoformat() for d in (c.date for c in instance.closed_dates.all())],
         }
 
     def save_hours(self, instance: ContactHours) -> ContactHours:
@@ -151,7 +149,7 @@ class ContactHoursFilter(filters.FilterSet):
 class ContactHoursApi(CrudViewSet):
     """Contact Hours: when leads may be called (shared configuration)."""
 
-    queryset = ContactHours.objects.order_by("id")
+    queryset = ContactHours.objects.prefetch_related("windows", "closed_dates").order_by("id")
     serializer_class = ContactHoursSerializer
     filterset_class = ContactHoursFilter
 
@@ -192,7 +190,7 @@ class DispositionSetSerializer(ManagementModelSerializer):
                 "callbackRequired": d.callback_required,
                 "actions": [action.to_representation((a.kind, a.params)) for a in d.actions.all()],
             }
-            for d in instance.dispositions.prefetch_related("actions")
+            for d in instance.dispositions.all()
         ]
         return {"id": instance.pk, "name": instance.name, "dispositions": items}
 
@@ -237,7 +235,7 @@ class DispositionSetApi(CrudViewSet):
     """Disposition sets with their dispositions and actions, written as one list (shared
     configuration)."""
 
-    queryset = DispositionSet.objects.order_by("id")
+    queryset = DispositionSet.objects.prefetch_related("dispositions__actions").order_by("id")
     serializer_class = DispositionSetSerializer
     filterset_class = DispositionSetFilter
 
