@@ -33,6 +33,10 @@ class LockKey(IntEnum):
     CAMPAIGN_IMPORT_HOLD = 4
     # One dialer cache rebuild of a campaign at a time, across every worker and host.
     DIALER_CACHE_REBUILD = 5
+    # Held (a session lock) by the worker running a manual import, for as long as it runs: a
+    # second delivery of its task sees it and leaves, and the sweeper knows an import whose
+    # lock is free has lost its worker.
+    LEAD_IMPORT_RUN = 6
 
 
 def advisory_xact_lock(key: LockKey, object_id: int) -> None:

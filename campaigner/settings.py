@@ -183,6 +183,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         # After an outage a backlog of sweeps would only queue the same deliveries again.
         "options": {"expires": _SWEEP_SECONDS},
     },
+    # Manual imports whose worker died (or whose task was lost) are queued again and resume.
+    "lead-imports-recover": {
+        "task": "leads.tasks.lead_imports_recover_task",
+        "schedule": _SWEEP_SECONDS,
+        "options": {"expires": _SWEEP_SECONDS},
+    },
 }
 
 # Django's own request-size guard must not undercut the CampaignAPI limit, which answers 413/152.
@@ -261,6 +267,10 @@ SPECTACULAR_SETTINGS = {
 }
 # A DNC file of /api/v1/dnc/upload is read whole (one transaction): 1,000,000 numbers ≈ 15 MB.
 DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_MB", default=64) * 1024 * 1024
+# Manual lead imports (domain.md §5.3): the largest file accepted, and how many rows each of
+# an import's transactions writes (its progress is committed with them).
+LEAD_IMPORT_MAX_BYTES = env.int("LEAD_IMPORT_MAX_MB", default=1024) * 1024 * 1024
+LEAD_IMPORT_CHUNK_ROWS = env.int("LEAD_IMPORT_CHUNK_ROWS", default=50_000)
 
 EMAIL_BACKEND = env.str(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -309,3 +310,94 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number}: {'ok' if self.ok else self.error or self.http_status}"
+
+
+class LeadImport(models.Model):
+    """A manual import of a CSV file of leads into one allocation (domain.md §5.3).
+
+    The file is kept in PostgreSQL (``LeadImportFile``), so whichever worker runs the import
+    can read it. ``processed`` and the counts are written in the same transaction as each
+    chunk's leads: after a crash they say exactly what was committed, and a resumed run goes on
+    from ``processed``.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="imports")
+    allocation = models.ForeignKey(Allocation, on_delete=models.CASCADE, related_name="imports")
+    allow_duplicates = models.BooleanField(default=False)
+    file_name = models.CharField(max_length=255)
+    file_size = models.BigIntegerField()
+    header = models.JSONField()  # the file's column names, as sent
+    ignored_columns = models.JSONField(default=list)
+    rows = models.PositiveIntegerField()  # data rows in the file
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    processed = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    rejected_by_code = models.JSONField(default=dict)  # {"105": n, ...}
+    cancel_requested = models.BooleanField(default=False)
+    runs = models.PositiveSmallIntegerField(default=0)  # started or resumed this many times
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        indexes: ClassVar = [
+            # The sweeper's question: which imports should be running?
+            models.Index(
+                fields=["status"], condition=Q(status__in=["queued", "running"]), name="import_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} of {self.file_name} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED}
+
+
+class LeadImportFile(models.Model):
+    """The uploaded file of a ``LeadImport``, in pieces of ``lead_import.FILE_PIECE`` bytes."""
+
+    lead_import = models.ForeignKey(LeadImport, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["lead_import", "seq"], name="import_file_piece")
+        ]
+
+    def __str__(self) -> str:
+        return f"piece {self.seq} of import {self.lead_import_id}"
+
+
+class LeadImportRejection(models.Model):
+    """A row of an import that was not imported: its cells as sent, where and why."""
+
+    lead_import = models.ForeignKey(
+        LeadImport, on_delete=models.CASCADE, related_name="rejections", db_index=False
+    )
+    line = models.PositiveIntegerField()  # the file line the row starts on (the header is 1)
+    code = models.PositiveSmallIntegerField()
+    reason = models.TextField()
+    cells = models.JSONField()
+
+    class Meta:
+        ordering = ("lead_import", "line")
+        indexes: ClassVar = [models.Index(fields=["lead_import", "line"], name="import_rejection")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.code} {self.reason}"

@@ -1,10 +1,12 @@
-"""Celery tasks of the leads app: thin interfaces over ``leads.services.delivery``."""
+"""Celery tasks of the leads app: thin interfaces over ``leads.services.delivery`` and
+``leads.services.lead_import``."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from leads.services.delivery import SEND_TASK, action_delivery_attempt, deliveries_due
+from leads.services.lead_import import RUN_TASK, lead_import_run, lead_imports_recover
 
 # The sweeper queues at most this many due deliveries per run (one small message each).
 SWEEP_BATCH = 500
@@ -28,3 +30,15 @@ def action_deliveries_due_task() -> int:
     for delivery_id in ids:
         action_delivery_send_task.delay(delivery_id)
     return len(ids)
+
+
+@shared_task(name=RUN_TASK, ignore_result=True)
+def lead_import_run_task(import_id: int) -> str:
+    """Run or resume a manual import (queued by ``lead_import_create`` and the sweeper)."""
+    return lead_import_run(import_id)
+
+
+@shared_task(ignore_result=True)
+def lead_imports_recover_task() -> int:
+    """Queue again the imports that lost their worker (beat, every ``ACTION_SWEEP_SECONDS``)."""
+    return len(lead_imports_recover())

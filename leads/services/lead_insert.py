@@ -160,6 +160,7 @@ def lead_insert_batch(
     *,
     allow_duplicates: bool = False,
     on_decided: OutcomesDecided | None = None,
+    in_transaction: OutcomesDecided | None = None,
 ) -> InsertBatchResult:
     """Check each lead (§4.3 order) and insert those that pass, in one transaction.
 
@@ -171,6 +172,11 @@ def lead_insert_batch(
     is decided, before the commit: for a large batch while its last chunks are still being
     written, so a caller can make its answer meanwhile. They hold if the batch then commits;
     an exception it raises fails the batch.
+
+    ``in_transaction(outcomes)``, if given, is called once on this thread inside the batch's
+    transaction, after its writes and before its commit, so that what it writes on
+    ``connection`` commits with the batch or not at all (the manual import's progress). A batch
+    that wrote nothing gets a transaction of its own for it.
     """
     outcomes: list[LeadOutcome] = []  # appended by _read_chunk
     decided = on_decided or (lambda outcomes: None)
@@ -181,6 +187,9 @@ def lead_insert_batch(
         candidates = _read_chunk(target, leads, 0, len(leads), outcomes)
         if not candidates:
             decided(outcomes)
+            if in_transaction is not None:
+                with transaction.atomic():
+                    in_transaction(outcomes)
             return InsertBatchResult(outcomes)
         with transaction.atomic():
             advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign_id)
@@ -188,6 +197,8 @@ def lead_insert_batch(
                 taken = batch.probe(cursor, candidates)
                 batch.write(cursor, batch.prepare(cursor, candidates, taken))
             decided(outcomes)
+            if in_transaction is not None:
+                in_transaction(outcomes)
             batch.count_on_commit()
         return InsertBatchResult(outcomes)
 
@@ -202,6 +213,8 @@ def lead_insert_batch(
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         _insert_overlapped(batch, leads, own_probe_connection, decided)
+        if in_transaction is not None:
+            in_transaction(outcomes)
         batch.count_on_commit()
     return InsertBatchResult(outcomes)
 

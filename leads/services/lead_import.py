@@ -1,0 +1,484 @@
+"""Manual import of a CSV file of leads into one allocation (domain.md §5.3).
+
+``lead_import_create`` checks an uploaded file and stores it in PostgreSQL (so any worker on
+any host can run the import); ``lead_import_run`` (a Celery task) reads it back **streaming**
+and feeds its rows, ``LEAD_IMPORT_CHUNK_ROWS`` at a time, through ``lead_insert_batch``: the
+same checks, codes and order as ``insertLeadsFast``, rows of earlier chunks already in the
+campaign.
+
+The file, as this module reads it:
+- UTF-8 (a BOM is skipped), RFC 4180 CSV, a header row. Columns named (after trimming spaces)
+  as a template field or a system field (``njExternalLeadId``, ``njCallBackDate``,
+  ``njPriority``, ``njContactHours``) are used; any other column is ignored and listed.
+- A row is the lead ``{column: cell}`` of its used columns, **an empty cell being no value**
+  (as if the key were absent: an empty ``njPriority`` is the default, not 151). Blank lines
+  are skipped. A row with more or fewer cells than the header is rejected (150) with a reason.
+- Refused before anything is stored (``Refused(INVALID)`` on ``file``): over
+  ``LEAD_IMPORT_MAX_MB``, empty, not UTF-8, not CSV (bad quoting, a cell over 128 KiB), a
+  header naming a column twice, no phone field of the template in the header, no rows.
+
+Guarantees:
+- Each chunk's leads, rejections and the import's progress commit in one transaction
+  (``lead_insert_batch(in_transaction=…)``): after a crash the import says exactly what was
+  committed, and a resumed run goes on after it, so no row is written twice.
+- While it runs the worker holds the campaign (``campaign_import_hold``): CampaignAPI inserts
+  into it wait within their queue bound, then get 109; other campaigns are not affected.
+- One runner at a time: the run holds the ``LEAD_IMPORT_RUN`` session lock. An import that
+  should be running but whose lock is free has lost its worker; ``lead_imports_recover``
+  (beat, every minute) queues it again, and the run resumes from ``processed``. After
+  ``MAX_RUNS`` starts it is marked ``failed`` instead, so a file that kills workers cannot loop.
+- Cancel takes effect between chunks: the committed chunks stay, nothing after them is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+from celery import current_app
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigner.contract import Code, Refusal, Refused
+from campaigner.locks import LockKey
+from campaigner.models import Allocation, Campaign, CampaignTemplate
+from campaigner.ratelimit import campaign_import_hold
+from leads import lead_input
+from leads.models import LeadImport, LeadImportFile, LeadImportRejection
+from leads.services.lead_insert import (
+    InsertTarget,
+    LeadOutcome,
+    insert_target_load,
+    lead_insert_batch,
+)
+
+logger = logging.getLogger(__name__)
+
+# The Celery task that runs an import (leads/tasks.py registers it under this name), queued by
+# name as SEND_TASK of leads.services.delivery is.
+RUN_TASK = "leads.tasks.lead_import_run_task"
+FILE_PIECE = 1024 * 1024  # bytes per stored piece of the file
+MAX_RUNS = 3  # starts of one import (the first and two resumptions after a lost worker)
+RECOVER_AFTER_S = 60  # a queued import not picked up for this long is queued again
+SYSTEM_COLUMNS = (
+    lead_input.EXTERNAL_ID,
+    lead_input.CALLBACK_DATE,
+    lead_input.PRIORITY,
+    lead_input.CONTACT_HOURS,
+)
+# The rejected row of a file line that does not match the header.
+_CELL_COUNT_CODE = Code.MALFORMED_REQUEST
+
+
+# --- the file ---------------------------------------------------------------------------------
+
+
+def _records(text: IO[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line the record starts on, cells) for every record of a CSV text, blank lines left out.
+    Raises ``csv.Error`` (bad quoting, a cell over the field size limit) and
+    ``UnicodeDecodeError``."""
+    reader = csv.reader(text, strict=True)
+    line = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise csv.Error(f"at line {line}: {exc}") from None
+        start, line = line, reader.line_num + 1
+        if cells:
+            yield start, cells
+
+
+@contextmanager
+def _text(binary: IO[bytes]) -> Iterator[IO[str]]:
+    """``binary`` read as UTF-8 text (a BOM skipped), left open afterwards."""
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()
+
+
+@dataclass(frozen=True)
+class _Columns:
+    header: list[str]
+    used: dict[int, str]  # cell index -> lead key
+    ignored: list[str]
+
+
+def _columns(header: list[str], target: InsertTarget) -> _Columns:
+    names = [name.strip() for name in header]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise Refused(Refusal.INVALID, f"the column {name!r} appears twice", "file")
+        seen.add(name)
+    known = target.field_names | set(SYSTEM_COLUMNS)
+    if not seen & set(target.phone_fields):
+        phones = ", ".join(repr(name) for name in target.phone_fields) or "(none)"
+        raise Refused(
+            Refusal.INVALID,
+            f"the header has no phone field of the template (its phone fields: {phones})",
+            "file",
+        )
+    return _Columns(
+        header=header,
+        used={i: name for i, name in enumerate(names) if name in known},
+        ignored=[name for name in header if name.strip() not in known],
+    )
+
+
+def _inspect(upload: IO[bytes], target: InsertTarget) -> tuple[_Columns, int]:
+    """The file's columns and its number of rows; ``Refused`` if it cannot be imported."""
+    upload.seek(0)
+    rows, line = 0, 0
+    try:
+        with _text(upload) as text:
+            records = _records(text)
+            first = next(records, None)
+            if first is None:
+                raise Refused(Refusal.INVALID, "the file is empty", "file")
+            columns = _columns(first[1], target)
+            for start, _ in records:
+                rows, line = rows + 1, start
+    except UnicodeDecodeError:
+        where = f"after line {line}" if line else "in its first line"
+        raise Refused(Refusal.INVALID, f"the file is not UTF-8 text ({where})", "file") from None
+    except csv.Error as exc:
+        raise Refused(Refusal.INVALID, f"the file is not CSV {exc}", "file") from None
+    if not rows:
+        raise Refused(Refusal.INVALID, "the file has a header but no rows", "file")
+    return columns, rows
+
+
+def _store(lead_import: LeadImport, upload: IO[bytes]) -> None:
+    upload.seek(0)
+    seq = 0
+    with connection.cursor() as cursor:
+        while piece := upload.read(FILE_PIECE):
+            cursor.execute(
+                "INSERT INTO leads_leadimportfile (lead_import_id, seq, data) VALUES (%s, %s, %s)",
+                [lead_import.pk, seq, piece],
+            )
+            seq += 1
+
+
+class _StoredFile(io.RawIOBase):
+    """The stored file of an import, read piece by piece (one piece in memory at a time)."""
+
+    def __init__(self, import_id: int) -> None:
+        self.import_id, self.seq, self.rest = import_id, 0, memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self.rest:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT data FROM leads_leadimportfile WHERE lead_import_id = %s AND seq = %s",
+                    [self.import_id, self.seq],
+                )
+                row = cursor.fetchone()
+            if row is None:
+                return 0
+            self.rest, self.seq = memoryview(bytes(row[0])), self.seq + 1
+        size = min(len(buffer), len(self.rest))
+        buffer[:size] = self.rest[:size]
+        self.rest = self.rest[size:]
+        return size
+
+
+# --- creating, cancelling ---------------------------------------------------------------------
+
+
+def lead_import_create(
+    template: CampaignTemplate,
+    campaign: Campaign,
+    allocation: Allocation,
+    upload: IO[bytes],
+    *,
+    file_name: str,
+    size: int,
+    allow_duplicates: bool,
+    user: Any,
+) -> LeadImport:
+    """Check the target and the file, store the file and queue the import (on commit). Must
+    run in a transaction; ``Refused(INVALID)`` leaves nothing behind."""
+    if campaign.template_id != template.pk:
+        raise Refused(Refusal.INVALID, "the campaign is not one of the template's", "campaign")
+    if allocation.campaign_id != campaign.pk:
+        raise Refused(Refusal.INVALID, "the allocation is not one of the campaign's", "allocation")
+    limit = settings.LEAD_IMPORT_MAX_BYTES
+    if size > limit:
+        raise Refused(Refusal.INVALID, f"the file is larger than {limit:,} bytes", "file")
+    if size == 0:
+        raise Refused(Refusal.INVALID, "the file is empty", "file")
+    allocation = Allocation.objects.select_related("campaign__template__contact_hours").get(
+        pk=allocation.pk
+    )
+    columns, rows = _inspect(upload, insert_target_load(allocation))
+    lead_import = LeadImport.objects.create(
+        campaign_id=allocation.campaign_id,
+        allocation=allocation,
+        allow_duplicates=allow_duplicates,
+        file_name=file_name[:255],
+        file_size=size,
+        header=columns.header,
+        ignored_columns=columns.ignored,
+        rows=rows,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    _store(lead_import, upload)
+    # A broker that is down does not fail the upload: the sweeper queues the import later.
+    transaction.on_commit(lambda: _queue(lead_import.pk), robust=True)
+    return lead_import
+
+
+def _queue(import_id: int) -> None:
+    current_app.signature(RUN_TASK, args=(import_id,)).delay()
+
+
+def lead_import_cancel(lead_import: LeadImport) -> LeadImport:
+    """Cancel: a queued import at once; a running one after its current chunk. A finished one
+    is left as it is."""
+    LeadImport.objects.filter(pk=lead_import.pk, status=LeadImport.Status.QUEUED).update(
+        status=LeadImport.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    )
+    LeadImport.objects.filter(pk=lead_import.pk, status=LeadImport.Status.RUNNING).update(
+        cancel_requested=True
+    )
+    lead_import.refresh_from_db()
+    return lead_import
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _run_lock(import_id: int) -> Iterator[bool]:
+    """The session lock of an import's runner; yields whether this connection got it."""
+    key = [int(LockKey.LEAD_IMPORT_RUN), import_id]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        mine = bool(cursor.fetchone()[0])
+    try:
+        yield mine
+    finally:
+        if mine:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+def _finish(import_id: int, status: str, error: str = "") -> None:
+    LeadImport.objects.filter(pk=import_id).update(
+        status=status, error=error, finished_at=timezone.now()
+    )
+    if status != LeadImport.Status.FAILED:  # a failed import keeps its file for a resume
+        LeadImportFile.objects.filter(lead_import_id=import_id).delete()
+
+
+def lead_import_run(import_id: int) -> str:
+    """Run (or resume) an import; returns its status afterwards. Never raises for a bad row or
+    a failed chunk: the import is marked ``failed`` with the reason instead."""
+    if connection.in_atomic_block:
+        raise RuntimeError("an import commits chunk by chunk; run it outside a transaction")
+    with _run_lock(import_id) as mine:
+        if not mine:
+            return "running elsewhere"
+        lead_import = LeadImport.objects.filter(pk=import_id).first()
+        if lead_import is None or lead_import.finished:
+            return lead_import.status if lead_import else "gone"
+        if lead_import.cancel_requested:
+            _finish(import_id, LeadImport.Status.CANCELLED)
+            return LeadImport.Status.CANCELLED
+        if lead_import.runs >= MAX_RUNS:
+            _finish(
+                import_id,
+                LeadImport.Status.FAILED,
+                f"its worker stopped {lead_import.runs} times (last at row"
+                f" {lead_import.processed:,}); the rows before that are imported",
+            )
+            return LeadImport.Status.FAILED
+        LeadImport.objects.filter(pk=import_id).update(runs=F("runs") + 1)
+        with campaign_import_hold(lead_import.campaign_id):
+            status, error = _run_held(lead_import)
+        _finish(import_id, status, error)
+        return status
+
+
+def _run_held(lead_import: LeadImport) -> tuple[str, str]:
+    now = timezone.now()
+    started = LeadImport.objects.filter(
+        pk=lead_import.pk, status__in=[LeadImport.Status.QUEUED, LeadImport.Status.RUNNING]
+    ).update(status=LeadImport.Status.RUNNING, started_at=lead_import.started_at or now)
+    if not started:
+        lead_import.refresh_from_db()
+        return lead_import.status, lead_import.error
+    try:
+        allocation = Allocation.objects.select_related("campaign__template__contact_hours").get(
+            pk=lead_import.allocation_id
+        )
+        target = insert_target_load(allocation)
+        progress = _Progress(lead_import)
+        with _text(io.BufferedReader(_StoredFile(lead_import.pk), FILE_PIECE)) as text:
+            records = _records(text)
+            header = next(records)[1]
+            columns = _columns(header, target)
+            for chunk in _chunks(records, lead_import.processed):
+                if _cancel_requested(lead_import.pk):
+                    return LeadImport.Status.CANCELLED, ""
+                progress.run(target, columns, chunk)
+    except Exception as exc:
+        logger.exception("import %s failed", lead_import.pk)
+        return LeadImport.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+    return LeadImport.Status.DONE, ""
+
+
+def _cancel_requested(import_id: int) -> bool:
+    return LeadImport.objects.filter(pk=import_id, cancel_requested=True).exists()
+
+
+def _chunks(
+    records: Iterator[tuple[int, list[str]]], skip: int
+) -> Iterator[list[tuple[int, list[str]]]]:
+    """The data records in chunks of ``LEAD_IMPORT_CHUNK_ROWS``, after the first ``skip``
+    (committed by an earlier run)."""
+    size = settings.LEAD_IMPORT_CHUNK_ROWS
+    chunk: list[tuple[int, list[str]]] = []
+    for number, record in enumerate(records):
+        if number < skip:
+            continue
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def lead_of_row(cells: list[str], used: dict[int, str]) -> dict[str, str]:
+    """The lead of a row: its used columns' non-empty cells."""
+    return {name: cells[i] for i, name in used.items() if cells[i] != ""}
+
+
+class _Progress:
+    """An import's counts, written with each chunk's leads."""
+
+    def __init__(self, lead_import: LeadImport) -> None:
+        self.lead_import = lead_import
+        self.by_code = Counter({int(code): n for code, n in lead_import.rejected_by_code.items()})
+
+    def run(
+        self, target: InsertTarget, columns: _Columns, chunk: list[tuple[int, list[str]]]
+    ) -> None:
+        width = len(columns.header)
+        leads, rows, misshapen = [], [], []
+        for line, cells in chunk:
+            if len(cells) == width:
+                leads.append(lead_of_row(cells, columns.used))
+                rows.append((line, cells))
+            else:
+                reason = f"{len(cells)} cells where the header has {width}"
+                misshapen.append((line, cells, LeadOutcome(_CELL_COUNT_CODE, reason)))
+
+        def record(outcomes: list[LeadOutcome]) -> None:
+            rejected = misshapen + [
+                (line, cells, outcome)
+                for (line, cells), outcome in zip(rows, outcomes, strict=True)
+                if outcome.code is not Code.OK
+            ]
+            self._write(len(chunk), len(rows) - len(rejected) + len(misshapen), rejected)
+
+        lead_insert_batch(
+            target,
+            leads,
+            allow_duplicates=self.lead_import.allow_duplicates,
+            in_transaction=record,
+        )
+
+    def _write(
+        self, processed: int, imported: int, rejected: list[tuple[int, list[str], LeadOutcome]]
+    ) -> None:
+        """In the chunk's transaction: its rejections and the import's new counts."""
+        self.by_code.update(int(outcome.code) for _, _, outcome in rejected)
+        with connection.cursor() as cursor:
+            with cursor.copy(
+                "COPY leads_leadimportrejection (lead_import_id, line, code, reason, cells)"
+                " FROM STDIN"
+            ) as copy:
+                for line, cells, outcome in sorted(rejected, key=lambda r: r[0]):
+                    copy.write_row(
+                        (
+                            self.lead_import.pk,
+                            line,
+                            int(outcome.code),
+                            outcome.detail or outcome.code.name,
+                            _json(cells),
+                        )
+                    )
+        LeadImport.objects.filter(pk=self.lead_import.pk).update(
+            processed=F("processed") + processed,
+            imported=F("imported") + imported,
+            rejected=F("rejected") + len(rejected),
+            rejected_by_code={str(code): n for code, n in sorted(self.by_code.items())},
+        )
+
+
+def _json(cells: list[str]) -> str:
+    """The cells as JSON for the report; PostgreSQL cannot store NUL, which becomes U+FFFD."""
+    return orjson.dumps([cell.replace("\x00", "\ufffd") for cell in cells]).decode()
+
+
+# --- the report, the sweeper ------------------------------------------------------------------
+
+
+def lead_import_errors_csv(lead_import: LeadImport) -> Iterator[str]:
+    """The error report: ``line, code, reason``, then the rejected row's cells as sent under the
+    file's own header, one CSV line at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(cells: list[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        return buffer.getvalue()
+
+    yield line(["line", "code", "reason", *lead_import.header])
+    rejections = LeadImportRejection.objects.filter(lead_import=lead_import).order_by("line")
+    for line_no, code, reason, cells in rejections.values_list(
+        "line", "code", "reason", "cells"
+    ).iterator(chunk_size=2000):
+        yield line([line_no, code, reason, *cells])
+
+
+def lead_imports_recover(queue: Callable[[int], None] = _queue) -> list[int]:
+    """Queue again every import that should be running but has no runner (its worker died, or
+    its task was lost); returns their ids. The run resumes after its last committed chunk."""
+    stale = timezone.now() - dt.timedelta(seconds=RECOVER_AFTER_S)
+    lost = []
+    open_imports = LeadImport.objects.filter(
+        status__in=[LeadImport.Status.QUEUED, LeadImport.Status.RUNNING]
+    ).values_list("pk", "status", "created_at")
+    for import_id, status, created_at in open_imports:
+        if status == LeadImport.Status.QUEUED and created_at > stale:
+            continue  # its task is most likely on its way
+        with _run_lock(import_id) as free:
+            if free:
+                lost.append(import_id)
+    for import_id in lost:
+        queue(import_id)
+    return lost
