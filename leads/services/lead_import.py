@@ -465,7 +465,7 @@ def lead_import_errors_csv(lead_import: LeadImport) -> Iterator[str]:
         yield line([line_no, code, reason, *cells])
 
 
-def lead_imports_recover(queue: Callable[[int], None] = _queue) -> list[int]:
+def lead_imports_recover(queue: Callable[[int], None] | None = None) -> list[int]:
     """Queue again every import that should be running but has no runner (its worker died, or
     its task was lost); returns their ids. The run resumes after its last committed chunk."""
     stale = timezone.now() - dt.timedelta(seconds=RECOVER_AFTER_S)
@@ -480,5 +480,5 @@ def lead_imports_recover(queue: Callable[[int], None] = _queue) -> list[int]:
             if free:
                 lost.append(import_id)
     for import_id in lost:
-        queue(import_id)
+        (queue or _queue)(import_id)
     return lost

@@ -317,6 +317,7 @@ def held_import(
         real(self, *args)
 
     monkeypatch.setattr(lead_import._Progress, "run", slow)
+
     def run() -> None:
         try:
             lead_import_run(import_id)
