@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
@@ -16,6 +17,7 @@ from campaigner.action_specs import ActionKind, ActionSpecError, validate_action
 from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class _Visible(serializers.PrimaryKeyRelatedField):
     visible: Any = None
 
