@@ -19,23 +19,38 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from campaigner.contract import Code, Refusal, Refused
+from campaigner.models import Allocation, Campaign, CampaignTemplate
+from campaigner.selectors import (
+    allocations_visible,
+    campaign_ids_visible,
+    campaigns_visible,
+    templates_visible,
+)
 from leads.models import (
     ActionDelivery,
     DeliveryAttempt,
     DispositionRecord,
     DncEntry,
     Lead,
+    LeadImport,
     LeadPhone,
     PhonePattern,
 )
 from leads.services.delivery import action_delivery_retry
 from leads.services.disposition import DispositionContext, disposition_plan
+from leads.services.dnc import dnc_upload
+from leads.services.lead_import import lead_import_cancel, lead_import_create
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 from leads.sql import FoundDisposition
 
@@ -268,6 +283,38 @@ class DncEntryAdmin(admin.ModelAdmin):
     list_display = ("number", "expires_on", "source", "created_at")
     list_filter = ("source", "expires_on")
     search_fields = ("number", "note")
+    change_list_template = "admin/leads/dncentry/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        upload = path(
+            "upload/", self.admin_site.admin_view(self.upload_view), name="leads_dncentry_upload"
+        )
+        return [upload, *super().get_urls()]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        """A DNC file, through the service of ``/api/v1/dnc/upload``; the result on the page."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = DncUploadForm(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            content = form.cleaned_data["file"].read(settings.DNC_UPLOAD_MAX_BYTES + 1)
+            try:
+                if len(content) > settings.DNC_UPLOAD_MAX_BYTES:
+                    limit = settings.DNC_UPLOAD_MAX_BYTES
+                    raise Refused(Refusal.INVALID, f"the file is larger than {limit:,} bytes")
+                with transaction.atomic():
+                    result = dnc_upload(content, source="upload")
+            except Refused as refused:
+                form.add_error("file", refused.detail)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload a DNC list",
+            "opts": self.model._meta,
+            "form": form,
+            "result": result,
+        }
+        return TemplateResponse(request, "admin/leads/dncentry/upload.html", context)
 
 
 @admin.register(PhonePattern)
@@ -276,3 +323,149 @@ class PhonePatternAdmin(admin.ModelAdmin):
     list_editable = ("position", "enabled")
     list_filter = ("enabled",)
     search_fields = ("name", "pattern")
+
+
+# --- manual import and DNC upload (domain.md §5.3, §5.4) -------------------------------------
+
+
+class _NarrowedSelect(forms.Select):
+    """A select whose options carry their parent's id (``data-parent``), so the page can show
+    only the campaigns of the chosen template and the allocations of the chosen campaign."""
+
+    def __init__(self, parent: str) -> None:
+        super().__init__(attrs={"data-narrowed-by": parent})
+        self.parent = parent
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        instance = getattr(option["value"], "instance", None)
+        if instance is not None:
+            option["attrs"]["data-parent"] = getattr(instance, f"{self.parent}_id")
+        return option
+
+
+class LeadImportForm(forms.Form):
+    template = forms.ModelChoiceField(queryset=CampaignTemplate.objects.none())
+    campaign = forms.ModelChoiceField(
+        queryset=Campaign.objects.none(), widget=_NarrowedSelect("template")
+    )
+    allocation = forms.ModelChoiceField(
+        queryset=Allocation.objects.none(), widget=_NarrowedSelect("campaign")
+    )
+    file = forms.FileField(
+        allow_empty_file=True,
+        help_text="CSV, UTF-8, with a header row naming template fields (njExternalLeadId, "
+        "njCallBackDate, njPriority, njContactHours too). Other columns are ignored.",
+    )
+    allow_duplicates = forms.BooleanField(
+        required=False, help_text="Accept numbers already used in the campaign."
+    )
+
+    def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields = cast(dict[str, Any], self.fields)
+        fields["template"].queryset = templates_visible(user).order_by("name")
+        fields["campaign"].queryset = campaigns_visible(user).order_by("name")
+        fields["allocation"].queryset = allocations_visible(user).order_by("name")
+
+
+@admin.register(LeadImport)
+class LeadImportAdmin(admin.ModelAdmin):
+    """Past imports (read only); "add" is the import page, an item its live progress."""
+
+    list_display = ("id", "file_name", "campaign", "allocation", "status", "rows", "processed",
+                    "imported", "rejected", "created_by", "created_at")  # fmt: skip
+    list_filter = ("status", "campaign")
+    list_select_related = ("campaign", "allocation__campaign", "created_by")
+    search_fields = ("file_name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LeadImport]:
+        imports = super().get_queryset(request)
+        visible = campaign_ids_visible(request.user)
+        return imports if visible is None else imports.filter(campaign__in=visible)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting a running import would pull its file from under its worker.
+        return super().has_delete_permission(request, obj) and (obj is None or obj.finished)
+
+    def get_urls(self) -> list[Any]:
+        cancel = path(
+            "<int:import_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name="leads_leadimport_cancel",
+        )
+        return [cancel, *super().get_urls()]
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = LeadImportForm(request.user, request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            upload = data["file"]
+            try:
+                with transaction.atomic():
+                    lead_import = lead_import_create(
+                        data["template"], data["campaign"], data["allocation"], upload,
+                        file_name=upload.name or "upload.csv", size=upload.size,
+                        allow_duplicates=data["allow_duplicates"], user=request.user,
+                    )  # fmt: skip
+            except Refused as refused:
+                form.add_error(
+                    refused.field if refused.field in form.fields else None, refused.detail
+                )
+            else:
+                messages.success(
+                    request, f"{lead_import.file_name}: {lead_import.rows:,} rows queued."
+                )
+                return redirect("admin:leads_leadimport_change", lead_import.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import leads",
+            "opts": self.model._meta,
+            "form": form,
+            "max_mb": settings.LEAD_IMPORT_MAX_BYTES // (1024 * 1024),
+        }
+        return TemplateResponse(request, "admin/leads/leadimport/import.html", context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        lead_import = self.get_object(request, object_id)
+        if lead_import is None or not self.has_view_permission(request, lead_import):
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import #{lead_import.pk}: {lead_import.file_name}",
+            "opts": self.model._meta,
+            "original": lead_import,
+            "can_cancel": self.has_change_permission(request, lead_import),
+            "codes": {str(int(code)): code.name for code in Code},
+        }
+        return TemplateResponse(request, "admin/leads/leadimport/progress.html", context)
+
+    def cancel_view(self, request: HttpRequest, import_id: int) -> HttpResponse:
+        lead_import = self.get_object(request, str(import_id))
+        if lead_import is None:
+            raise Http404
+        if request.method != "POST" or not self.has_change_permission(request, lead_import):
+            raise PermissionDenied
+        lead_import = lead_import_cancel(lead_import)
+        messages.info(
+            request, f"Import #{lead_import.pk}: cancel requested ({lead_import.status})."
+        )
+        return redirect("admin:leads_leadimport_change", lead_import.pk)
+
+
+class DncUploadForm(forms.Form):
+    file = forms.FileField(
+        allow_empty_file=True,
+        help_text="CSV with a header row: 'phone', and optionally 'expires' (YYYY-MM-DD) and "
+        "'note'. A number already listed gets the new expiry and note.",
+    )

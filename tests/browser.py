@@ -22,7 +22,10 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @contextmanager
-def browser(width: int = 1400, height: int = 1000) -> Iterator[Any]:
+def browser(
+    width: int = 1400, height: int = 1000, downloads: Path | None = None
+) -> Iterator[Any]:
+    """A headless chromium; files it downloads go to ``downloads`` if given."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -44,6 +47,11 @@ def browser(width: int = 1400, height: int = 1000) -> Iterator[Any]:
         f"--window-size={width},{height}",
     ):
         options.add_argument(flag)
+    if downloads is not None:
+        options.add_experimental_option(
+            "prefs",
+            {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+        )
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         yield driver

@@ -75,3 +75,34 @@ def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[tuple[int, int]]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def broker_env() -> dict[str, str]:
+    """What a server or worker process needs to share this test run's broker: its folder when
+    the broker is the filesystem one (tests/conftest.py gives each run its own)."""
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_IS_FILESYSTEM:
+        return {}
+    queue_folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+    return {"CAMPAIGNER_BROKER_DIR": str(Path(queue_folder).parent)}
+
+
+@contextmanager
+def celery_worker(log: Path, queue: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``celery worker`` (solo pool) of this checkout on the test database and this run's
+    broker, consuming ``queue`` only; its log is appended to ``log``. Stopped on exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "campaigner.celery:app", "worker",
+         "--pool", "solo", "-l", "info", "-Q", queue],
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": database_url(), **broker_env(), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)

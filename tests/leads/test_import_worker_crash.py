@@ -8,17 +8,12 @@ from __future__ import annotations
 import io
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from celery import current_app
-from django.conf import settings
 from django.db import connection, transaction
 
 from campaigner.locks import LockKey
@@ -26,8 +21,7 @@ from leads.models import Lead, LeadImport, LeadPhone
 from leads.services import lead_import
 from leads.services.lead_import import RUN_TASK, lead_import_create, lead_imports_recover
 from tests.campaignapi import make_api
-from tests.conftest import REPO
-from tests.live import database_url
+from tests.live import celery_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -36,23 +30,8 @@ CHUNK = 5_000
 QUEUE = f"import-crash-test-{os.getpid()}"
 
 
-@contextmanager
-def worker(logs: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "DATABASE_URL": database_url(), "LEAD_IMPORT_CHUNK_ROWS": str(CHUNK)}
-    if settings.CELERY_BROKER_IS_FILESYSTEM:  # this test run's broker folder (tests/conftest.py)
-        queue_folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
-        env["CAMPAIGNER_BROKER_DIR"] = str(Path(queue_folder).parent)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "campaigner.celery:app", "worker",
-         "--pool", "solo", "-l", "info", "-Q", QUEUE],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=logs.open("ab"),
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
+def worker(logs: Path) -> Any:
+    return celery_worker(logs, QUEUE, LEAD_IMPORT_CHUNK_ROWS=str(CHUNK))
 
 
 def queue(import_id: int) -> None:

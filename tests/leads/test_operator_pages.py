@@ -1,0 +1,252 @@
+"""The operator's day in a real browser, against a real server and a real Celery worker: log in,
+import a CSV of a few thousand rows and watch its progress bar reach 100 %, read the counts by
+code, download the error report, cancel a second import mid-way, upload a DNC list and read
+its result, and meet the merge screen when the lead being edited changed meanwhile.
+
+Screenshots of each step: ``.data/screenshots/operator-*.png``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from leads.models import DncEntry, Lead, LeadImport
+from tests.browser import browser, screenshot
+from tests.campaignapi import BASE, GLOBAL_KEY, make_api
+from tests.factories import (
+    AllocationFactory,
+    CampaignFactory,
+    DispositionFactory,
+    TeamFactory,
+    TemplateFactory,
+    UserFactory,
+)
+from tests.live import broker_env, celery_worker, gunicorn
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+
+PASSWORD = "operator-password-1"
+OPERATOR_PERMS = (
+    "view_leadimport", "add_leadimport", "change_leadimport", "view_dncentry", "add_dncentry",
+    "change_dncentry", "view_lead", "change_lead",
+)  # fmt: skip
+DNC = "0383218100"
+
+
+def first_file(path: Path) -> int:
+    """3,000 rows: some on the DNC list (104), some repeating a number (105), some with a bad
+    priority (151), and an ignored column. Returns the number of rows."""
+    lines = ["Name,FirstPhone,njPriority,Vendor ref"]
+    for i in range(3000):
+        phone = f"04{i:08d}"
+        if i % 50 == 49:
+            phone = DNC
+        elif i % 100 == 98:
+            phone = f"04{i - 1:08d}"
+        priority = "101" if i % 300 == 7 else ""
+        lines.append(f"Person {i},{phone},{priority},v{i}")
+    path.write_text("\n".join(lines) + "\n")
+    return 3000
+
+
+def operator_user(team: str) -> Any:
+    user = UserFactory(username="operator", is_staff=True)
+    user.set_password(PASSWORD)
+    user.save()
+    user.groups.add(TeamFactory(name=team))
+    user.user_permissions.set(Permission.objects.filter(codename__in=OPERATOR_PERMS))
+    return user
+
+
+def wait(driver: Any, condition: Any, timeout: float = 120) -> Any:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # A page being replaced (a form posted, a redirect) is waited through.
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, 0.1, ignored).until(condition)
+
+
+def text_of(driver: Any, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(driver.find_element(By.ID, element_id).text)
+
+
+def test_an_operators_day_in_the_admin(tmp_path: Path, settings: Any, client: Client) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    api = make_api(client)
+    api.template.teams.add(TeamFactory(name="Sales"))
+    operator_user("Sales")
+    second = AllocationFactory(campaign=CampaignFactory(template=api.template, name="Feb"),
+                               name="Feb leads")  # fmt: skip
+    hidden = TemplateFactory(name="Other team's")
+    AllocationFactory(campaign=CampaignFactory(template=hidden, name="Not mine"))
+    DncEntry.objects.create(number=DNC)
+    DispositionFactory(disposition_set=api.template.disposition_set, name="Interested")
+    rows = first_file(tmp_path / "vendor.csv")
+    big = tmp_path / "big.csv"
+    big.write_text("Name,FirstPhone\n" + "".join(f"B{i},05{i:08d}\n" for i in range(60_000)))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+
+    queue = f"operator-test-{os.getpid()}"
+    env = {"CELERY_TASK_DEFAULT_QUEUE": queue, "LEAD_IMPORT_CHUNK_ROWS": "500", **broker_env()}
+    logs = tmp_path / "logs"
+    with (
+        gunicorn(logs, **env) as (port, _),
+        celery_worker(tmp_path / "worker.log", queue, **env),
+        browser(downloads=downloads) as driver,
+    ):
+        base = f"http://127.0.0.1:{port}"
+        driver.get(f"{base}/admin/login/?next=/admin/leads/leadimport/add/")
+        driver.find_element(By.NAME, "username").send_keys("operator")
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        wait(driver, lambda d: d.find_elements(By.ID, "import-form"))
+
+        # The import page: each list narrowed by the choice above it; no other team's campaign.
+        template = Select(driver.find_element(By.ID, "id_template"))
+        assert [o.text for o in template.options] == ["---------", "Solar"]
+        template.select_by_visible_text("Solar")
+        campaign = Select(driver.find_element(By.ID, "id_campaign"))
+        shown = [o.text for o in campaign.options if o.is_enabled() and o.get_attribute("value")]
+        assert shown == ["Feb", "Jan16a"]
+        campaign.select_by_visible_text("Jan16a")
+        allocation = Select(driver.find_element(By.ID, "id_allocation"))
+        shown = [o.text for o in allocation.options if o.is_enabled() and o.get_attribute("value")]
+        assert shown == [str(api.allocation)] and str(second) not in shown
+        allocation.select_by_visible_text(str(api.allocation))
+        driver.find_element(By.ID, "id_file").send_keys(str(tmp_path / "vendor.csv"))
+        screenshot(driver, "operator-1-import-form")
+        driver.find_element(By.CSS_SELECTOR, "#import-form input[type=submit]").click()
+
+        # The progress page: the bar reaches 100 %, the counts by code are shown.
+        wait(driver, lambda d: d.find_elements(By.ID, "import-bar"))
+        screenshot(driver, "operator-2-import-progress")
+        wait(driver, lambda d: text_of(d, "import-status") == "done")
+        bar = driver.find_element(By.ID, "import-bar")
+        assert bar.get_attribute("aria-valuenow") == "100"
+        fill = driver.find_element(By.ID, "import-bar-fill")
+        # Full, inside its 1 px border, once its transition is over.
+        wait(driver, lambda d: fill.size["width"] == bar.size["width"] - 2, 5)
+        done = LeadImport.objects.get(file_name="vendor.csv")
+        assert (done.status, done.processed, done.rows) == ("done", rows, rows)
+        assert done.imported == Lead.objects.filter(allocation=api.allocation).count()
+        assert text_of(driver, "import-imported") == f"{done.imported:,}"
+        assert text_of(driver, "import-ignored") == "Vendor ref"
+        codes = [
+            [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+            for row in driver.find_elements(By.CSS_SELECTOR, "#import-codes tr")
+        ]
+        assert codes == [
+            [code, name, f"{count:,}"]
+            for code, name, count in (
+                ("104", "DNC", done.rejected_by_code["104"]),
+                ("105", "DUPLICATE", done.rejected_by_code["105"]),
+                ("151", "INVALID_PRIORITY", done.rejected_by_code["151"]),
+            )
+        ]
+        assert done.rejected_by_code == {"104": 60, "105": 30, "151": 10}
+        screenshot(driver, "operator-3-import-done")
+
+        # The error report, downloaded as a person would.
+        driver.find_element(By.ID, "import-report").click()
+        report = downloads / f"import-{done.pk}-errors.csv"
+        deadline = time.monotonic() + 30
+        while not report.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        lines = list(csv.reader(io.StringIO(report.read_text(), newline="")))
+        assert lines[0] == ["line", "code", "reason", "Name", "FirstPhone", "njPriority",
+                            "Vendor ref"]  # fmt: skip
+        assert len(lines) - 1 == done.rejected == 100
+        assert lines[1][:2] == ["9", "151"] and lines[1][3] == "Person 7"
+
+        # A second, larger import, cancelled while it runs.
+        driver.get(f"{base}/admin/leads/leadimport/add/")
+        Select(driver.find_element(By.ID, "id_template")).select_by_visible_text("Solar")
+        Select(driver.find_element(By.ID, "id_campaign")).select_by_visible_text("Feb")
+        Select(driver.find_element(By.ID, "id_allocation")).select_by_visible_text(str(second))
+        driver.find_element(By.ID, "id_file").send_keys(str(big))
+        driver.find_element(By.CSS_SELECTOR, "#import-form input[type=submit]").click()
+        wait(driver, lambda d: text_of(d, "import-status") == "running")
+        wait(driver, lambda d: not text_of(d, "import-progress").startswith("0 of"))
+        driver.find_element(By.ID, "import-cancel").click()
+        wait(driver, lambda d: text_of(d, "import-status") == "cancelled")
+        cancelled = LeadImport.objects.get(file_name="big.csv")
+        assert 0 < cancelled.processed < 60_000
+        assert cancelled.imported == Lead.objects.filter(allocation=second).count()
+        assert text_of(driver, "import-imported") == f"{cancelled.imported:,}"
+        assert driver.find_element(By.ID, "import-cancel").get_attribute("disabled")
+        screenshot(driver, "operator-4-import-cancelled")
+
+        # The list of past imports.
+        driver.get(f"{base}/admin/leads/leadimport/")
+        listed = driver.find_element(By.ID, "result_list").text.lower()
+        assert "vendor.csv" in listed and "big.csv" in listed and "cancelled" in listed
+        screenshot(driver, "operator-5-imports-list")
+
+        # A DNC list: the result shows what was added, updated and rejected.
+        (tmp_path / "dnc.csv").write_text(
+            "phone,expires,note\n08 9381 2222,,asked\n(03) 8321-8100,2030-01-01,again\n"
+            "0412 345 678,,\nnot a number,,\n0400000001,31/12/2030,\n"
+        )
+        driver.get(f"{base}/admin/leads/dncentry/")
+        driver.find_element(By.ID, "dnc-upload-link").click()
+        driver.find_element(By.ID, "id_file").send_keys(str(tmp_path / "dnc.csv"))
+        driver.find_element(By.CSS_SELECTOR, "#dnc-upload-form input[type=submit]").click()
+        wait(driver, lambda d: d.find_elements(By.ID, "dnc-result"))
+        assert [text_of(driver, f"dnc-{k}") for k in ("added", "updated", "rejected")] == [
+            "2",
+            "1",
+            "2",
+        ]
+        rejected = driver.find_element(By.ID, "dnc-rejected-lines").text
+        assert "not a usable phone number" in rejected
+        assert "'expires' must be a date YYYY-MM-DD" in rejected
+        assert DncEntry.objects.filter(number="0893812222", note="asked").exists()
+        screenshot(driver, "operator-6-dnc-upload")
+
+        # A lead changed by the API while the operator has it open: the merge screen on save.
+        lead = Lead.objects.filter(allocation=api.allocation, external_id=None).first()
+        assert lead is not None
+        Lead.objects.filter(pk=lead.pk).update(external_id="crm-7")
+        driver.get(f"{base}/admin/leads/lead/{lead.pk}/change/")
+        wait(driver, lambda d: d.find_elements(By.ID, "id_priority"))
+        # The operator's check-out runs out (DIALER_CHECKOUT_SECONDS) and the CRM updates it.
+        Lead.objects.filter(pk=lead.pk).update(checked_out_until=timezone.now())
+        update = {"njExternalLeadId": "crm-7", "FirstPhone": "<No Change>", "Name": "From CRM",
+                  "njDisposition": "Interested"}  # fmt: skip
+        query = (f"fTemplateId={api.template.pk}&fCampaignId={api.campaign.pk}"
+                 f"&fAllocationId={api.allocation.pk}&apiKey={GLOBAL_KEY}")  # fmt: skip
+        request = urllib.request.Request(
+            f"{base}{BASE}updateLeadFast?{query}", data=json.dumps(update).encode(),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert json.loads(answer.read())["code"] == 0
+        priority = driver.find_element(By.ID, "id_priority")
+        priority.clear()
+        priority.send_keys("3")
+        driver.find_element(By.NAME, "_save").click()
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".errornote, .errorlist"))
+        page = driver.find_element(By.ID, "content-main").text
+        assert "This lead changed since you opened it" in page
+        assert Lead.objects.get(pk=lead.pk).fields["Name"] == "From CRM"  # nothing overwritten
+        screenshot(driver, "operator-7-merge-screen")
