@@ -22,9 +22,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @contextmanager
-def browser(
-    width: int = 1400, height: int = 1000, downloads: Path | None = None
-) -> Iterator[Any]:
+def browser(width: int = 1400, height: int = 1000, downloads: Path | None = None) -> Iterator[Any]:
     """A headless chromium; files it downloads go to ``downloads`` if given."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -89,16 +91,13 @@ def _records(text: IO[str]) -> Iterator[tuple[int, list[str]]]:
     ``UnicodeDecodeError``."""
     reader = csv.reader(text, strict=True)
     line = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise csv.Error(f"at line {line}: {exc}") from None
-        start, line = line, reader.line_num + 1
-        if cells:
-            yield start, cells
+    try:
+        for cells in reader:
+            if cells:
+                yield line, cells
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise csv.Error(f"at line {line}: {exc}") from None
 
 
 @contextmanager
@@ -333,39 +332,76 @@ def _run_held(lead_import: LeadImport) -> tuple[str, str]:
         )
         target = insert_target_load(allocation)
         progress = _Progress(lead_import)
-        with _text(io.BufferedReader(_StoredFile(lead_import.pk), FILE_PIECE)) as text:
-            records = _records(text)
-            header = next(records)[1]
-            columns = _columns(header, target)
-            for chunk in _chunks(records, lead_import.processed):
+        skip = lead_import.processed
+        with _young_collections_only():
+            for chunk in _read_chunks(lead_import.pk, target, skip):
                 if _cancel_requested(lead_import.pk):
                     return LeadImport.Status.CANCELLED, ""
-                progress.run(target, columns, chunk)
+                progress.run(target, chunk)
+                gc.collect(1)
     except Exception as exc:
         logger.exception("import %s failed", lead_import.pk)
         return LeadImport.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
     return LeadImport.Status.DONE, ""
 
 
+@dataclass
+class _Chunk:
+    """The next rows of the file, as the insert service takes them."""
+
+    size: int  # rows of the file
+    leads: list[dict[str, str]]  # of the rows that match the header
+    rows: list[tuple[int, list[str]]]  # (line, cells) of each of those leads
+    misshapen: list[tuple[int, list[str], LeadOutcome]]  # rows that do not, rejected
+
+
+def _read_chunks(import_id: int, target: InsertTarget, skip: int) -> Iterator[_Chunk]:
+    """The stored file's rows after the first ``skip`` (committed by an earlier run), in
+    chunks of ``LEAD_IMPORT_CHUNK_ROWS``."""
+    with _text(io.BufferedReader(_StoredFile(import_id), FILE_PIECE)) as text:
+        records = _records(text)
+        columns = _columns(next(records)[1], target)
+        width, used = len(columns.header), columns.used
+        for chunk in _batches(records, skip):
+            leads, rows, misshapen = [], [], []
+            for line, cells in chunk:
+                if len(cells) == width:
+                    leads.append(lead_of_row(cells, used))
+                    rows.append((line, cells))
+                else:
+                    reason = f"{len(cells)} cells where the header has {width}"
+                    misshapen.append((line, cells, LeadOutcome(_CELL_COUNT_CODE, reason)))
+            yield _Chunk(len(chunk), leads, rows, misshapen)
+
+
+@contextmanager
+def _young_collections_only() -> Iterator[None]:
+    """Python's cyclic garbage collector off, for the import's loop, which collects the young
+    generations itself after each chunk. Each chunk makes about a million objects (rows,
+    cells, leads) that live until the chunk is written; left on, the collector traverses them
+    again and again as they age, which took a third of an import's time (1,000,000 rows: 37 s
+    against 24 s). They hold no reference cycles: reference counting frees them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _cancel_requested(import_id: int) -> bool:
     return LeadImport.objects.filter(pk=import_id, cancel_requested=True).exists()
 
 
-def _chunks(
+def _batches(
     records: Iterator[tuple[int, list[str]]], skip: int
 ) -> Iterator[list[tuple[int, list[str]]]]:
     """The data records in chunks of ``LEAD_IMPORT_CHUNK_ROWS``, after the first ``skip``
     (committed by an earlier run)."""
     size = settings.LEAD_IMPORT_CHUNK_ROWS
-    chunk: list[tuple[int, list[str]]] = []
-    for number, record in enumerate(records):
-        if number < skip:
-            continue
-        chunk.append(record)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
+    records = itertools.islice(records, skip, None)
+    while chunk := list(itertools.islice(records, size)):
         yield chunk
 
 
@@ -381,18 +417,9 @@ class _Progress:
         self.lead_import = lead_import
         self.by_code = Counter({int(code): n for code, n in lead_import.rejected_by_code.items()})
 
-    def run(
-        self, target: InsertTarget, columns: _Columns, chunk: list[tuple[int, list[str]]]
-    ) -> None:
-        width = len(columns.header)
-        leads, rows, misshapen = [], [], []
-        for line, cells in chunk:
-            if len(cells) == width:
-                leads.append(lead_of_row(cells, columns.used))
-                rows.append((line, cells))
-            else:
-                reason = f"{len(cells)} cells where the header has {width}"
-                misshapen.append((line, cells, LeadOutcome(_CELL_COUNT_CODE, reason)))
+    def run(self, target: InsertTarget, chunk: _Chunk) -> None:
+        """Insert a chunk's leads; its rejections and the new counts commit with them."""
+        rows, misshapen = chunk.rows, chunk.misshapen
 
         def record(outcomes: list[LeadOutcome]) -> None:
             rejected = misshapen + [
@@ -400,11 +427,11 @@ class _Progress:
                 for (line, cells), outcome in zip(rows, outcomes, strict=True)
                 if outcome.code is not Code.OK
             ]
-            self._write(len(chunk), len(rows) - len(rejected) + len(misshapen), rejected)
+            self._write(chunk.size, len(rows) - len(rejected) + len(misshapen), rejected)
 
         lead_insert_batch(
             target,
-            leads,
+            chunk.leads,
             allow_duplicates=self.lead_import.allow_duplicates,
             in_transaction=record,
         )

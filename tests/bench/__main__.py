@@ -28,13 +28,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["inserts", "ratelimit", "updates", "dialer", "management"],
+        choices=["inserts", "ratelimit", "updates", "dialer", "management", "imports"],
         help="run one benchmark",
     )
     args = parser.parse_args()
     setup.configure()
     # Django must be configured first.
-    from tests.bench import dialer, inserts, management, ratelimit, updates
+    from tests.bench import dialer, imports, inserts, management, ratelimit, updates
 
     def wanted(name: str) -> bool:
         return args.only in (None, name)
@@ -49,6 +49,8 @@ def main() -> None:
         dialer.run(campaigns=args.dialer_campaigns, leads=args.existing)
     if wanted("management"):
         management.run(existing=args.existing)
+    if wanted("imports"):
+        imports.run(existing=args.existing)
 
 
 if __name__ == "__main__":
