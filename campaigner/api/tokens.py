@@ -18,7 +18,7 @@ from rest_framework.authentication import (
     get_authorization_header,
 )
 from rest_framework.exceptions import AuthenticationFailed, ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -83,7 +83,7 @@ class JsonBodyParser(JSONParser):
 class ManagementApiView(APIView):
     """Base of every ``/api/v1/`` view: staff only, by bearer token or admin session."""
 
-    parser_classes = (JsonBodyParser,)
+    parser_classes: tuple[type[BaseParser], ...] = (JsonBodyParser,)
     authentication_classes = (BearerTokenAuthentication, SessionAuthentication)
     permission_classes = (IsAdminUser,)
 
