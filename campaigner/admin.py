@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
@@ -26,6 +26,44 @@ from campaigner.models import (
     TemplateField,
     new_secret,
 )
+from campaigner.selectors import scoped
+from campaigner.services import api_key_create
+
+# How each scoped model reaches its template (domain.md §5.1: a user sees the templates of
+# their teams and what is under them; a superuser sees everything).
+TEMPLATE_PATHS: dict[type[Model], str] = {
+    CampaignTemplate: "",
+    Campaign: "template",
+    Allocation: "campaign__template",
+}
+
+
+class VisibleRelatedFilter(admin.RelatedFieldListFilter):
+    """A list filter on a template, campaign or allocation that offers only those the user
+    sees (the default would list every team's)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[Any]:
+        model = field.related_model
+        visible = scoped(model._default_manager.all(), request.user, TEMPLATE_PATHS[model])
+        return [(obj.pk, str(obj)) for obj in visible]
+
+
+class TeamScopedAdmin(admin.ModelAdmin):
+    """An admin of a model under a template: lists, pages and the choices of its forms hold
+    only what the user's teams see; anything else is "not found"."""
+
+    template_path: str = ""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return scoped(super().get_queryset(request), request.user, self.template_path)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        model = db_field.related_model
+        if model in TEMPLATE_PATHS:
+            kwargs["queryset"] = scoped(
+                model._default_manager.all(), request.user, TEMPLATE_PATHS[model]
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ContactHoursWindowInline(admin.TabularInline):
@@ -83,7 +121,7 @@ class CampaignInline(admin.TabularInline):
 
 
 @admin.register(CampaignTemplate)
-class CampaignTemplateAdmin(admin.ModelAdmin):
+class CampaignTemplateAdmin(TeamScopedAdmin):
     list_display = ("id", "name", "contact_hours", "disposition_set")
     list_display_links = ("id", "name")
     search_fields = ("name",)
@@ -98,19 +136,21 @@ class AllocationInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(TeamScopedAdmin):
+    template_path = "template"
     list_display = ("id", "name", "template", "active", "balance_mode")
     list_display_links = ("id", "name")
-    list_filter = ("active", "balance_mode", "template")
+    list_filter = ("active", "balance_mode", ("template", VisibleRelatedFilter))
     search_fields = ("name", "template__name")
     inlines = (AllocationInline,)
 
 
 @admin.register(Allocation)
-class AllocationAdmin(admin.ModelAdmin):
+class AllocationAdmin(TeamScopedAdmin):
+    template_path = "campaign__template"
     list_display = ("id", "name", "campaign", "started", "weight")
     list_display_links = ("id", "name")
-    list_filter = ("started", "campaign")
+    list_filter = ("started", ("campaign", VisibleRelatedFilter))
     search_fields = ("name", "campaign__name")
     actions = ("start", "stop")
 
@@ -140,11 +180,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: ApiKey, form: ModelForm[Any], change: bool
     ) -> None:
-        if not change:
-            plain = new_secret()
-            obj.set_key(plain)
-            _show_once(request, f"API key {obj.name!r}", plain)
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, plain = api_key_create(obj.name, obj.team, obj.user)  # as POST /api/v1/api-keys/
+        if obj.revoked:
+            ApiKey.objects.filter(pk=key.pk).update(revoked=True)
+        obj.pk, obj.key_hash, obj.key_prefix, obj.created_at = (
+            key.pk,
+            key.key_hash,
+            key.key_prefix,
+            key.created_at,
+        )
+        _show_once(request, f"API key {obj.name!r}", plain)
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

@@ -8,9 +8,9 @@ configuration: every staff user reads them (writing them needs the model permiss
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from campaigner.models import Allocation, Campaign, CampaignTemplate
 
@@ -38,6 +38,18 @@ def allocations_visible(user: Any) -> QuerySet[Allocation]:
     if sees_everything(user):
         return allocations
     return allocations.filter(campaign__template_id__in=_template_ids(user))
+
+
+M = TypeVar("M", bound=Model)
+
+
+def scoped(queryset: QuerySet[M], user: Any, template_path: str) -> QuerySet[M]:
+    """``queryset`` narrowed to the rows ``user`` sees, each row's template reached by
+    ``template_path`` (``"campaign__template"`` for allocations; ``""`` for templates)."""
+    if sees_everything(user):
+        return queryset
+    key = f"{template_path}__in" if template_path else "pk__in"
+    return queryset.filter(**{key: _template_ids(user)})
 
 
 def campaign_ids_visible(user: Any) -> QuerySet[Campaign, Any] | None:

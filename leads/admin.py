@@ -14,7 +14,7 @@ Lead editing uses the row version (campaignapi.md §4.6, domain.md §5):
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from django import forms
 from django.conf import settings
@@ -29,14 +29,10 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from campaigner.admin import TeamScopedAdmin, VisibleRelatedFilter
 from campaigner.contract import Code, Refusal, Refused
 from campaigner.models import Allocation, Campaign, CampaignTemplate
-from campaigner.selectors import (
-    allocations_visible,
-    campaign_ids_visible,
-    campaigns_visible,
-    templates_visible,
-)
+from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
 from leads.models import (
     ActionDelivery,
     DeliveryAttempt,
@@ -47,9 +43,10 @@ from leads.models import (
     LeadPhone,
     PhonePattern,
 )
+from leads.selectors import phone_normaliser_load
 from leads.services.delivery import action_delivery_retry
 from leads.services.disposition import DispositionContext, disposition_plan
-from leads.services.dnc import dnc_upload
+from leads.services.dnc import dnc_entry_put, dnc_upload
 from leads.services.lead_import import lead_import_cancel, lead_import_create
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 from leads.sql import FoundDisposition
@@ -147,7 +144,7 @@ class LeadForm(forms.ModelForm):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(TeamScopedAdmin):
     form = LeadForm
     list_display = (
         "id",
@@ -160,7 +157,13 @@ class LeadAdmin(admin.ModelAdmin):
         "closed",
         "version",
     )
-    list_filter = ("campaign", "allocation", "closed", "disposition")
+    template_path = "campaign__template"
+    list_filter = (
+        ("campaign", VisibleRelatedFilter),
+        ("allocation", VisibleRelatedFilter),
+        "closed",
+        "disposition",
+    )
     search_fields = ("=id", "external_id", "phones__number")
     readonly_fields = (
         "campaign",
@@ -256,8 +259,10 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(ActionDelivery)
-class ActionDeliveryAdmin(admin.ModelAdmin):
+class ActionDeliveryAdmin(TeamScopedAdmin):
     """Webhook and email outcomes (sent, retrying, failed), with a retry action."""
+
+    template_path = "lead__campaign__template"
 
     list_display = ("id", "kind", "status", "attempts", "last_http_status", "next_attempt_at",
                     "lead", "created_at")  # fmt: skip
@@ -278,12 +283,64 @@ class ActionDeliveryAdmin(admin.ModelAdmin):
         messages.success(request, f"{retried} delivery(ies) queued again.")
 
 
+class DncEntryForm(forms.ModelForm):
+    """A number as a person types it (``08 9381 2222``): normalised with the phone rules, as
+    the API and uploads do, so that it blocks the leads it should."""
+
+    class Meta:
+        model = DncEntry
+        fields = ("number", "expires_on", "note")
+        labels: ClassVar = {"number": "Phone number", "expires_on": "Expires on"}
+        help_texts: ClassVar = {
+            "number": "As written anywhere; it is normalised with the phone rules.",
+            "expires_on": "Empty: never.",
+        }
+
+    def clean_number(self) -> str:
+        value: str = self.cleaned_data["number"]
+        number = phone_normaliser_load()(value)
+        if number is None:
+            raise forms.ValidationError(f"{value!r} is not a usable phone number.")
+        # A new entry is normalised once, by dnc_entry_put (rules need not be idempotent).
+        return value if self.instance.pk is None else number
+
+    def validate_unique(self) -> None:
+        if self.instance.pk is not None:  # a new entry of a listed number updates that one
+            super().validate_unique()
+
+
 @admin.register(DncEntry)
 class DncEntryAdmin(admin.ModelAdmin):
-    list_display = ("number", "expires_on", "source", "created_at")
+    form = DncEntryForm
+    list_display = ("number", "expires_on", "note", "source", "created_at")
     list_filter = ("source", "expires_on")
     search_fields = ("number", "note")
     change_list_template = "admin/leads/dncentry/change_list.html"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[DncEntry], search_term: str
+    ) -> tuple[QuerySet[DncEntry], bool]:
+        """A number however it is written finds its entry; other text searches the notes."""
+        number = phone_normaliser_load()(search_term) if search_term else None
+        if number is not None:
+            return queryset.filter(number=number), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def save_model(self, request: HttpRequest, obj: DncEntry, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        entry, added = dnc_entry_put(obj.number, obj.expires_on, obj.note, source="admin")
+        obj.pk, obj.number, obj.created_at, obj.source = (
+            entry.pk,
+            entry.number,
+            entry.created_at,
+            entry.source,
+        )
+        if not added:
+            messages.info(
+                request, f"{entry.number} was listed already: its expiry and note are updated."
+            )
 
     def get_urls(self) -> list[Any]:
         upload = path(
@@ -370,19 +427,15 @@ class LeadImportForm(forms.Form):
 
 
 @admin.register(LeadImport)
-class LeadImportAdmin(admin.ModelAdmin):
+class LeadImportAdmin(TeamScopedAdmin):
     """Past imports (read only); "add" is the import page, an item its live progress."""
 
+    template_path = "campaign__template"
     list_display = ("id", "file_name", "campaign", "allocation", "status", "rows", "processed",
                     "imported", "rejected", "created_by", "created_at")  # fmt: skip
-    list_filter = ("status", "campaign")
+    list_filter = ("status", ("campaign", VisibleRelatedFilter))
     list_select_related = ("campaign", "allocation__campaign", "created_by")
     search_fields = ("file_name",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[LeadImport]:
-        imports = super().get_queryset(request)
-        visible = campaign_ids_visible(request.user)
-        return imports if visible is None else imports.filter(campaign__in=visible)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Deleting a running import would pull its file from under its worker.

@@ -50,6 +50,7 @@ from campaigner.models import (
     hash_secret,
     hhmm_to_minutes,
 )
+from campaigner.roles import ROLES
 from leads.models import DncEntry
 from leads.phone import PhoneNormaliser
 from leads.selectors import phone_normaliser_load
@@ -231,7 +232,10 @@ class _Provisioner:
 
     def team(self, item: Any) -> None:
         self.obj(item, {"name"}, ("name",))
-        self.upsert(Group, {"name": self.text(item, "name")}, {})
+        name = self.text(item, "name")
+        if name in ROLES:
+            raise self.fail(f"{name!r} is a role (see 'groups' on a user), not a team")
+        self.upsert(Group, {"name": name}, {})
 
     def contact_hours(self, item: Any) -> None:
         self.obj(item, {"name", "timezone", "windows", "closed_dates"}, ("name", "timezone"))
@@ -277,7 +281,7 @@ class _Provisioner:
     def user(self, item: Any) -> None:
         self.obj(
             item,
-            {"username", "password", "staff", "superuser", "teams", "api_token", "email"},
+            {"username", "password", "staff", "superuser", "teams", "groups", "api_token", "email"},
             ("username",),
         )
         user_model = get_user_model()
@@ -297,9 +301,14 @@ class _Provisioner:
                 user.save(update_fields=["password"])
                 self.report.count("updated", "user passwords")
         teams = [self.lookup(Group, "team", name=name) for name in self.items(item, "teams")]
-        if {g.pk for g in user.groups.all()} != {g.pk for g in teams}:
-            user.groups.set(teams)
-            self.report.count("updated", "user teams")
+        roles = []
+        for name in self.items(item, "groups"):
+            if name not in ROLES:
+                raise self.fail(f"'groups' are roles: {', '.join(ROLES)}; not {name!r}")
+            roles.append(self.lookup(Group, "role", name=name))
+        if {g.pk for g in user.groups.all()} != {g.pk for g in [*teams, *roles]}:
+            user.groups.set([*teams, *roles])
+            self.report.count("updated", "user teams and roles")
         if "api_token" in item:
             self.upsert(
                 ApiToken,

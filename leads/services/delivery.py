@@ -98,9 +98,11 @@ def action_delivery_attempt(delivery_id: int) -> AttemptResult | None:
                 seconds=backoff_seconds(delivery.attempts)
             )
         delivery.save()
+        # Numbered over the delivery's whole history: an operator's retry gives a fresh
+        # allowance of attempts (``attempts``), not a second "attempt 1".
         DeliveryAttempt.objects.create(
             delivery=delivery,
-            number=delivery.attempts,
+            number=DeliveryAttempt.objects.filter(delivery=delivery).count() + 1,
             ok=ok,
             http_status=http_status,
             error=error,

@@ -1,0 +1,138 @@
+"""The Operator and Supervisor roles (domain.md §5.4), made by migration and given in
+provisioning, and team scoping in the admin (§5.1): what each role may do, and that a user of
+team A sees nothing of team B's templates, campaigns, allocations, leads, imports or caches."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.utils import timezone
+
+from campaigner.roles import OPERATOR, SUPERVISOR
+from dialer.models import CampaignCache
+from leads.models import ActionDelivery, DeliveryAttempt
+from leads.provisioning import ProvisionError, provision_apply
+from leads.services.delivery import action_delivery_attempt, action_delivery_retry
+from tests.factories import (
+    AllocationFactory,
+    CampaignFactory,
+    LeadFactory,
+    TeamFactory,
+    TemplateFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def member(role: str, team: str) -> Client:
+    user = UserFactory(username=f"{role}-{team}", is_staff=True)
+    user.groups.add(Group.objects.get(name=role), TeamFactory(name=team))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def two_teams() -> dict[str, Any]:
+    made = {}
+    for team in ("A", "B"):
+        template = TemplateFactory(name=f"Template {team}")
+        template.teams.add(TeamFactory(name=team))
+        allocation = AllocationFactory(campaign=CampaignFactory(template=template, name=f"C{team}"))
+        lead = LeadFactory(allocation=allocation, fields={"Name": f"Lead of {team}"})
+        CampaignCache.objects.create(campaign=allocation.campaign)
+        made[team] = {"template": template, "allocation": allocation, "lead": lead}
+    return made
+
+
+def test_the_roles_exist_with_their_permissions() -> None:
+    operator = set(Group.objects.get(name=OPERATOR).permissions.values_list("codename", flat=True))
+    supervisor = set(
+        Group.objects.get(name=SUPERVISOR).permissions.values_list("codename", flat=True)
+    )
+    assert {"change_lead", "add_leadimport", "add_dncentry", "change_campaigncache",
+            "change_actiondelivery", "view_campaign", "view_contacthours"} <= operator  # fmt: skip
+    assert not {"add_campaign", "change_campaign", "add_apikey", "change_disposition"} & operator
+    assert operator < supervisor
+    assert {"add_campaign", "change_allocation", "add_apikey", "change_dispositionaction",
+            "change_contacthourswindow", "delete_dncentry"} <= supervisor  # fmt: skip
+    assert "delete_lead" not in supervisor  # leads are never deleted by hand
+
+
+def test_an_operator_works_within_their_team_and_cannot_configure(two_teams: Any) -> None:
+    ops = member(OPERATOR, "A")
+    mine, theirs = two_teams["A"], two_teams["B"]
+    assert ops.get(f"/admin/leads/lead/{mine['lead'].pk}/change/").status_code == 200
+    assert ops.get(f"/admin/leads/lead/{theirs['lead'].pk}/change/").status_code == 302  # gone
+    campaigns = ops.get("/admin/campaigner/campaign/").content.decode()
+    assert "CA" in campaigns and "CB" not in campaigns
+    filters = ops.get("/admin/leads/lead/").content.decode()
+    assert "CA" in filters and "CB" not in filters  # the campaign filter offers only theirs
+    caches = ops.get("/admin/dialer/campaigncache/").content.decode()
+    assert "CA" in caches and "CB" not in caches and "Rebuild the selected caches now" in caches
+    assert ops.get("/admin/campaigner/campaign/add/").status_code == 403
+    assert ops.get("/admin/leads/leadimport/add/").status_code == 200
+    page = ops.get(f"/admin/campaigner/campaign/{mine['allocation'].campaign_id}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # read only
+
+
+def test_a_supervisor_configures_their_teams_campaigns(two_teams: Any) -> None:
+    boss = member(SUPERVISOR, "A")
+    mine, theirs = two_teams["A"], two_teams["B"]
+    page = boss.get(f"/admin/campaigner/campaign/{mine['allocation'].campaign_id}/change/")
+    assert 'name="_save"' in page.content.decode()
+    add = boss.get("/admin/campaigner/allocation/add/").content.decode()
+    assert "CA" in add and "CB" not in add  # the campaign choice is scoped
+    answer = boss.post(
+        "/admin/campaigner/allocation/add/",
+        {"name": "sneaky", "campaign": theirs["allocation"].campaign_id, "weight": 1},
+    )
+    assert answer.status_code == 200 and "Select a valid choice" in answer.content.decode()
+    assert not theirs["allocation"].campaign.allocations.filter(name="sneaky").exists()
+
+
+def test_the_cache_page_is_read_only(two_teams: Any) -> None:
+    ops = member(OPERATOR, "A")
+    cache = CampaignCache.objects.get(campaign=two_teams["A"]["allocation"].campaign)
+    page = ops.get(f"/admin/dialer/campaigncache/{cache.pk}/change/").content.decode()
+    assert 'name="_save"' not in page and "deletelink" not in page and "ms" in page
+    assert "Delete selected" not in ops.get("/admin/dialer/campaigncache/").content.decode()
+    assert "cache entries" in page.lower() and "entrys" not in page.lower()
+
+
+def test_roles_are_given_in_provisioning(demo_spec: dict[str, Any]) -> None:
+    provision_apply(demo_spec)
+    ops = get_user_model().objects.get(username="ops")
+    assert set(ops.groups.values_list("name", flat=True)) == {"Sales", OPERATOR}
+    assert provision_apply(demo_spec).changed == 0  # a second run changes nothing
+    bad = copy.deepcopy(demo_spec)
+    bad["users"][0]["groups"] = ["Boss"]
+    with pytest.raises(ProvisionError, match="'groups' are roles"):
+        provision_apply(bad)
+    team = copy.deepcopy(demo_spec)
+    team["teams"].append({"name": OPERATOR})
+    with pytest.raises(ProvisionError, match="is a role"):
+        provision_apply(team)
+
+
+def test_a_retry_continues_the_attempt_numbering(settings: Any, monkeypatch: Any) -> None:
+    from leads.services import delivery as service
+
+    settings.ACTION_MAX_ATTEMPTS = 1
+    monkeypatch.setattr(service, "_send", lambda d: (500, "boom"))
+    item = ActionDelivery.objects.create(
+        kind="email", payload={"to": ["a@example.com"], "subject": "s", "body": "b"},
+        next_attempt_at=timezone.now(),
+    )  # fmt: skip
+    for _ in range(3):
+        action_delivery_attempt(item.pk)
+        item.refresh_from_db()
+        action_delivery_retry(item)
+    numbers = list(DeliveryAttempt.objects.filter(delivery=item).values_list("number", flat=True))
+    assert numbers == [1, 2, 3]

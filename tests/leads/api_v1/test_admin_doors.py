@@ -1,0 +1,70 @@
+"""Admin writes go through the API's services (#16): for the same input, the admin and
+``/api/v1/`` store the same thing, and what the admin stores takes effect on the CampaignAPI."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from campaigner.models import ApiKey, hash_secret
+from leads.models import DncEntry
+from tests.campaignapi import BASE, make_api
+from tests.leads.api_v1.conftest import Api
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the CampaignAPI writes on its own threads
+
+
+@pytest.fixture
+def admin(db: Any) -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("boss", "b@example.com", "pw"))
+    return client
+
+
+def test_a_dnc_number_typed_with_spaces_blocks_the_next_insert(
+    admin: Client, admin_api: Api
+) -> None:
+    api = make_api(Client())
+    answer = admin.post(
+        "/admin/leads/dncentry/add/", {"number": "08 9381 2222", "expires_on": "", "note": "asked"}
+    )
+    assert answer.status_code == 302, answer.content
+    entry = DncEntry.objects.get()
+    assert (entry.number, entry.note, entry.source) == ("0893812222", "asked", "admin")
+    code = api.post("insertLeadFast", {"Name": "X", "FirstPhone": "(08) 9381-2222"}).json()["code"]
+    assert code == 104
+    # The API's door, same input: the same entry, updated rather than doubled.
+    same = admin_api.post("dnc/", {"phone": "08 9381 2222", "note": "asked"})
+    assert same.status_code == 200 and same.json()["phone"] == "0893812222"
+    assert DncEntry.objects.count() == 1
+    # Listing it again in the admin updates the note, as the API does.
+    admin.post("/admin/leads/dncentry/add/", {"number": "0893812222", "note": "again"})
+    assert list(DncEntry.objects.values_list("number", "note")) == [("0893812222", "again")]
+    assert "0893812222" in admin.get("/admin/leads/dncentry/?q=08+9381+2222").content.decode()
+
+
+def test_an_unusable_number_is_refused_in_the_admin(admin: Client) -> None:
+    answer = admin.post("/admin/leads/dncentry/add/", {"number": "call me", "note": ""})
+    assert answer.status_code == 200
+    assert "is not a usable phone number" in answer.content.decode()
+    assert not DncEntry.objects.exists()
+
+
+def test_an_api_key_made_in_the_admin_is_shown_once_and_works(admin: Client) -> None:
+    api = make_api(Client())
+    answer = admin.post(
+        "/admin/campaigner/apikey/add/", {"name": "crm-2", "team": "", "user": ""}, follow=True
+    )
+    assert answer.redirect_chain and answer.status_code == 200
+    match = re.search(r"API key &#x27;crm-2&#x27;: (\S+) —", answer.content.decode())
+    assert match is not None
+    plain = match.group(1)
+    key = ApiKey.objects.get(name="crm-2")
+    assert key.key_hash == hash_secret(plain) and key.key_prefix == plain[:8]
+    assert plain not in admin.get(f"/admin/campaigner/apikey/{key.pk}/change/").content.decode()
+    listed = Client().get(f"{BASE}getCampaignTemplateList?apiKey={plain}").json()
+    assert listed["code"] == 0 and [e["name"] for e in listed["entities"]] == [api.template.name]
