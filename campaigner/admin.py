@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
 from campaigner.models import (
+    MINUTES_PER_DAY,
     Allocation,
     ApiKey,
     ApiToken,
@@ -24,10 +26,12 @@ from campaigner.models import (
     DispositionSet,
     KeyFailure,
     TemplateField,
+    hhmm_to_minutes,
+    minutes_to_hhmm,
     new_secret,
 )
 from campaigner.selectors import scoped
-from campaigner.services import api_key_create
+from campaigner.services import Window, api_key_create, contact_hours_save
 
 # How each scoped model reaches its template (domain.md §5.1: a user sees the templates of
 # their teams and what is under them; a superuser sees everything).
@@ -66,8 +70,54 @@ class TeamScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class ContactHoursWindowForm(forms.ModelForm):
+    """A window as a person writes it: a day, and start and end as ``HH:MM`` local time (the
+    provisioning and API format), never bare minutes."""
+
+    start = forms.CharField(max_length=5, help_text="HH:MM", widget=forms.TextInput({"size": 5}))
+    end = forms.CharField(
+        max_length=5, help_text="HH:MM; 24:00 is the end of the day",
+        widget=forms.TextInput({"size": 5}),
+    )  # fmt: skip
+
+    class Meta:
+        model = ContactHoursWindow
+        fields = ("weekday",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["start"] = minutes_to_hhmm(self.instance.start_minute)
+            self.initial["end"] = minutes_to_hhmm(self.instance.end_minute)
+
+    def _minutes(self, key: str) -> int:
+        try:
+            return hhmm_to_minutes(self.cleaned_data[key].strip())
+        except ValueError as exc:
+            raise forms.ValidationError(f"{key.capitalize()} {exc}.") from None
+
+    def clean_start(self) -> int:
+        minutes = self._minutes("start")
+        if minutes >= MINUTES_PER_DAY:
+            raise forms.ValidationError("A window starts before 24:00.")
+        return minutes
+
+    def clean_end(self) -> int:
+        return self._minutes("end")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start is not None and end is not None:
+            if start >= end:
+                raise forms.ValidationError("The start must be before the end.")
+            self.instance.start_minute, self.instance.end_minute = start, end
+        return cleaned
+
+
 class ContactHoursWindowInline(admin.TabularInline):
     model = ContactHoursWindow
+    form = ContactHoursWindowForm
     extra = 0
 
 
@@ -81,6 +131,19 @@ class ContactHoursAdmin(admin.ModelAdmin):
     list_display = ("name", "timezone")
     search_fields = ("name", "timezone")
     inlines = (ContactHoursWindowInline, ContactHoursClosedDateInline)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The windows are written by ``contact_hours_save``, as the API's and provisioning's."""
+        if formset.model is not ContactHoursWindow:
+            super().save_formset(request, form, formset, change)
+            return
+        formset.save(commit=False)  # what changed, for the history; the service writes it
+        windows = [
+            Window(f.cleaned_data["weekday"], f.cleaned_data["start"], f.cleaned_data["end"])
+            for f in formset.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+        contact_hours_save(form.instance, windows=windows)
 
 
 class DispositionInline(admin.TabularInline):

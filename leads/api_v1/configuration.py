@@ -33,16 +33,15 @@ from campaigner.models import (
     minutes_to_hhmm,
 )
 from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
+from campaigner.services import Window, contact_hours_save
 from leads.api_v1.fields import ActionField, NameField, VisibleCampaignField, VisibleTemplateField
 from leads.services.configuration import (
     DispositionSpec,
     FieldSpec,
-    Window,
     allocation_delete,
     allocation_save,
     campaign_delete,
     campaign_save,
-    contact_hours_save,
     disposition_set_save,
     template_save,
 )

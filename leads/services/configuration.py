@@ -12,7 +12,6 @@ left to the database's unique constraints (``IntegrityError``), which also settl
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,49 +24,12 @@ from campaigner.models import (
     Allocation,
     Campaign,
     CampaignTemplate,
-    ContactHours,
-    ContactHoursClosedDate,
-    ContactHoursWindow,
     Disposition,
     DispositionAction,
     DispositionSet,
     TemplateField,
 )
 from leads.models import DispositionRecord, Lead
-
-
-@dataclass(frozen=True)
-class Window:
-    weekday: int  # 0 = Monday
-    start_minute: int
-    end_minute: int  # 1440 = midnight at the end of the day
-
-
-def contact_hours_save(
-    hours: ContactHours,
-    windows: Iterable[Window] | None = None,
-    closed_dates: Iterable[dt.date] | None = None,
-) -> ContactHours:
-    """Saves ``hours`` (new or changed) and, where given, makes its windows and closed dates
-    exactly these (duplicates dropped)."""
-    hours.save()
-    if windows is not None:
-        hours.windows.all().delete()
-        ContactHoursWindow.objects.bulk_create(
-            ContactHoursWindow(
-                contact_hours=hours,
-                weekday=w.weekday,
-                start_minute=w.start_minute,
-                end_minute=w.end_minute,
-            )
-            for w in sorted(set(windows), key=lambda w: (w.weekday, w.start_minute, w.end_minute))
-        )
-    if closed_dates is not None:
-        hours.closed_dates.all().delete()
-        ContactHoursClosedDate.objects.bulk_create(
-            ContactHoursClosedDate(contact_hours=hours, date=d) for d in sorted(set(closed_dates))
-        )
-    return hours
 
 
 @dataclass(frozen=True)
