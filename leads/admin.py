@@ -1,14 +1,16 @@
 """Admin for leads, their disposition history and deliveries, and the DNC list.
 
-Lead editing uses the row version (campaignapi.md §4.6, domain.md §5):
+Lead editing (domain.md §5.4) with the row version:
 - opening a lead for editing checks it out to the operator (``admin:<username>``) for
   ``DIALER_CHECKOUT_SECONDS``, so a concurrent CampaignAPI update gets 110 and the dialer skips
   it; the save releases it;
-- the form carries the version it was opened at; if the lead changed since, the save is refused
-  and the form shows, field by field, the stored value next to the operator's (the merge
-  screen). Saving again, with the values the operator picked, writes over the new version;
-- the save goes through ``lead_write`` (one conditional UPDATE), and a changed disposition goes
-  through the disposition service, so its actions fire as for the API and the dialer.
+- the form (``leads.lead_form``) carries the values it was opened at. On save they, the values
+  stored now and the operator's are merged value by value (``lead_merge``): when another write
+  changed a value the form holds, the merge screen shows stored and yours side by side and the
+  operator picks; a check-out or release alone is no conflict. The next save is against the
+  version the screen was built from, so a further change gives the merge screen again;
+- the save is ``lead_edit``: phone fields normalised and their number rows rewritten, a new
+  disposition with its actions, one conditional, version-bumping write.
 """
 
 from __future__ import annotations
@@ -21,171 +23,83 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 
 from campaigner.admin import TeamScopedAdmin, VisibleRelatedFilter
 from campaigner.contract import Code, Refusal, Refused
 from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
+from leads.lead_form import LeadEditForm, encode
 from leads.models import (
     ActionDelivery,
     DeliveryAttempt,
-    DispositionRecord,
     DncEntry,
     Lead,
     LeadImport,
-    LeadPhone,
     PhonePattern,
 )
 from leads.selectors import phone_normaliser_load
 from leads.services.delivery import action_delivery_retry
-from leads.services.disposition import DispositionContext, disposition_plan
 from leads.services.dnc import dnc_entry_put, dnc_upload
+from leads.services.lead_edit import Merge, lead_edit, lead_merge, lead_values
 from leads.services.lead_import import lead_import_cancel, lead_import_create
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
-from leads.sql import FoundDisposition
-
-# The lead fields an operator may change, and their columns (the campaign and the bookkeeping
-# are read-only).
-COLUMNS = {"allocation": "allocation_id", "fields": "fields", "external_id": "external_id",
-           "priority": "priority", "callback_at": "callback_at",
-           "contact_hours": "contact_hours_id", "disposition": "disposition_id",
-           "closed": "closed"}  # fmt: skip
-EDITABLE = tuple(COLUMNS)
 
 
 def _holder(request: HttpRequest) -> str:
     return f"admin:{request.user.get_username()}"
 
 
-class LeadPhoneInline(admin.TabularInline):
-    model = LeadPhone
-    extra = 0
-    fields = ("field_name", "number", "blocked")
-    readonly_fields = ("field_name", "number")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class DispositionRecordInline(admin.TabularInline):
-    model = DispositionRecord
-    extra = 0
-    fields = ("created_at", "disposition", "source", "agent", "dialed_number", "notes", "actions")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class LeadForm(forms.ModelForm):
-    seen_version = forms.IntegerField(widget=forms.HiddenInput)
-    holder = ""  # the operator's check-out name; LeadAdmin.get_form sets it per request
-
-    class Meta:
-        model = Lead
-        fields = EDITABLE
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["seen_version"].initial = self.instance.version
-        else:
-            self.fields["seen_version"].required = False
-
-    def clean(self) -> dict[str, Any]:
-        cleaned: dict[str, Any] = super().clean() or {}
-        if not self.instance.pk or "seen_version" not in cleaned:
-            return cleaned
-        stored = Lead.objects.get(pk=self.instance.pk)
-        allocation = cleaned.get("allocation")
-        if allocation is not None and allocation.campaign_id != stored.campaign_id:
-            self.add_error("allocation", "Choose an allocation of the lead's own campaign.")
-        if checked_out_by_other(stored, self.holder, timezone.now()):
-            assert stored.checked_out_until is not None
-            raise forms.ValidationError(
-                f"{stored.checked_out_by} has this lead checked out until"
-                f" {timezone.localtime(stored.checked_out_until):%H:%M:%S}; save after that.",
-                code="checked_out",
-            )
-        if stored.version != cleaned["seen_version"]:
-            # The merge screen: the operator's value next to the stored one, field by field.
-            # The next save is against the version the operator has now seen.
-            data = cast(QueryDict, self.data).copy()
-            data["seen_version"] = str(stored.version)
-            self.data = data
-            rows = format_html_join(
-                "",
-                "<li>{}: stored <b>{}</b>, yours <b>{}</b></li>",
-                (
-                    (name, getattr(stored, name), cleaned.get(name))
-                    for name in EDITABLE
-                    if name in cleaned and getattr(stored, name) != cleaned.get(name)
-                ),
-            )
-            raise forms.ValidationError(
-                format_html(
-                    "This lead changed since you opened it (version {} → {}). Keep or change "
-                    "your values and save again to write over it.<ul>{}</ul>",
-                    cleaned["seen_version"],
-                    stored.version,
-                    rows,
-                ),
-                code="conflict",
-            )
-        return cleaned
-
-
 @admin.register(Lead)
 class LeadAdmin(TeamScopedAdmin):
-    form = LeadForm
-    list_display = (
-        "id",
-        "external_id",
-        "campaign",
-        "allocation",
-        "priority",
-        "callback_at",
-        "disposition",
-        "closed",
-        "version",
-    )
+    """Leads of the user's teams: a list a person can read and search, and the lead form."""
+
     template_path = "campaign__template"
+    list_display = ("id", "name", "numbers", "external_id", "campaign", "allocation",
+                    "disposition", "closed", "callback_at")  # fmt: skip
     list_filter = (
         ("campaign", VisibleRelatedFilter),
         ("allocation", VisibleRelatedFilter),
         "closed",
         "disposition",
     )
-    search_fields = ("=id", "external_id", "phones__number")
-    readonly_fields = (
-        "campaign",
-        "version",
-        "created_at",
-        "updated_at",
-        "checked_out_by",
-        "checked_out_until",
-    )
-    raw_id_fields = ("allocation", "disposition", "contact_hours")
-    inlines = (LeadPhoneInline, DispositionRecordInline)
+    search_fields = ("external_id",)
+    search_help_text = "A phone number (however written), an external id, or any field's text."
     list_select_related = ("campaign", "allocation", "disposition")
+    list_prefetch_related = ("phones",)
     show_full_result_count = False  # COUNT(*) over millions of leads on every page is wasteful
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
+        return super().get_queryset(request).prefetch_related("phones")
+
+    @admin.display(description="name")
+    def name(self, lead: Lead) -> str:
+        """The first field's value (the template's first field is the name-like one)."""
+        return next((str(v) for v in lead.fields.values() if v not in (None, "")), "—")
+
+    @admin.display(description="numbers")
+    def numbers(self, lead: Lead) -> str:
+        return ", ".join(p.number for p in lead.phones.all()) or "—"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str
+    ) -> tuple[QuerySet[Lead], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        number = phone_normaliser_load()(term)
+        match = Q(external_id=term) | Q(fields__icontains=term)
+        if number is not None:
+            match |= Q(phones__number=number)
+        return queryset.filter(match), number is not None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # leads come in through the insert service (API, import)
-
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (form,), {"holder": _holder(request)})
 
     def change_view(
         self,
@@ -194,21 +108,143 @@ class LeadAdmin(TeamScopedAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        if request.method == "GET":
-            self._check_out(request, object_id)
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _check_out(self, request: HttpRequest, object_id: str) -> None:
-        lead = Lead.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        """The lead form (``leads.lead_form``), saved through ``lead_edit``; after a
+        concurrent change of a value the form holds, the merge screen."""
+        lead = self.get_object(request, object_id)
         if lead is None:
-            return
+            return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
+                request, self.opts, object_id
+            )
+        if not self.has_view_permission(request, lead):
+            raise PermissionDenied
+        can_change = self.has_change_permission(request, lead)
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            return self._save(request, lead)
+        if can_change:
+            self._check_out(request, lead)
+            lead.refresh_from_db()
+        form = LeadEditForm(lead)
+        form.initial = self._data(form, lead_values(lead, form.names), lead)
+        return self._page(request, lead, form, can_change)
+
+    def _data(
+        self, form: LeadEditForm, values: dict[str, Any], stored: Lead, base: Any = None
+    ) -> dict[str, Any]:
+        data = form.as_data(values)
+        data.update(seen_version=stored.version, base=encode(base if base is not None else values))
+        return data
+
+    def _save(self, request: HttpRequest, lead: Lead) -> HttpResponse:
+        data = request.POST.copy()
+        picks = data.getlist("merge_keys")
+        unpicked = []
+        for key in picks:
+            pick = data.get(f"pick:{key}")
+            if pick in ("stored", "yours"):
+                data[key] = data.get(f"{pick}:{key}", "")
+            else:
+                unpicked.append(key)
+        form = LeadEditForm(lead, data)
+        if unpicked or not form.is_valid():
+            if unpicked:
+                names = ", ".join(str(form.fields[k].label or k) for k in unpicked)
+                form.add_error(None, f"Pick the stored value or yours for: {names}.")
+            rows = [self._row(form, key, data) for key in picks]
+            return self._page(request, lead, form, True, rows=rows, status=400)
+        yours = form.values()
+        stored = lead_values(lead, form.names)  # read now
+        merge = lead_merge(form.cleaned_data["base"], stored, yours)
+        if merge.needed:
+            return self._merge_page(request, lead, form, stored, yours, merge)
+        try:
+            lead_edit(
+                lead, lead.version, merge.values,
+                holder=_holder(request), agent=request.user.get_username(),
+            )  # fmt: skip
+        except Refused as refused:
+            field = refused.field if refused.field in form.fields else None
+            form.add_error(field, refused.detail)
+            return self._page(request, lead, form, True, status=400)
+        except LeadConflict:
+            lead.refresh_from_db()
+            if checked_out_by_other(lead, _holder(request), timezone.now()):
+                form.add_error(None, _checked_out_message(lead))
+                return self._page(request, lead, form, True, status=409)
+            stored = lead_values(lead, form.names)
+            merge = lead_merge(form.cleaned_data["base"], stored, yours)
+            return self._merge_page(request, lead, form, stored, yours, merge)
+        messages.success(request, f"Lead {lead.pk} saved.")
+        return redirect("admin:leads_lead_changelist")
+
+    def _merge_page(  # noqa: PLR0917
+        self,
+        request: HttpRequest,
+        lead: Lead,
+        form: LeadEditForm,
+        stored: dict[str, Any],
+        yours: dict[str, Any],
+        merge: Merge,
+    ) -> HttpResponse:
+        """The merge screen: the values only the other side changed are taken (their pick
+        preset), the ones both changed wait for the operator's pick; the next save is
+        against the version read now."""
+        data = self._data(form, merge.values, lead, base=stored)
+        keys = [key for key in stored if key in merge.theirs or key in merge.conflicts]
+        for key in keys:
+            data[f"stored:{key}"] = form.raw(key, stored[key])
+            data[f"yours:{key}"] = form.raw(key, yours[key])
+            if key in merge.theirs:
+                data[f"pick:{key}"] = "stored"
+        merged = LeadEditForm(lead)
+        merged.initial = data
+        rows = [self._row(merged, key, data, conflict=key in merge.conflicts) for key in keys]
+        return self._page(request, lead, merged, True, rows=rows, status=409)
+
+    def _row(
+        self, form: LeadEditForm, key: str, data: Any, conflict: bool = True
+    ) -> dict[str, Any]:
+        stored, yours = data.get(f"stored:{key}", ""), data.get(f"yours:{key}", "")
+        return {
+            "key": key, "label": form.fields[key].label or key, "conflict": conflict,
+            "stored_raw": stored, "yours_raw": yours, "pick": data.get(f"pick:{key}", ""),
+            "stored": form.shown(key, stored), "yours": form.shown(key, yours),
+        }  # fmt: skip
+
+    def _page(  # noqa: PLR0917
+        self,
+        request: HttpRequest,
+        lead: Lead,
+        form: LeadEditForm,
+        can_change: bool,
+        rows: list[dict[str, Any]] | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        merge_keys = {row["key"] for row in rows or []}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Lead {lead.pk}",
+            "opts": self.model._meta,
+            "original": lead,
+            "form": form,
+            "inputs": [f for f in form.visible_fields() if f.name not in merge_keys],
+            "rows": rows or [],
+            "merge_notice": "This lead changed since you opened it (now version"
+            f" {lead.version}). Pick, field by field, what to keep, and save again."
+            if rows and not form.is_bound
+            else "",
+            "can_change": can_change,
+            "phones": lead.phones.order_by("field_name"),
+            "history": lead.dispositions.select_related("disposition").order_by("-id")[:50],
+            "zone": form.zone.key,
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/leads/lead/edit.html", context, status=status)
+
+    def _check_out(self, request: HttpRequest, lead: Lead) -> None:
         now = timezone.now()
         if checked_out_by_other(lead, _holder(request), now):
-            messages.warning(
-                request,
-                f"{lead.checked_out_by} has this lead checked out until "
-                f"{timezone.localtime(lead.checked_out_until):%H:%M:%S}; saving will fail.",
-            )
+            messages.warning(request, _checked_out_message(lead) + " Saving will fail until then.")
             return
         until = now + dt.timedelta(seconds=settings.DIALER_CHECKOUT_SECONDS)
         values = {"checked_out_by": _holder(request), "checked_out_until": until}
@@ -217,34 +253,10 @@ class LeadAdmin(TeamScopedAdmin):
         except LeadConflict:
             pass  # changed under us: the form shows the newer version anyway
 
-    def save_model(self, request: HttpRequest, obj: Lead, form: LeadForm, change: bool) -> None:
-        values: dict[str, Any] = {
-            COLUMNS[name]: getattr(obj, COLUMNS[name])
-            for name in form.changed_data
-            if name in COLUMNS
-        }
-        values.update(checked_out_by="", checked_out_until=None)  # the save releases it
-        # The admin runs the whole save (this, then the inlines) in one transaction.
-        plan = None
-        if "disposition" in form.changed_data and obj.disposition is not None:
-            context = DispositionContext(
-                source=DispositionRecord.Source.ADMIN,
-                agent=request.user.get_username(),
-                callback_given="callback_at" in form.changed_data,
-            )
-            found = FoundDisposition.of(obj.disposition)
-            plan = disposition_plan(obj.pk, found, context, values)
-        try:
-            lead_write(obj.pk, form.cleaned_data["seen_version"], values, holder=_holder(request))
-        except LeadConflict:
-            # clean() checked version and check-out; only a write in the last milliseconds
-            # gets here. Roll back the admin's whole save, the inlines' too.
-            messages.error(request, "The lead changed while saving; nothing was saved.")
-            transaction.set_rollback(True)
-            return
-        if plan is not None:
-            plan.finish()
-        obj.refresh_from_db()
+
+def _checked_out_message(lead: Lead) -> str:
+    until = timezone.localtime(lead.checked_out_until) if lead.checked_out_until else None
+    return f"{lead.checked_out_by or 'Someone'} has this lead checked out until {until:%H:%M:%S}."
 
 
 class DeliveryAttemptInline(admin.TabularInline):

@@ -77,6 +77,16 @@ def lead_write_sql(columns: Iterable[str]) -> str:
     )
 
 
+# --- the operator's edit (leads/services/lead_edit.py) -----------------------------------------
+
+# Each number of the lead %s blocked exactly while it is on the DNC list.
+LEAD_PHONES_MARK_DNC = (
+    f"UPDATE {LeadPhone._meta.db_table} p SET blocked = EXISTS ("  # noqa: S608 (model names)
+    f" SELECT 1 FROM {DncEntry._meta.db_table} d WHERE d.number = p.number AND {dnc_active('d')})"
+    " WHERE p.lead_id = %s"
+)
+
+
 # --- update (leads/services/lead_update.py) ----------------------------------------------------
 
 

@@ -40,6 +40,8 @@ def test_every_model_of_the_project_is_in_the_admin() -> None:
 
 # Parts of a registered model that its own page shows in another form.
 SHOWN_ELSEWHERE = {
+    "LeadPhone": "a lead's numbers, listed on its page (changed through its phone fields)",
+    "DispositionRecord": "a lead's disposition history, listed on its page",
     "LeadImportFile": "the bytes of an import's file, named on the import's page",
     "LeadImportRejection": "an import's rejected rows: the error report linked from its page",
 }

@@ -110,7 +110,9 @@ def test_an_operators_day_in_the_admin(tmp_path: Path, settings: Any, client: Cl
     env = {"CELERY_TASK_DEFAULT_QUEUE": queue, "LEAD_IMPORT_CHUNK_ROWS": "500", **broker_env()}
     logs = tmp_path / "logs"
     with (
-        gunicorn(logs, **env) as (port, _),
+        # Threads, as in production: a browser's idle pre-opened connection would otherwise
+        # hold the one sync worker until it times out.
+        gunicorn(logs, "--threads", "4", **env) as (port, _),
         celery_worker(tmp_path / "worker.log", queue, **env),
         browser(downloads=downloads) as driver,
     ):
