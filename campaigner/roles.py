@@ -1,17 +1,69 @@
 """The two roles of the admin (domain.md §5.4), as Django groups that a user is given beside
-their teams. The groups and their permissions are made by migration ``dialer.0004_roles``,
-which holds its own copy of the lists below (a migration must not change when this does).
+their teams (provisioning: ``"groups": ["Operator"]`` on a user).
 
 - **Operator**: edits leads, runs imports, uploads DNC, rebuilds dialer caches, retries
   deliveries, and reads the configuration.
 - **Supervisor**: an operator who also configures templates, campaigns, allocations, Contact
-  Hours, dispositions and their actions, phone patterns and API keys.
+  Hours, dispositions and their actions, phone patterns, the DNC list and API keys.
 
 What either sees stays limited to their teams' templates (``campaigner.selectors``).
+
+``roles_ensure`` makes the groups hold exactly these permissions. It runs after every
+``migrate`` (``post_migrate``, once Django has made the permissions of every app), so the
+roles exist on a new database, follow the permissions of new models, and come back after a
+test database is flushed.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
 OPERATOR = "Operator"
 SUPERVISOR = "Supervisor"
 ROLES = (OPERATOR, SUPERVISOR)
+
+_CONFIGURATION = [
+    ("campaigner", "contacthours"), ("campaigner", "contacthourswindow"),
+    ("campaigner", "contacthourscloseddate"), ("campaigner", "dispositionset"),
+    ("campaigner", "disposition"), ("campaigner", "dispositionaction"),
+    ("campaigner", "campaigntemplate"), ("campaigner", "templatefield"),
+    ("campaigner", "campaign"), ("campaigner", "allocation"), ("leads", "phonepattern"),
+]  # fmt: skip
+_OPERATOR = [
+    *((app, f"view_{model}") for app, model in _CONFIGURATION),
+    ("leads", "view_lead"), ("leads", "change_lead"), ("leads", "view_leadphone"),
+    ("leads", "view_dispositionrecord"),
+    ("leads", "view_dncentry"), ("leads", "add_dncentry"), ("leads", "change_dncentry"),
+    ("leads", "view_leadimport"), ("leads", "add_leadimport"), ("leads", "change_leadimport"),
+    ("leads", "view_actiondelivery"), ("leads", "change_actiondelivery"),
+    ("leads", "view_deliveryattempt"),
+    ("dialer", "view_campaigncache"), ("dialer", "change_campaigncache"),
+    ("dialer", "view_cacheentry"),
+]  # fmt: skip
+PERMISSIONS = {
+    OPERATOR: _OPERATOR,
+    SUPERVISOR: [
+        *_OPERATOR,
+        *((app, f"{verb}_{model}") for app, model in _CONFIGURATION
+          for verb in ("add", "change", "delete")),
+        ("campaigner", "view_apikey"), ("campaigner", "add_apikey"),
+        ("campaigner", "change_apikey"), ("campaigner", "delete_apikey"),
+        ("leads", "delete_dncentry"),
+    ],
+}  # fmt: skip
+
+
+def roles_ensure(**kwargs: Any) -> None:
+    """The role groups with exactly their permissions (a ``post_migrate`` receiver)."""
+    for name, wanted in PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        match = Q(pk__in=[])
+        for app, codename in wanted:
+            match |= Q(content_type__app_label=app, codename=codename)
+        permissions = list(Permission.objects.filter(match))
+        if len(permissions) != len(set(wanted)):
+            raise RuntimeError(f"the {name} role names a permission that does not exist")
+        group.permissions.set(permissions)

@@ -149,7 +149,7 @@ class LeadAdmin(TeamScopedAdmin):
         form = LeadEditForm(lead, data)
         if unpicked or not form.is_valid():
             if unpicked:
-                names = ", ".join(str(form.fields[k].label or k) for k in unpicked)
+                names = ", ".join(str(form[k].label) for k in unpicked)
                 form.add_error(None, f"Pick the stored value or yours for: {names}.")
             rows = [self._row(form, key, data) for key in picks]
             return self._page(request, lead, form, True, rows=rows, status=400)
@@ -207,7 +207,7 @@ class LeadAdmin(TeamScopedAdmin):
     ) -> dict[str, Any]:
         stored, yours = data.get(f"stored:{key}", ""), data.get(f"yours:{key}", "")
         return {
-            "key": key, "label": form.fields[key].label or key, "conflict": conflict,
+            "key": key, "label": form[key].label, "conflict": conflict,
             "stored_raw": stored, "yours_raw": yours, "pick": data.get(f"pick:{key}", ""),
             "stored": form.shown(key, stored), "yours": form.shown(key, yours),
         }  # fmt: skip

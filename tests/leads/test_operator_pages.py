@@ -252,3 +252,89 @@ def test_an_operators_day_in_the_admin(tmp_path: Path, settings: Any, client: Cl
         assert "This lead changed since you opened it" in page
         assert Lead.objects.get(pk=lead.pk).fields["Name"] == "From CRM"  # nothing overwritten
         screenshot(driver, "operator-7-merge-screen")
+
+
+def call(base: str, method: str, ids: dict[str, Any], body: dict[str, Any]) -> int:
+    """A CampaignAPI call over HTTP, as a CRM makes it; its code."""
+    query = "&".join(f"{k}={v}" for k, v in ids.items())
+    request = urllib.request.Request(
+        f"{base}{BASE}{method}?{query}", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(json.loads(answer.read())["code"])
+    except urllib.error.HTTPError as refused:
+        return int(json.loads(refused.read())["code"])
+
+
+def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
+    tmp_path: Path, settings: Any, demo_spec: dict[str, Any]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from campaigner.models import Allocation, Disposition
+    from leads.provisioning import provision_apply
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    provision_apply(demo_spec)  # ops: an Operator of team Sales
+    allocation = Allocation.objects.select_related("campaign").get(name="Web leads")
+    ids = {"fTemplateId": allocation.campaign.template_id, "fCampaignId": allocation.campaign_id,
+           "fAllocationId": allocation.pk, "apiKey": demo_spec["api_keys"][0]["key"]}  # fmt: skip
+    password = next(u["password"] for u in demo_spec["users"] if u["username"] == "ops")
+    with gunicorn(tmp_path / "logs", "--threads", "4") as (port, _), browser() as driver:
+        base = f"http://127.0.0.1:{port}"
+        lead_body = {"Name": "Jane Citizen", "FirstPhone": "0383218199", "njExternalLeadId": "c-9"}
+        assert call(base, "insertLeadFast", ids, lead_body) == 0
+        lead = Lead.objects.get(external_id="c-9")
+        driver.get(f"{base}/admin/login/?next=/admin/leads/lead/{lead.pk}/change/")
+        driver.find_element(By.NAME, "username").send_keys("ops")
+        driver.find_element(By.NAME, "password").send_keys(password)
+        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        wait(driver, lambda d: d.find_elements(By.ID, "lead-form"))
+
+        # The operator changes the name and a phone, while the CRM changes priority and
+        # disposition (once the operator's check-out has run out).
+        name = driver.find_element(By.ID, "id_field:Name")
+        name.clear()
+        name.send_keys("Jane Q. Citizen")
+        driver.find_element(By.ID, "id_field:SecondPhone").send_keys("0400 123 456")
+        screenshot(driver, "ops-1-lead-form")
+        Lead.objects.filter(pk=lead.pk).update(checked_out_until=timezone.now())
+        update = {"njExternalLeadId": "c-9", "FirstPhone": "<No Change>", "njPriority": 2,
+                  "njDisposition": "Call Back"}  # fmt: skip
+        assert call(base, "updateLeadFast", ids, update) == 0
+        driver.find_element(By.NAME, "_save").click()
+
+        # The merge screen: the CRM's priority and disposition are preset; the operator's
+        # name and number are in the form. Saving writes exactly that.
+        wait(driver, lambda d: d.find_elements(By.ID, "merge-table"))
+        merge = driver.find_element(By.ID, "merge-table").text
+        assert "Priority" in merge and "Call Back" in merge and "Name" not in merge
+        stored = driver.find_element(By.CSS_SELECTOR, "#merge-priority input[value=stored]")
+        assert stored.is_selected()
+        assert driver.find_element(By.ID, "id_field:Name").get_attribute("value") == (
+            "Jane Q. Citizen"
+        )
+        screenshot(driver, "ops-2-merge-screen")
+        driver.find_element(By.NAME, "_save").click()
+        wait(driver, lambda d: d.find_elements(By.ID, "result_list"))
+        screenshot(driver, "ops-3-saved")
+        saved = Lead.objects.get(pk=lead.pk)
+        assert saved.fields == {"Name": "Jane Q. Citizen", "FirstPhone": "0383218199",
+                                "SecondPhone": "0400 123 456"}  # fmt: skip
+        assert saved.priority == 2
+        assert saved.disposition_id == Disposition.objects.get(name="Call Back").pk
+        assert sorted(saved.phones.values_list("number", flat=True)) == ["0383218199", "0400123456"]
+        assert (saved.checked_out_by, saved.checked_out_until) == ("", None)
+
+        # A number typed with spaces in the admin blocks the next insert of it.
+        driver.get(f"{base}/admin/leads/dncentry/add/")
+        driver.find_element(By.ID, "id_number").send_keys("08 9381 2222")
+        driver.find_element(By.ID, "id_note").send_keys("asked on the phone")
+        driver.find_element(By.NAME, "_save").click()
+        wait(driver, lambda d: d.find_elements(By.ID, "result_list"))
+        assert "0893812222" in driver.find_element(By.ID, "result_list").text
+        screenshot(driver, "ops-4-dnc-listed")
+        assert call(base, "insertLeadFast", ids, {"Name": "X", "FirstPhone": "08 9381 2222"}) == 104
