@@ -3,7 +3,7 @@ value is shown exactly once, in the confirmation message after saving; only a ha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,6 +11,7 @@ from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from campaigner.action_specs import ActionKind, ActionSpecError, validate_action
 from campaigner.models import (
     MINUTES_PER_DAY,
     Allocation,
@@ -159,9 +160,124 @@ class DispositionSetAdmin(admin.ModelAdmin):
     inlines = (DispositionInline,)
 
 
-class DispositionActionInline(admin.TabularInline):
+# The inputs each action kind takes (a retry_limit's other inputs are its "then" action's).
+ACTION_INPUTS: dict[str, tuple[str, ...]] = {
+    ActionKind.CLOSE: (),
+    ActionKind.CALLBACK: ("minutes",),
+    ActionKind.SET_PRIORITY: ("priority",),
+    ActionKind.DNC: ("numbers",),
+    ActionKind.COPY_LEAD: ("target",),
+    ActionKind.WEBHOOK: ("url", "secret"),
+    ActionKind.EMAIL: ("to", "subject", "body"),
+    ActionKind.RETRY_LIMIT: ("count", "then_kind"),
+}
+
+
+class DispositionActionForm(forms.ModelForm):
+    """An action as a small form of its kind's own inputs (the page shows only those), checked
+    by ``validate_action``, the one check of an action's shape, and stored as its params."""
+
+    minutes = forms.IntegerField(required=False, min_value=1, help_text="Call back after")
+    priority = forms.IntegerField(required=False, min_value=0, max_value=100)
+    numbers = forms.ChoiceField(
+        required=False, choices=[("dialed", "the number dialed"), ("all", "all its numbers")]
+    )
+    target = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="Copy to allocation"
+    )
+    url = forms.URLField(required=False, label="Webhook URL", assume_scheme="https")
+    secret = forms.CharField(required=False, help_text="Signs each webhook call")
+    to = forms.CharField(required=False, help_text="Addresses, comma separated")
+    subject = forms.CharField(required=False)
+    body = forms.CharField(required=False, widget=forms.Textarea({"rows": 3}))
+    count = forms.IntegerField(required=False, min_value=1, help_text="Times before 'then'")
+    then_kind = forms.ChoiceField(
+        required=False,
+        label="Then",
+        choices=[("", "—"), *((k, label) for k, label in ActionKind.choices if k != "retry_limit")],
+        help_text="The action run once the count is reached (its inputs are on this form)",
+    )
+
+    class Meta:
+        model = DispositionAction
+        fields = ("position", "kind")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        targets = Allocation.objects.select_related("campaign__template").order_by(
+            "campaign__template__name", "campaign__name", "name"
+        )
+        cast(Any, self.fields["target"]).choices = [
+            ("", "—"),
+            *((a.pk, f"{a.campaign.template} / {a.campaign} / {a.name}") for a in targets),
+        ]
+        params = dict(self.instance.params or {})
+        if self.instance.kind == ActionKind.RETRY_LIMIT:
+            then = dict(params.pop("then", {}) or {})
+            self.initial["then_kind"] = then.pop("kind", "")
+            params.update(then)
+        if {"template", "campaign", "allocation"} <= set(params):
+            found = Allocation.objects.filter(
+                name=params["allocation"], campaign__name=params["campaign"],
+                campaign__template__name=params["template"],
+            ).first()  # fmt: skip
+            self.initial["target"] = found.pk if found else None
+        for key in ("minutes", "priority", "numbers", "url", "secret", "to", "subject", "body",
+                    "count"):  # fmt: skip
+            if key in params:
+                self.initial[key] = params[key]
+
+    def _spec(self, kind: str) -> dict[str, Any]:
+        spec: dict[str, Any] = {"kind": kind}
+        for key in ACTION_INPUTS.get(kind, ()):
+            value = self.cleaned_data.get(key)
+            if key == "target":
+                allocation = (
+                    Allocation.objects.select_related("campaign__template").filter(pk=value).first()
+                )
+                if allocation is not None:
+                    campaign = allocation.campaign
+                    spec.update(
+                        template=campaign.template.name,
+                        campaign=campaign.name,
+                        allocation=allocation.name,
+                    )
+            elif key != "then_kind" and value not in (None, ""):
+                spec[key] = value
+        return spec
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        kind = cleaned.get("kind")
+        if not kind:
+            return cleaned
+        spec = self._spec(kind)
+        if kind == ActionKind.RETRY_LIMIT:
+            spec["then"] = self._spec(cleaned.get("then_kind") or "")
+        try:
+            _, params = validate_action(spec)
+        except ActionSpecError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        self.instance.params = params
+        return cleaned
+
+    def _update_errors(self, errors: Any) -> None:
+        # The model's own check of ``params`` is the one clean() ran above and reported.
+        error_dict = getattr(errors, "error_dict", None)
+        if error_dict is not None:
+            error_dict.pop("params", None)
+            if not error_dict:
+                return
+        super()._update_errors(errors)
+
+
+class DispositionActionInline(admin.StackedInline):
     model = DispositionAction
+    form = DispositionActionForm
     extra = 0
+
+    class Media:
+        js = ("campaigner/action_inputs.js",)
 
 
 @admin.register(Disposition)

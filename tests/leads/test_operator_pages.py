@@ -338,3 +338,56 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
         assert "0893812222" in driver.find_element(By.ID, "result_list").text
         screenshot(driver, "ops-4-dnc-listed")
         assert call(base, "insertLeadFast", ids, {"Name": "X", "FirstPhone": "08 9381 2222"}) == 104
+
+
+def test_a_supervisor_writes_an_action_with_its_kinds_inputs_only(
+    tmp_path: Path, settings: Any
+) -> None:
+    from django.contrib.auth.models import Group
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from campaigner.models import DispositionAction
+    from campaigner.roles import SUPERVISOR
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    disposition = DispositionFactory(name="No Answer")
+    boss = UserFactory(username="boss", is_staff=True)
+    boss.set_password(PASSWORD)
+    boss.save()
+    boss.groups.add(Group.objects.get(name=SUPERVISOR))
+    with gunicorn(tmp_path / "logs", "--threads", "4") as (port, _), browser() as driver:
+        base = f"http://127.0.0.1:{port}"
+        page = f"/admin/campaigner/disposition/{disposition.pk}/change/"
+        driver.get(f"{base}/admin/login/?next={page}")
+        driver.find_element(By.NAME, "username").send_keys("boss")
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#actions-group .add-row a"))
+        driver.find_element(By.CSS_SELECTOR, "#actions-group .add-row a").click()
+        form = wait(driver, lambda d: d.find_elements(By.ID, "actions-0"))[0]
+
+        def shown() -> list[str]:
+            names = ["minutes", "priority", "numbers", "target", "url", "secret", "to",
+                     "subject", "body", "count", "then_kind"]  # fmt: skip
+            return [
+                n for n in names if form.find_element(By.CSS_SELECTOR, f".field-{n}").is_displayed()
+            ]
+
+        Select(form.find_element(By.NAME, "actions-0-kind")).select_by_value("webhook")
+        assert shown() == ["url", "secret"]
+        Select(form.find_element(By.NAME, "actions-0-kind")).select_by_value("retry_limit")
+        Select(form.find_element(By.NAME, "actions-0-then_kind")).select_by_value("callback")
+        assert shown() == ["minutes", "count", "then_kind"]
+        form.find_element(By.NAME, "actions-0-count").send_keys("5")
+        form.find_element(By.NAME, "actions-0-minutes").send_keys("60")
+        screenshot(driver, "supervisor-1-action-form")
+        driver.find_element(By.NAME, "_continue").click()
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist .success"))
+        screenshot(driver, "supervisor-2-action-saved")
+    action = DispositionAction.objects.get(disposition=disposition)
+    assert (action.kind, action.params) == (
+        "retry_limit",
+        {"count": 5, "then": {"kind": "callback", "minutes": 60}},
+    )
