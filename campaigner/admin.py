@@ -233,7 +233,11 @@ class DispositionActionForm(forms.ModelForm):
             value = self.cleaned_data.get(key)
             if key == "target":
                 allocation = (
-                    Allocation.objects.select_related("campaign__template").filter(pk=value).first()
+                    Allocation.objects.select_related("campaign__template")
+                    .filter(pk=int(value))
+                    .first()
+                    if value is not None
+                    else None
                 )
                 if allocation is not None:
                     campaign = allocation.campaign
@@ -268,7 +272,7 @@ class DispositionActionForm(forms.ModelForm):
             error_dict.pop("params", None)
             if not error_dict:
                 return
-        super()._update_errors(errors)
+        super()._update_errors(errors)  # type: ignore[misc]
 
 
 class DispositionActionInline(admin.StackedInline):
