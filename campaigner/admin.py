@@ -198,13 +198,18 @@ class DispositionActionForm(forms.ModelForm):
         help_text="The action run once the count is reached (its inputs are on this form)",
     )
 
+    user: Any = None  # whose allocations are offered as copy targets (set per request)
+
     class Meta:
         model = DispositionAction
         fields = ("position", "kind")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        targets = Allocation.objects.select_related("campaign__template").order_by(
+        targets = Allocation.objects.all()
+        if self.user is not None:
+            targets = scoped(targets, self.user, "campaign__template")
+        targets = targets.select_related("campaign__template").order_by(
             "campaign__template__name", "campaign__name", "name"
         )
         cast(Any, self.fields["target"]).choices = [
@@ -282,6 +287,11 @@ class DispositionActionInline(admin.StackedInline):
 
     class Media:
         js = ("campaigner/action_inputs.js",)
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = type(formset.form.__name__, (formset.form,), {"user": request.user})
+        return formset
 
 
 @admin.register(Disposition)
