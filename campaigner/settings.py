@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # thousands separators on the dashboard
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by the server itself
@@ -168,6 +169,7 @@ DIALER_CACHE_SIZE = env.int("DIALER_CACHE_SIZE", default=1000)
 DIALER_CHECKOUT_SECONDS = env.int("DIALER_CHECKOUT_SECONDS", default=180)
 
 _SWEEP_SECONDS = env.float("ACTION_SWEEP_SECONDS", default=60)
+DASHBOARD_REFRESH_SECONDS = env.int("DASHBOARD_REFRESH_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "dialer-cache-refresh": {
         "task": "dialer.tasks.dialer_cache_refresh_all_task",
@@ -182,6 +184,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": _SWEEP_SECONDS,
         # After an outage a backlog of sweeps would only queue the same deliveries again.
         "options": {"expires": _SWEEP_SECONDS},
+    },
+    # The admin dashboard's figures (dialer.stats).
+    "campaign-stats-refresh": {
+        "task": "dialer.tasks.campaign_stats_refresh_task",
+        "schedule": DASHBOARD_REFRESH_SECONDS,
+        "options": {"expires": DASHBOARD_REFRESH_SECONDS},
     },
     # Manual imports whose worker died (or whose task was lost) are queued again and resume.
     "lead-imports-recover": {

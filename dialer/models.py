@@ -57,3 +57,30 @@ class CacheEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.position}: lead {self.lead_id}"
+
+
+class CampaignStats(models.Model):
+    """A campaign's figures for the admin's dashboard, as of ``refreshed_at``.
+
+    Counting a campaign of millions of leads is a scan, so the dashboard never counts: beat
+    refreshes these every ``DASHBOARD_REFRESH_SECONDS`` with one pass over the active
+    campaigns' leads (``dialer.stats.campaign_stats_refresh``), and the page only reads them.
+    """
+
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.CASCADE, primary_key=True, related_name="stats"
+    )
+    leads = models.PositiveIntegerField(default=0)
+    new = models.PositiveIntegerField(default=0)  # open, never dispositioned
+    callbacks_due = models.PositiveIntegerField(default=0)  # open, callback time passed
+    closed = models.PositiveIntegerField(default=0)
+    inserted_by_hour = models.JSONField(default=list)  # 24 counts, oldest hour first
+    dispositions_today = models.PositiveIntegerField(default=0)  # since midnight UTC
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(default=0)  # of the refresh of all campaigns
+
+    class Meta:
+        verbose_name_plural = "campaign stats"
+
+    def __str__(self) -> str:
+        return f"figures of {self.campaign}"

@@ -1,10 +1,11 @@
-"""Celery tasks of the dialer: thin interfaces over ``dialer.services``."""
+"""Celery tasks of the dialer: thin interfaces over ``dialer.services`` and ``dialer.stats``."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from dialer.services import dialer_cache_refresh_all
+from dialer.stats import campaign_stats_refresh
 
 
 @shared_task(ignore_result=True)
@@ -13,3 +14,10 @@ def dialer_cache_refresh_all_task() -> dict[str, int | None]:
     misfires or several workers are harmless: a campaign being rebuilt is skipped."""
     results = dialer_cache_refresh_all()
     return {str(cid): (r.size if r else None) for cid, r in results.items()}
+
+
+@shared_task(ignore_result=True)
+def campaign_stats_refresh_task() -> int:
+    """Beat, every ``DASHBOARD_REFRESH_SECONDS``: the dashboard's figures of every active
+    campaign."""
+    return campaign_stats_refresh()

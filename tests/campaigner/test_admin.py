@@ -40,6 +40,7 @@ def test_every_model_of_the_project_is_in_the_admin() -> None:
 
 # Parts of a registered model that its own page shows in another form.
 SHOWN_ELSEWHERE = {
+    "CampaignStats": "a campaign's figures, on the admin's home page (the dashboard)",
     "LeadPhone": "a lead's numbers, listed on its page (changed through its phone fields)",
     "DispositionRecord": "a lead's disposition history, listed on its page",
     "LeadImportFile": "the bytes of an import's file, named on the import's page",

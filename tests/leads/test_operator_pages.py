@@ -339,6 +339,18 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
         screenshot(driver, "ops-4-dnc-listed")
         assert call(base, "insertLeadFast", ids, {"Name": "X", "FirstPhone": "08 9381 2222"}) == 104
 
+        # The dashboard, once beat has counted (here: the refresh called directly).
+        from dialer.stats import campaign_stats_refresh
+
+        campaign_stats_refresh()
+        driver.get(f"{base}/admin/")
+        board = wait(driver, lambda d: d.find_elements(By.ID, "dashboard"))[0]
+        assert "Jan16a" in board.text and "dispositions today" in board.text
+        figures = board.find_element(By.CSS_SELECTOR, ".fig-leads").text
+        assert figures == str(Lead.objects.filter(campaign=allocation.campaign).count())
+        assert len(board.find_elements(By.CSS_SELECTOR, ".dashboard-chart .bar")) == 24
+        screenshot(driver, "ops-5-dashboard")
+
 
 def test_a_supervisor_writes_an_action_with_its_kinds_inputs_only(
     tmp_path: Path, settings: Any
