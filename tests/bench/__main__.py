@@ -28,13 +28,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["inserts", "ratelimit", "updates", "dialer", "management", "imports"],
+        choices=["inserts", "ratelimit", "updates", "dialer", "management", "imports", "dashboard"],
         help="run one benchmark",
     )
     args = parser.parse_args()
     setup.configure()
     # Django must be configured first.
-    from tests.bench import dialer, imports, inserts, management, ratelimit, updates
+    from tests.bench import dashboard, dialer, imports, inserts, management, ratelimit, updates
 
     def wanted(name: str) -> bool:
         return args.only in (None, name)
@@ -51,6 +51,8 @@ def main() -> None:
         management.run(existing=args.existing)
     if wanted("imports"):
         imports.run(existing=args.existing)
+    if wanted("dashboard"):
+        dashboard.run(campaigns=args.dialer_campaigns, leads=args.existing)
 
 
 if __name__ == "__main__":
