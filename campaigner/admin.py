@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import Group
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -31,6 +32,7 @@ from campaigner.models import (
     minutes_to_hhmm,
     new_secret,
 )
+from campaigner.roles import ROLES
 from campaigner.selectors import scoped
 from campaigner.services import Window, api_key_create, contact_hours_save
 
@@ -321,6 +323,11 @@ class CampaignTemplateAdmin(TeamScopedAdmin):
     list_filter = ("teams",)
     filter_horizontal = ("teams",)
     inlines = (TemplateFieldInline, CampaignInline)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "teams":  # teams, not the role groups
+            kwargs["queryset"] = Group.objects.exclude(name__in=ROLES).order_by("name")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 class AllocationInline(admin.TabularInline):

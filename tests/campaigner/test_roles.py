@@ -95,6 +95,8 @@ def test_a_supervisor_configures_their_teams_campaigns(two_teams: Any) -> None:
     )
     assert answer.status_code == 200 and "Select a valid choice" in answer.content.decode()
     assert not theirs["allocation"].campaign.allocations.filter(name="sneaky").exists()
+    template_page = boss.get(f"/admin/campaigner/campaigntemplate/{mine['template'].pk}/change/")
+    assert ">Operator<" not in template_page.content.decode()  # roles are not teams
     actions = boss.get("/admin/campaigner/disposition/add/").content.decode()
     assert "Template A / CA /" in actions and "Template B" not in actions  # copy targets
 
