@@ -10,9 +10,10 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 
 from campaigner.action_specs import ActionKind, ActionSpecError, validate_action
+from campaigner.contract import Refused
 from campaigner.models import (
     MINUTES_PER_DAY,
     Allocation,
@@ -335,8 +336,52 @@ class AllocationInline(admin.TabularInline):
     extra = 0
 
 
-@admin.register(Campaign)
-class CampaignAdmin(TeamScopedAdmin):
+class ServiceBackedAdmin(TeamScopedAdmin):
+    """An admin whose saves are a service's (``service_save(obj)``, set where the services can
+    be imported: ``leads.admin``). The services check before they write, so a ``Refused`` is
+    shown on the form's page with nothing written. Deletes need no service: a lead's campaign
+    and allocation are protected, and the admin's delete page says what stands in the way."""
+
+    service_save: Any = None
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        self._through(request, type(self).service_save, obj)
+
+    def _through(self, request: HttpRequest, service: Any, obj: Any) -> bool:
+        try:
+            service(obj)
+        except Refused as refused:
+            messages.error(request, refused.detail)
+            request._refused = True  # type: ignore[attr-defined]
+            return False
+        return True
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if not getattr(request, "_refused", False):
+            super().save_related(request, form, formsets, change)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if not getattr(request, "_refused", False):
+            return super().log_addition(request, obj, message)
+        return None
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if not getattr(request, "_refused", False):
+            return super().log_change(request, obj, message)
+        return None
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        if getattr(request, "_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        if getattr(request, "_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+
+class CampaignAdmin(ServiceBackedAdmin):
     template_path = "template"
     list_display = ("id", "name", "template", "active", "balance_mode")
     list_display_links = ("id", "name")
@@ -345,8 +390,7 @@ class CampaignAdmin(TeamScopedAdmin):
     inlines = (AllocationInline,)
 
 
-@admin.register(Allocation)
-class AllocationAdmin(TeamScopedAdmin):
+class AllocationAdmin(ServiceBackedAdmin):
     template_path = "campaign__template"
     list_display = ("id", "name", "campaign", "started", "weight")
     list_display_links = ("id", "name")
@@ -354,13 +398,23 @@ class AllocationAdmin(TeamScopedAdmin):
     search_fields = ("name", "campaign__name")
     actions = ("start", "stop")
 
-    @admin.action(description="Start the selected allocations")
+    @admin.action(description="Start the selected allocations", permissions=["change"])
     def start(self, request: HttpRequest, queryset: QuerySet[Allocation]) -> None:
-        self.message_user(request, f"Started {queryset.update(started=True)} allocation(s).")
+        self._set_started(request, queryset, True)
 
-    @admin.action(description="Stop the selected allocations")
+    @admin.action(description="Stop the selected allocations", permissions=["change"])
     def stop(self, request: HttpRequest, queryset: QuerySet[Allocation]) -> None:
-        self.message_user(request, f"Stopped {queryset.update(started=False)} allocation(s).")
+        self._set_started(request, queryset, False)
+
+    def _set_started(
+        self, request: HttpRequest, queryset: QuerySet[Allocation], started: bool
+    ) -> None:
+        for allocation in queryset:
+            allocation.started = started
+            self._through(request, type(self).service_save, allocation)
+        self.message_user(
+            request, f"{'Started' if started else 'Stopped'} {queryset.count()} allocation(s)."
+        )
 
 
 def _show_once(request: HttpRequest, what: str, plain: str) -> None:

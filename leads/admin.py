@@ -30,7 +30,12 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from campaigner.admin import TeamScopedAdmin, VisibleRelatedFilter
+from campaigner.admin import (
+    AllocationAdmin,
+    CampaignAdmin,
+    TeamScopedAdmin,
+    VisibleRelatedFilter,
+)
 from campaigner.contract import Code, Refusal, Refused
 from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
@@ -44,11 +49,26 @@ from leads.models import (
     PhonePattern,
 )
 from leads.selectors import phone_normaliser_load
+from leads.services.configuration import allocation_save, campaign_save
 from leads.services.delivery import action_delivery_retry
 from leads.services.dnc import dnc_entry_put, dnc_upload
 from leads.services.lead_edit import Merge, lead_edit, lead_merge, lead_values
 from leads.services.lead_import import lead_import_cancel, lead_import_create
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
+
+
+# Campaigns and allocations are saved by the API's services (here, where they can be
+# imported): a campaign or allocation with leads cannot move.
+class ServicedCampaignAdmin(CampaignAdmin):
+    service_save = staticmethod(campaign_save)
+
+
+class ServicedAllocationAdmin(AllocationAdmin):
+    service_save = staticmethod(allocation_save)
+
+
+admin.site.register(Campaign, ServicedCampaignAdmin)
+admin.site.register(Allocation, ServicedAllocationAdmin)
 
 
 def _holder(request: HttpRequest) -> str:

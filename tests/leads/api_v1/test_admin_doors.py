@@ -68,3 +68,33 @@ def test_an_api_key_made_in_the_admin_is_shown_once_and_works(admin: Client) -> 
     assert plain not in admin.get(f"/admin/campaigner/apikey/{key.pk}/change/").content.decode()
     listed = Client().get(f"{BASE}getCampaignTemplateList?apiKey={plain}").json()
     assert listed["code"] == 0 and [e["name"] for e in listed["entities"]] == [api.template.name]
+
+
+def test_an_allocation_or_campaign_with_leads_neither_moves_nor_goes(admin: Client) -> None:
+    from campaigner.models import Allocation
+    from tests.factories import AllocationFactory, CampaignFactory, LeadFactory
+
+    allocation = AllocationFactory()
+    LeadFactory(allocation=allocation)
+    other = CampaignFactory()
+    moved = admin.post(
+        f"/admin/campaigner/allocation/{allocation.pk}/change/",
+        {"name": allocation.name, "campaign": other.pk, "started": "on", "weight": 1},
+        follow=True,
+    )
+    assert "it cannot move to another campaign" in moved.content.decode()
+    assert Allocation.objects.get(pk=allocation.pk).campaign_id == allocation.campaign_id
+    gone = admin.post(
+        f"/admin/campaigner/campaign/{allocation.campaign_id}/delete/", {"post": "yes"}, follow=True
+    )
+    assert "would require deleting the following protected related objects" in (
+        gone.content.decode()
+    )
+    assert Allocation.objects.filter(pk=allocation.pk).exists()
+    stopped = admin.post(
+        "/admin/campaigner/allocation/",
+        {"action": "stop", "_selected_action": [allocation.pk]},
+        follow=True,
+    )
+    assert "Stopped 1 allocation(s)." in stopped.content.decode()
+    assert Allocation.objects.get(pk=allocation.pk).started is False
