@@ -91,7 +91,6 @@ class LeadAdmin(TeamScopedAdmin):
     search_fields = ("external_id",)
     search_help_text = "A phone number (however written), an external id, or any field's text."
     list_select_related = ("campaign", "allocation", "disposition")
-    list_prefetch_related = ("phones",)
     show_full_result_count = False  # COUNT(*) over millions of leads on every page is wasteful
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
