@@ -120,12 +120,17 @@ class LeadEditForm(forms.Form):
             raise forms.ValidationError("the page is damaged: open the lead again") from None
 
     def values(self) -> dict[str, Any]:
-        """The submitted values (a valid form)."""
-        return {
+        """The submitted values (a valid form). A callback left as shown keeps its stored
+        value: the page shows it to the minute, and seconds must not read as a change."""
+        values = {
             key: (value.strip() if key.startswith(FIELD) else value)
             for key, value in self.cleaned_data.items()
             if key not in ("seen_version", "base")
         }
+        base = self.cleaned_data["base"].get("callback_at")
+        if self.raw("callback_at", base) == str(self.data.get("callback_at", "")).strip():
+            values["callback_at"] = base
+        return values
 
     def as_data(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` as a browser would post them in this form."""

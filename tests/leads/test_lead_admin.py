@@ -207,6 +207,12 @@ def test_a_callback_is_entered_in_the_leads_zone(api: Api, operator: Client) -> 
     assert data["callback_at"] == "2027/01/04 09:30"
     bad = operator.post(url(Lead(pk=lead_id)), {**data, "callback_at": "4/1/2027 9:30"})
     assert bad.status_code == 400
+    # A callback with seconds (set by an action) is shown to the minute and kept as it is.
+    exact = dt.datetime(2027, 1, 3, 22, 30, 42, tzinfo=dt.UTC)
+    Lead.objects.update(callback_at=exact)
+    data = opened(operator, lead_id)
+    assert operator.post(url(Lead(pk=lead_id)), {**data, "priority": 6}).status_code == 302
+    assert Lead.objects.get().callback_at == exact
 
 
 def test_retry_action_requeues_a_failed_delivery(operator: Client, settings: Any) -> None:
