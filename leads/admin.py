@@ -173,29 +173,30 @@ class LeadAdmin(TeamScopedAdmin):
             rows = [self._row(form, key, data) for key in picks]
             return self._page(request, lead, form, True, rows=rows, status=400)
         yours = form.values()
-        stored = lead_values(lead, form.names)  # read now
-        merge = lead_merge(form.cleaned_data["base"], stored, yours)
-        if merge.needed:
-            return self._merge_page(request, lead, form, stored, yours, merge)
-        try:
-            lead_edit(
-                lead, lead.version, merge.values,
-                holder=_holder(request), agent=request.user.get_username(),
-            )  # fmt: skip
-        except Refused as refused:
-            field = refused.field if refused.field in form.fields else None
-            form.add_error(field, refused.detail)
-            return self._page(request, lead, form, True, status=400)
-        except LeadConflict:
-            lead.refresh_from_db()
-            if checked_out_by_other(lead, _holder(request), timezone.now()):
-                form.add_error(None, _checked_out_message(lead))
-                return self._page(request, lead, form, True, status=409)
-            stored = lead_values(lead, form.names)
+        for _ in range(3):  # a write that only checks the lead out meanwhile: merge again
+            stored = lead_values(lead, form.names)  # read now
             merge = lead_merge(form.cleaned_data["base"], stored, yours)
-            return self._merge_page(request, lead, form, stored, yours, merge)
-        messages.success(request, f"Lead {lead.pk} saved.")
-        return redirect("admin:leads_lead_changelist")
+            if merge.needed:
+                return self._merge_page(request, lead, form, stored, yours, merge)
+            try:
+                lead_edit(
+                    lead, lead.version, merge.values,
+                    holder=_holder(request), agent=request.user.get_username(),
+                )  # fmt: skip
+            except Refused as refused:
+                field = refused.field if refused.field in form.fields else None
+                form.add_error(field, refused.detail)
+                return self._page(request, lead, form, True, status=400)
+            except LeadConflict:
+                lead.refresh_from_db()
+                if checked_out_by_other(lead, _holder(request), timezone.now()):
+                    form.add_error(None, _checked_out_message(lead))
+                    return self._page(request, lead, form, True, status=409)
+                continue
+            messages.success(request, f"Lead {lead.pk} saved.")
+            return redirect("admin:leads_lead_changelist")
+        form.add_error(None, "The lead keeps changing; open it again.")
+        return self._page(request, lead, form, True, status=409)
 
     def _merge_page(  # noqa: PLR0917
         self,

@@ -265,3 +265,27 @@ def test_the_list_shows_names_and_numbers_and_finds_them(api: Api, operator: Cli
         found = operator.get("/admin/leads/lead/", {"q": term}).content.decode()
         assert "0383218199" in found, term
     assert "0383218199" not in operator.get("/admin/leads/lead/", {"q": "nobody"}).content.decode()
+
+
+def test_a_check_out_racing_the_save_is_no_conflict(
+    api: Api, operator: Client, monkeypatch: Any
+) -> None:
+    from leads import admin as lead_admin
+    from leads.services.lead_version import lead_write
+
+    lead_id = Lead.objects.get().pk
+    data = opened(operator, lead_id)
+    real, calls = lead_admin.lead_edit, []
+
+    def checked_out_meanwhile(lead: Lead, version: int, *args: Any, **kwargs: Any) -> int:
+        calls.append(version)
+        if len(calls) == 1:  # another tab checks the lead out just before this write
+            until = timezone.now() + dt.timedelta(minutes=3)
+            lead_write(lead.pk, version, {"checked_out_until": until}, holder="admin:op")
+        return real(lead, version, *args, **kwargs)
+
+    monkeypatch.setattr(lead_admin, "lead_edit", checked_out_meanwhile)
+    saved = operator.post(url(Lead(pk=lead_id)), {**data, "priority": 8})
+    assert saved.status_code == 302
+    assert len(calls) == 2 and calls[1] == calls[0] + 1
+    assert Lead.objects.get().priority == 8
