@@ -33,3 +33,6 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema", **_STAFF), name="docs"),
     re_path(r"^api/v1/", read_api.management_not_found_view),  # any other path, newlines too
 ]
+
+# Django's own 400 (e.g. a bad Host header) answered in the API's shapes on the API's paths.
+handler400 = "campaigner.api.views.bad_request_view"

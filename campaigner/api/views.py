@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
@@ -100,3 +101,17 @@ def management_not_found_view(request: HttpRequest) -> JsonResponse:
     """A path under ``/api/v1/`` that names no resource (``/api/v1/leads/-1``): the API's
     JSON 404, not Django's HTML page."""
     return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 (a bad ``Host`` header, a malformed cookie or multipart body, caught before
+    any view): on the CampaignAPI the envelope (150), on ``/api/v1/`` the API's error shape,
+    elsewhere Django's page. The offending value is never echoed."""
+    path = request.path_info.lstrip("/")
+    if path.startswith("servicemanager/rest/CampaignAPI/"):
+        code = Code.MALFORMED_REQUEST
+        return JsonResponse(envelope(code, "the request could not be read"), status=400)
+    if path.startswith("api/v1/"):
+        detail = "The request could not be read (its Host header, cookies or body framing)."
+        return JsonResponse({"detail": detail, "reason": "invalid"}, status=400)
+    return defaults.bad_request(request, exception or Exception())
