@@ -36,7 +36,7 @@ from campaigner.admin import (
     TeamScopedAdmin,
     VisibleRelatedFilter,
 )
-from campaigner.contract import Code, Refusal, Refused
+from campaigner.contract import Code, Refused
 from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
 from leads.lead_form import LeadEditForm, encode
@@ -389,9 +389,6 @@ class DncEntryAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             content = form.cleaned_data["file"].read(settings.DNC_UPLOAD_MAX_BYTES + 1)
             try:
-                if len(content) > settings.DNC_UPLOAD_MAX_BYTES:
-                    limit = settings.DNC_UPLOAD_MAX_BYTES
-                    raise Refused(Refusal.INVALID, f"the file is larger than {limit:,} bytes")
                 with transaction.atomic():
                     result = dnc_upload(content, source="upload")
             except Refused as refused:

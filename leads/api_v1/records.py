@@ -244,9 +244,6 @@ class DncApi(CrudViewSet):
                     Refusal.INVALID, "send the CSV as a text/csv body or a multipart 'file'", "file"
                 )
             content = upload.read(settings.DNC_UPLOAD_MAX_BYTES + 1)
-        if len(content) > settings.DNC_UPLOAD_MAX_BYTES:
-            limit = settings.DNC_UPLOAD_MAX_BYTES
-            raise Refused(Refusal.INVALID, f"the file is larger than {limit:,} bytes", "file")
         result = dnc_upload(content, source="upload")
         return Response(
             {"added": result.added, "updated": result.updated, "rejected": result.rejected}

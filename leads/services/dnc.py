@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 from campaigner.contract import Refusal, Refused
@@ -77,8 +78,12 @@ def dnc_upload(data: bytes, source: str) -> DncUploadResult:
     optionally ``expires`` (YYYY-MM-DD) and ``note``): every good line is added, or changes
     the entry of its number, in one statement; each bad line is listed in ``rejected`` with
     its line number and why. A number listed twice takes the last line's values. A file that
-    is not UTF-8 text, not CSV, or has no ``phone`` column is ``Refused(INVALID)`` on ``file``
-    and writes nothing."""
+    is not UTF-8 text, not CSV, has no ``phone`` column or is over ``DNC_UPLOAD_MAX_MB`` is
+    ``Refused(INVALID)`` on ``file`` and writes nothing (a caller need read at most one byte
+    over the limit)."""
+    limit = settings.DNC_UPLOAD_MAX_BYTES
+    if len(data) > limit:
+        raise Refused(Refusal.INVALID, f"the file is larger than {limit:,} bytes", "file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

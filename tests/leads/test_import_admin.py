@@ -101,3 +101,20 @@ def test_a_dnc_upload_stores_normalised_numbers_and_shows_the_result() -> None:
     )
     assert "dnc-result" not in answer.content.decode() and "errorlist" in answer.content.decode()
     assert database_rows() == before
+
+
+def test_a_dnc_file_over_the_limit_is_refused_at_both_doors(settings: Any) -> None:
+    from tests.leads.api_v1.conftest import _api
+
+    settings.DNC_UPLOAD_MAX_BYTES = 20
+    content = b"phone\n0893812222\n0893812223\n"
+    client = operator("view_dncentry", "add_dncentry", "change_dncentry")
+    page = client.post(
+        "/admin/leads/dncentry/upload/", {"file": SimpleUploadedFile("dnc.csv", content)}
+    ).content.decode()
+    assert "the file is larger than 20 bytes" in page and "dnc-result" not in page
+    api = _api("root", superuser=True)
+    answer = api.call("post", "dnc/upload", content, content_type="text/csv")
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == "the file is larger than 20 bytes"
+    assert not DncEntry.objects.exists()
