@@ -384,20 +384,25 @@ class LeadImportFile(models.Model):
         return f"piece {self.seq} of import {self.lead_import_id}"
 
 
-class LeadImportRejection(models.Model):
-    """A row of an import that was not imported: its cells as sent, where and why."""
+class LeadImportReport(models.Model):
+    """A piece of an import's error report: the rows one chunk rejected, as the lines of
+    ``errors.csv`` (line, code, reason, then the cells as sent). Stored as it is served, one
+    row per chunk: a row per rejected line cost a third of a chunk's commit."""
 
     lead_import = models.ForeignKey(
-        LeadImport, on_delete=models.CASCADE, related_name="rejections", db_index=False
+        LeadImport, on_delete=models.CASCADE, related_name="report", db_index=False
     )
-    line = models.PositiveIntegerField()  # the file line the row starts on (the header is 1)
-    code = models.PositiveSmallIntegerField()
-    reason = models.TextField()
-    cells = models.JSONField()
+    first_line = models.PositiveIntegerField()  # the file line of the piece's first row
+    rows = models.PositiveIntegerField()
+    text = models.TextField()
 
     class Meta:
-        ordering = ("lead_import", "line")
-        indexes: ClassVar = [models.Index(fields=["lead_import", "line"], name="import_rejection")]
+        ordering = ("lead_import", "first_line")
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["lead_import", "first_line"], name="import_report_piece"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.code} {self.reason}"
+        return f"{self.rows} rejected rows from line {self.first_line}"

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gc
 import io
 import itertools
 import logging
@@ -44,10 +43,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-import orjson
 from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -57,10 +55,11 @@ from campaigner.memory import cyclic_gc_paused
 from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.ratelimit import campaign_import_hold
 from leads import lead_input
-from leads.models import LeadImport, LeadImportFile, LeadImportRejection
+from leads.models import LeadImport, LeadImportFile, LeadImportReport
 from leads.services.lead_insert import (
     InsertTarget,
     LeadOutcome,
+    OutcomesDecided,
     insert_target_load,
     lead_insert_batch,
 )
@@ -176,17 +175,20 @@ def _store(lead_import: LeadImport, upload: IO[bytes]) -> None:
 
 
 class _StoredFile(io.RawIOBase):
-    """The stored file of an import, read piece by piece (one piece in memory at a time)."""
+    """The stored file of an import, read piece by piece (one piece in memory at a time) on a
+    connection of its own: the file is read ahead while a chunk's transaction is still writing
+    on the default one."""
 
     def __init__(self, import_id: int) -> None:
         self.import_id, self.seq, self.rest = import_id, 0, memoryview(b"")
+        self.db = connections.create_connection(DEFAULT_DB_ALIAS)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         if not self.rest:
-            with connection.cursor() as cursor:
+            with self.db.cursor() as cursor:
                 cursor.execute(
                     "SELECT data FROM leads_leadimportfile WHERE lead_import_id = %s AND seq = %s",
                     [self.import_id, self.seq],
@@ -199,6 +201,10 @@ class _StoredFile(io.RawIOBase):
         buffer[:size] = self.rest[:size]
         self.rest = self.rest[size:]
         return size
+
+    def close(self) -> None:
+        self.db.close()
+        super().close()
 
 
 # --- creating, cancelling ---------------------------------------------------------------------
@@ -333,13 +339,17 @@ def _run_held(lead_import: LeadImport) -> tuple[str, str]:
         )
         target = insert_target_load(allocation)
         progress = _Progress(lead_import)
-        skip = lead_import.processed
-        with cyclic_gc_paused():
-            for chunk in _read_chunks(lead_import.pk, target, skip):
+        with (
+            cyclic_gc_paused(),
+            _read_chunks(lead_import.pk, target, lead_import.processed) as chunks,
+        ):
+            chunk = next(chunks, None)
+            while chunk is not None:
                 if _cancel_requested(lead_import.pk):
                     return LeadImport.Status.CANCELLED, ""
-                progress.run(target, chunk)
-                gc.collect(1)
+                ahead = _ReadAhead(chunks)
+                progress.run(target, chunk, on_decided=ahead)
+                chunk = ahead.chunk()
     except Exception as exc:
         logger.exception("import %s failed", lead_import.pk)
         return LeadImport.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
@@ -356,23 +366,58 @@ class _Chunk:
     misshapen: list[tuple[int, list[str], LeadOutcome]]  # rows that do not, rejected
 
 
-def _read_chunks(import_id: int, target: InsertTarget, skip: int) -> Iterator[_Chunk]:
+@contextmanager
+def _read_chunks(import_id: int, target: InsertTarget, skip: int) -> Iterator[Iterator[_Chunk]]:
     """The stored file's rows after the first ``skip`` (committed by an earlier run), in
     chunks of ``LEAD_IMPORT_CHUNK_ROWS``."""
-    with _text(io.BufferedReader(_StoredFile(import_id), FILE_PIECE)) as text:
-        records = _records(text)
-        columns = _columns(next(records)[1], target)
-        width, used = len(columns.header), columns.used
-        for chunk in _batches(records, skip):
-            leads, rows, misshapen = [], [], []
-            for line, cells in chunk:
-                if len(cells) == width:
-                    leads.append(lead_of_row(cells, used))
-                    rows.append((line, cells))
-                else:
-                    reason = f"{len(cells)} cells where the header has {width}"
-                    misshapen.append((line, cells, LeadOutcome(_CELL_COUNT_CODE, reason)))
-            yield _Chunk(len(chunk), leads, rows, misshapen)
+    stored = _StoredFile(import_id)
+    try:
+        with _text(io.BufferedReader(stored, FILE_PIECE)) as text:
+            yield _chunks_of(_records(text), target, skip)
+    finally:
+        stored.close()
+
+
+def _chunks_of(
+    records: Iterator[tuple[int, list[str]]], target: InsertTarget, skip: int
+) -> Iterator[_Chunk]:
+    columns = _columns(next(records)[1], target)
+    width, used = len(columns.header), columns.used
+    for chunk in _batches(records, skip):
+        leads, rows, misshapen = [], [], []
+        for line, cells in chunk:
+            if len(cells) == width:
+                leads.append(lead_of_row(cells, used))
+                rows.append((line, cells))
+            else:
+                reason = f"{len(cells)} cells where the header has {width}"
+                misshapen.append((line, cells, LeadOutcome(_CELL_COUNT_CODE, reason)))
+        yield _Chunk(len(chunk), leads, rows, misshapen)
+
+
+class _ReadAhead:
+    """Reads the next chunk of the file when called: passed as a batch's ``on_decided``, the
+    file is read and parsed while the batch's last rows are still being written. A failure to
+    read is raised by ``chunk()``, after the batch has committed, not into it."""
+
+    def __init__(self, chunks: Iterator[_Chunk]) -> None:
+        self.chunks, self.done = chunks, False
+        self.next: _Chunk | None = None
+        self.error: Exception | None = None
+
+    def __call__(self, outcomes: list[LeadOutcome]) -> None:
+        try:
+            self.next = next(self.chunks, None)
+        except Exception as exc:
+            self.error = exc
+        self.done = True
+
+    def chunk(self) -> _Chunk | None:
+        if not self.done:  # the batch did not call it (it failed first)
+            self(outcomes=[])
+        if self.error is not None:
+            raise self.error
+        return self.next
 
 
 def _cancel_requested(import_id: int) -> bool:
@@ -402,7 +447,7 @@ class _Progress:
         self.lead_import = lead_import
         self.by_code = Counter({int(code): n for code, n in lead_import.rejected_by_code.items()})
 
-    def run(self, target: InsertTarget, chunk: _Chunk) -> None:
+    def run(self, target: InsertTarget, chunk: _Chunk, on_decided: OutcomesDecided) -> None:
         """Insert a chunk's leads; its rejections and the new counts commit with them."""
         rows, misshapen = chunk.rows, chunk.misshapen
 
@@ -418,29 +463,30 @@ class _Progress:
             target,
             chunk.leads,
             allow_duplicates=self.lead_import.allow_duplicates,
+            on_decided=on_decided,
             in_transaction=record,
         )
 
     def _write(
         self, processed: int, imported: int, rejected: list[tuple[int, list[str], LeadOutcome]]
     ) -> None:
-        """In the chunk's transaction: its rejections and the import's new counts."""
+        """In the chunk's transaction: its piece of the report and the import's new counts."""
         self.by_code.update(int(outcome.code) for _, _, outcome in rejected)
-        with connection.cursor() as cursor:
-            with cursor.copy(
-                "COPY leads_leadimportrejection (lead_import_id, line, code, reason, cells)"
-                " FROM STDIN"
-            ) as copy:
-                for line, cells, outcome in sorted(rejected, key=lambda r: r[0]):
-                    copy.write_row(
-                        (
-                            self.lead_import.pk,
-                            line,
-                            int(outcome.code),
-                            outcome.detail or outcome.code.name,
-                            _json(cells),
-                        )
-                    )
+        if rejected:
+            rejected.sort(key=lambda r: r[0])
+            text = io.StringIO()
+            writer = csv.writer(text)
+            for line, cells, outcome in rejected:
+                writer.writerow(
+                    [line, int(outcome.code), outcome.detail or outcome.code.name, *cells]
+                )
+            LeadImportReport.objects.create(
+                lead_import_id=self.lead_import.pk,
+                first_line=rejected[0][0],
+                rows=len(rejected),
+                # PostgreSQL cannot store NUL, which becomes U+FFFD
+                text=text.getvalue().replace("\x00", "\ufffd"),
+            )
         LeadImport.objects.filter(pk=self.lead_import.pk).update(
             processed=F("processed") + processed,
             imported=F("imported") + imported,
@@ -449,32 +495,17 @@ class _Progress:
         )
 
 
-def _json(cells: list[str]) -> str:
-    """The cells as JSON for the report; PostgreSQL cannot store NUL, which becomes U+FFFD."""
-    return orjson.dumps([cell.replace("\x00", "\ufffd") for cell in cells]).decode()
-
-
 # --- the report, the sweeper ------------------------------------------------------------------
 
 
 def lead_import_errors_csv(lead_import: LeadImport) -> Iterator[str]:
     """The error report: ``line, code, reason``, then the rejected row's cells as sent under the
-    file's own header, one CSV line at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(cells: list[Any]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(cells)
-        return buffer.getvalue()
-
-    yield line(["line", "code", "reason", *lead_import.header])
-    rejections = LeadImportRejection.objects.filter(lead_import=lead_import).order_by("line")
-    for line_no, code, reason, cells in rejections.values_list(
-        "line", "code", "reason", "cells"
-    ).iterator(chunk_size=2000):
-        yield line([line_no, code, reason, *cells])
+    file's own header; a header line, then one piece per chunk that rejected rows."""
+    header = io.StringIO()
+    csv.writer(header).writerow(["line", "code", "reason", *lead_import.header])
+    yield header.getvalue()
+    pieces = LeadImportReport.objects.filter(lead_import=lead_import).order_by("first_line")
+    yield from pieces.values_list("text", flat=True).iterator(chunk_size=1)
 
 
 def lead_imports_recover(queue: Callable[[int], None] | None = None) -> list[int]:

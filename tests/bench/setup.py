@@ -34,3 +34,17 @@ def _create_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def settle() -> None:
+    """Bring the benchmark database to a settled state before a timed run: the lead, phone and
+    DNC tables vacuumed and analysed, and a checkpoint taken, so that no run meets autovacuum
+    or a checkpoint left over from what came before it (seeding, or the other side's run)."""
+    from django.db import connection
+
+    from leads.models import DncEntry, Lead, LeadPhone
+
+    tables = ", ".join(m._meta.db_table for m in (Lead, LeadPhone, DncEntry))
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {tables}")
+        cursor.execute("CHECKPOINT")

@@ -44,7 +44,7 @@ SHOWN_ELSEWHERE = {
     "LeadPhone": "a lead's numbers, listed on its page (changed through its phone fields)",
     "DispositionRecord": "a lead's disposition history, listed on its page",
     "LeadImportFile": "the bytes of an import's file, named on the import's page",
-    "LeadImportRejection": "an import's rejected rows: the error report linked from its page",
+    "LeadImportReport": "an import's rejected rows: the error report linked from its page",
 }
 
 

@@ -17,7 +17,7 @@ from django.test import Client
 
 from campaigner.contract import Code
 from campaigner.locks import LockKey
-from leads.models import DncEntry, Lead, LeadImport, LeadImportFile, LeadImportRejection
+from leads.models import DncEntry, Lead, LeadImport, LeadImportFile
 from leads.services import lead_import
 from leads.services.lead_import import lead_import_run, lead_imports_recover
 from tests.campaignapi import Api as CampaignApi
@@ -216,8 +216,8 @@ def test_cancel_stops_after_the_current_chunk(
     real = lead_import._Progress.run
     calls = []
 
-    def run_then_cancel(self: Any, *args: Any) -> None:
-        real(self, *args)
+    def run_then_cancel(self: Any, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
         calls.append(1)
         if len(calls) == 2:
             assert admin_api.post(f"imports/{import_id}/cancel").json()["cancelRequested"]
@@ -309,12 +309,12 @@ def held_import(
     real = lead_import._Progress.run
     calls = []
 
-    def slow(self: Any, *args: Any) -> None:
+    def slow(self: Any, *args: Any, **kwargs: Any) -> None:
         calls.append(1)
         if len(calls) == 2:
             inside.set()
             release.wait(30)
-        real(self, *args)
+        real(self, *args, **kwargs)
 
     monkeypatch.setattr(lead_import._Progress, "run", slow)
 
@@ -362,5 +362,23 @@ def status_of(import_id: int) -> str:
 def test_rejections_hold_the_row_as_sent(admin_api: Api, api: CampaignApi) -> None:
     import_id = started(admin_api, api, HEADER + "A\x00b,0400000001,,,,\n")
     assert lead_import_run(import_id) == "done"
-    rejection = LeadImportRejection.objects.get()
-    assert rejection.code == Code.MALFORMED_REQUEST and rejection.cells[0] == "A\ufffdb"
+    assert report(admin_api, import_id)[1][:4] == [
+        "2",
+        str(int(Code.MALFORMED_REQUEST)),
+        "'Name' contains a NUL character or an unpaired surrogate",
+        "A\ufffdb",
+    ]
+
+
+def test_the_report_of_many_chunks_is_in_file_order(
+    admin_api: Api, api: CampaignApi, small_chunks: None
+) -> None:
+    """Rows rejected in different chunks (and a chunk with none) come out in line order."""
+    DncEntry.objects.create(number="0400000001")
+    content = rows(14).replace("r5,0400000005,,,,", "r5,,,,,").replace("r13,", "r13,x,y,z,")
+    content = content.replace("r3,0400000003,,,,", "r3,0400000001,,,,")  # r1's DNC number again
+    import_id = started(admin_api, api, content)
+    assert lead_import_run(import_id) == "done"
+    lines = [(line, code) for line, code, *_ in report(admin_api, import_id)[1:]]
+    assert lines == [("3", "104"), ("5", "104"), ("7", "102"), ("15", "150")]
+    assert status(admin_api, import_id)["imported"] == 10
