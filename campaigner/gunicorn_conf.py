@@ -1,6 +1,10 @@
 """gunicorn settings used by ``manage.py serve``, the Docker image and the tests that start a
 server (``gunicorn --config python:campaigner.gunicorn_conf``).
 
+The worker is ``campaigner.gunicorn_worker.CampaignerWorker`` (gunicorn's threaded worker that
+records each request's arrival, takes request lines and header fields up to 64 KiB, and answers
+unreadable HTTP in the JSON envelope).
+
 The access log never holds an API key: the vendor contract puts the key in the query string
 (``?apiKey=…``), so every atom of a log line (the request line, the query, the referer, the
 headers) has the value of any ``apiKey`` parameter and the ``X-Api-Key`` header replaced with
@@ -14,6 +18,8 @@ import re
 from typing import Any
 
 from gunicorn.glogging import Logger
+
+from campaigner.gunicorn_worker import REQUEST_LINE_LIMIT
 
 _KEY_PARAMETER = re.compile(r"((?:^|[?&;\s])apikey=)[^&;\s\"]*", re.IGNORECASE)
 _KEY_HEADERS = ("{x-api-key}i", "{authorization}i")
@@ -37,6 +43,9 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+worker_class = "campaigner.gunicorn_worker.CampaignerWorker"
+limit_request_line = REQUEST_LINE_LIMIT
+limit_request_field_size = REQUEST_LINE_LIMIT
 
 
 def child_exit(server: Any, worker: Any) -> None:

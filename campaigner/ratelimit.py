@@ -2,21 +2,22 @@
 
 ``run_limited(work, bulk=…, campaign_id=…)`` runs ``work`` (one call's service, which opens its
 own transaction) so that across **every process and host sharing the database** at most
-``CAMPAIGNAPI_CONCURRENCY`` calls run at once.
+``CAMPAIGNAPI_CONCURRENCY`` calls run at once, in one first-come-first-served queue.
 
 How (all locks are PostgreSQL session advisory locks, so they hold across processes and hosts
-and vanish with a dead process's connection):
+and vanish with a dead process's connection). Everything happens on the calling request's own
+thread and database connection, the one the work then runs on:
 
-1. *Import hold* (insert calls only, in the request thread): a shared lock on the campaign's
-   ``CAMPAIGN_IMPORT_HOLD`` key, waited for within the queue bound. A manual import takes it
-   exclusively (``campaign_import_hold``), so inserts into that campaign wait while it runs and
-   inserts into other campaigns do not.
-2. *Bounded executor* (per process, ``CAMPAIGNAPI_CONCURRENCY`` threads): the call is queued
-   there, so a process never has more threads (and database connections) waiting at the
-   database than it could ever run at once.
-3. *Gate*: the executor thread waits on one exclusive ``RATE_GATE`` lock. PostgreSQL grants a
-   contended lock to its waiters in the order they asked, so the gate is a FIFO queue across
-   all processes.
+1. *Arrival*: the call's queue bound counts from the moment the request reached the server
+   (``campaigner.arrival``: gunicorn's worker records it), so time spent waiting for a free
+   server thread counts too.
+2. *Import hold* (insert calls only): a shared lock on the campaign's ``CAMPAIGN_IMPORT_HOLD``
+   key, waited for within the bound. A manual import takes it exclusively
+   (``campaign_import_hold``), so inserts into that campaign wait while it runs and inserts into
+   other campaigns do not.
+3. *Gate*: one exclusive ``RATE_GATE`` lock. PostgreSQL grants a contended lock to its waiters in
+   the order they asked, so the gate is one FIFO queue for the whole cluster: calls are let in
+   in the order they reached it, whichever process or host they are on.
 4. *Slot*: the gate holder takes the first free ``RATE_SLOT`` lock of N (polling every
    ``SLOT_POLL_S`` while all are held), then lets the gate go. Gate and slot are taken by the
    database functions of migration ``campaigner.0002`` in one round trip when uncontended.
@@ -26,11 +27,10 @@ and vanish with a dead process's connection):
    called, so it wrote nothing and never will.
 6. *Minimum hold*: the slot is kept until ``CAMPAIGNAPI_MIN_CALL_MS`` after it was taken.
 
-Order guaranteed: among calls waiting at the gate, slots are granted in the order they reached
-the gate (PostgreSQL's lock queue). Within one process, calls reach the gate in arrival order
-(the executor's FIFO queue). Across processes a call may overtake one that arrived earlier but
-is still queued in another process's executor because that process's threads are all at the
-gate. Inserts waiting for an import hold are granted in PostgreSQL's lock-queue order too.
+Each waiting call holds its server thread and one database connection: a process never has more
+calls waiting at the database than it has threads (gunicorn's ``--threads``), and a call that
+finds every thread busy waits inside gunicorn, its bound running. There is no queue per
+process, which could let a later call in another process overtake an earlier one.
 
 Not for transaction-pooling connection poolers (pgbouncer ``pool_mode=transaction``): session
 locks need the session to stay on one server connection.
@@ -39,20 +39,18 @@ locks need the session to stay on one server connection.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
 import psycopg
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.utils import OperationalError
 from prometheus_client import Counter, Gauge, Histogram
 
+from campaigner.arrival import request_arrival
 from campaigner.contract import CampaignApiError, Code
 from campaigner.locks import LockKey
 from campaigner.sql import execute_prepared
@@ -77,24 +75,6 @@ QUEUE_WAIT = Histogram(
 )
 TIMEOUTS = Counter("campaignapi_queue_timeouts_total", "Calls answered 109", ["kind"])
 
-_executor: ThreadPoolExecutor | None = None
-_executor_key: tuple[int, int] | None = None
-_executor_lock = threading.Lock()
-
-
-def _get_executor() -> ThreadPoolExecutor:
-    """This process's executor, created on first use so that forked workers get their own (and
-    again if the configured concurrency changed)."""
-    global _executor, _executor_key  # noqa: PLW0603
-    key = (os.getpid(), settings.CAMPAIGNAPI_CONCURRENCY)
-    with _executor_lock:
-        if _executor is None or _executor_key != key:
-            if _executor is not None and _executor_key and _executor_key[0] == key[0]:
-                _executor.shutdown(wait=False)
-            _executor = ThreadPoolExecutor(max_workers=key[1], thread_name_prefix="campaignapi")
-            _executor_key = key
-        return _executor
-
 
 def _too_many(kind: str, arrived: float) -> CampaignApiError:
     waited = time.monotonic() - arrived
@@ -111,41 +91,27 @@ def _too_many(kind: str, arrived: float) -> CampaignApiError:
 def run_limited(work: Callable[[], T], *, bulk: bool, campaign_id: int | None = None) -> T:
     """Run ``work`` under the global limit; return its result or raise 109 (nothing written).
 
-    ``bulk`` selects the queue bound (multi-lead 600 s, single-lead 60 s by default).
-    ``campaign_id`` (inserts) makes the call wait for a manual import into that campaign.
+    ``bulk`` selects the queue bound (multi-lead 600 s, single-lead 60 s by default), counted
+    from the request's arrival. ``campaign_id`` (inserts) makes the call wait for a manual
+    import into that campaign. Must be called outside a transaction.
     """
+    if connection.in_atomic_block:
+        raise RuntimeError("rate-limited work must start outside a transaction")
     kind = "bulk" if bulk else "single"
-    arrived = time.monotonic()
+    arrived = request_arrival()
     bound = (
         settings.CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S if bulk else settings.CAMPAIGNAPI_QUEUE_TIMEOUT_S
     )
     deadline = arrived + bound
     QUEUE_LENGTH.inc()
     queued = True
-
-    def dequeue() -> None:
-        nonlocal queued
-        if queued:
-            queued = False
+    try:
+        with (
+            _import_hold_shared(campaign_id, deadline, kind, arrived),
+            _slot(deadline, kind, arrived),
+        ):
             QUEUE_LENGTH.dec()
-
-    try:
-        with _import_hold_shared(campaign_id, deadline, kind, arrived):
-            future = _get_executor().submit(_run_in_slot, work, deadline, kind, arrived, dequeue)
-            return future.result()
-    finally:
-        dequeue()
-
-
-def _run_in_slot(
-    work: Callable[[], T], deadline: float, kind: str, arrived: float, dequeue: Callable[[], None]
-) -> T:
-    # As around a request: drop this thread's connection if it is broken or past its age
-    # (CONN_MAX_AGE), so a long-lived executor thread never works on a dead connection.
-    close_old_connections()
-    try:
-        with _slot(deadline, kind, arrived):
-            dequeue()
+            queued = False
             QUEUE_WAIT.labels(kind).observe(time.monotonic() - arrived)
             started = time.monotonic()
             result = work()
@@ -154,7 +120,8 @@ def _run_in_slot(
                 time.sleep(rest)
             return result
     finally:
-        close_old_connections()
+        if queued:
+            QUEUE_LENGTH.dec()
 
 
 def _lock_within(key: LockKey, object_id: int, deadline: float, *, shared: bool = False) -> bool:
@@ -222,8 +189,6 @@ def _take_slot(deadline: float) -> int | None:
 
 @contextmanager
 def _slot(deadline: float, kind: str, arrived: float) -> Iterator[int]:
-    if connection.in_atomic_block:
-        raise RuntimeError("rate-limited work must start outside a transaction")
     slot = _take_slot(deadline)
     if slot is None:
         raise _too_many(kind, arrived)

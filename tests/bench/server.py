@@ -21,11 +21,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def gunicorn(workers: int = 1, threads: int = 1, **env: str) -> Iterator[tuple[int, int]]:
-    """Serve the app on a free loopback port; yield (port, pid of the first worker)."""
+    """Serve the app on a free loopback port, configured as deployed (``campaigner.gunicorn_conf``);
+    yield (port, pid of the first worker)."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "campaigner.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+         "--config", "python:campaigner.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
          "--timeout", "900"],
         cwd=REPO, env={**os.environ, **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

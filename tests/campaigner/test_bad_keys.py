@@ -11,6 +11,7 @@ from django.test import Client
 
 from campaigner.models import KeyFailure
 from tests.campaignapi import BASE, GLOBAL_KEY, make_api
+from tests.concurrency import in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,3 +55,21 @@ def test_wrong_keys_spread_over_windows_do_not_lock(client: Client, limited: Non
         assert read(client, f"guess-{n}", "203.0.113.9") == -1
     assert read(client, GLOBAL_KEY, "203.0.113.9") == 0
     assert KeyFailure.objects.get().failures == 4
+
+
+def test_racing_wrong_keys_are_each_counted_once(limited: None, settings: Any) -> None:
+    """24 wrong keys from one address at the same moment, from 24 threads with their own
+    connections: each is counted (the upsert is one statement, so no increment is lost to a
+    race for the address's first row), and the address is locked out."""
+    settings.CAMPAIGNAPI_BAD_KEY_LIMIT = 30  # not reached: every call is checked, none skipped
+    make_api(Client())
+    codes = in_threads(24, lambda n: read(Client(), f"guess-{n}", "203.0.113.9"), together=True)
+    assert codes == [-1] * 24
+    failure = KeyFailure.objects.get(address="203.0.113.9")
+    assert failure.failures == 24 and failure.locked_until is None
+    settings.CAMPAIGNAPI_BAD_KEY_LIMIT = 25
+    codes = in_threads(3, lambda n: read(Client(), f"again-{n}", "203.0.113.9"), together=True)
+    assert codes == [-1] * 3
+    failure.refresh_from_db()
+    assert failure.failures == 27 and failure.locked_until is not None
+    assert read(Client(), GLOBAL_KEY, "203.0.113.9") == -1
