@@ -1,6 +1,7 @@
 """``make bench``: run every benchmark and print its numbers.
 
-Options: ``python -m tests.bench [--leads N] [--existing N] [--no-naive] [--only NAME]``.
+Options: ``python -m tests.bench [--leads N] [--existing N] [--no-naive] [--no-curve]
+[--only NAME]``.
 The benchmark database (``<name>_bench``) is seeded once and reused by later runs.
 """
 
@@ -24,6 +25,11 @@ def main() -> None:
         "--no-naive", action="store_true", help="skip the (slow) naive baseline of the insert bench"
     )
     parser.add_argument(
+        "--no-curve",
+        action="store_true",
+        help="skip the insert bench's curve over campaign and DNC sizes (seeds a 3M campaign)",
+    )
+    parser.add_argument(
         "--dialer-campaigns", type=int, default=10, help="campaigns of the dialer benchmark"
     )
     parser.add_argument(
@@ -40,7 +46,12 @@ def main() -> None:
         return args.only in (None, name)
 
     if wanted("inserts"):
-        inserts.run(batch_size=args.leads, existing=args.existing, naive=not args.no_naive)
+        inserts.run(
+            batch_size=args.leads,
+            existing=args.existing,
+            naive=not args.no_naive,
+            curve=not args.no_curve,
+        )
     if wanted("ratelimit"):
         ratelimit.run(existing=args.existing)
     if wanted("updates"):

@@ -26,7 +26,8 @@ def gunicorn(workers: int = 1, threads: int = 1, **env: str) -> Iterator[tuple[i
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "campaigner.wsgi:application",
-         "--config", "python:campaigner.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+         "--config", "python:campaigner.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads),
          "--timeout", "900"],
         cwd=REPO, env={**os.environ, **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -1,0 +1,121 @@
+"""The reference of the insert benchmark (#17): what PostgreSQL allows for an ``insertLeadsFast``
+of one allocation, with nothing of the server around it.
+
+A bare psycopg pipeline on the same database, from the same body: the body parsed with orjson,
+each lead's number reduced to its digits and its template fields dumped in a few lines of
+Python, then in one transaction under the campaign's insert lock:
+
+1. COPY the batch into a temporary table;
+2. one statement that classifies every lead against the external-id, DNC and phone indexes
+   (one probe each per lead) and against the batch's own earlier leads (window functions), in
+   the order of campaignapi.md §4.3: 112, then 104, then 105;
+3. two ``INSERT … SELECT`` of the survivors (leads, then their numbers), ids from the lead
+   sequence.
+
+It answers the per-lead codes (and the new ids); the benchmark checks that they equal the
+server's. Its rules are only as wide as the benchmark's batch needs (one number per lead, no
+dates, priorities or Contact Hours; a lead rejected within the batch never makes a later one
+pass): it is a yardstick, not a second implementation.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import psycopg
+from django.db import connection
+
+from campaigner.locks import LockKey
+from leads import sql
+from leads.models import DEFAULT_PRIORITY, DncEntry, Lead, LeadPhone
+
+_PHONE_CHARACTERS = frozenset("0123456789 +-().")
+
+_CLASSIFY = f"""
+CREATE TEMP TABLE bare_checked ON COMMIT DROP AS
+WITH probed AS (
+    SELECT b.*, CASE
+        WHEN b.external_id IS NOT NULL AND EXISTS (
+            SELECT FROM {Lead._meta.db_table} l
+            WHERE l.campaign_id = %(campaign)s AND l.external_id = b.external_id) THEN 112
+        WHEN EXISTS (
+            SELECT FROM {DncEntry._meta.db_table} d
+            WHERE d.number = b.number AND {sql.dnc_active("d")}) THEN 104
+        WHEN EXISTS (
+            SELECT FROM {LeadPhone._meta.db_table} p
+            WHERE p.campaign_id = %(campaign)s AND p.number = b.number) THEN 105
+        ELSE 0 END AS code
+    FROM bare_batch b
+), by_external_id AS (
+    SELECT *, CASE WHEN code = 0 AND external_id IS NOT NULL
+                        AND row_number() OVER (PARTITION BY code = 0, external_id ORDER BY idx) > 1
+                   THEN 112 ELSE code END AS code1
+    FROM probed
+)
+SELECT idx, number, external_id, fields,
+       CASE WHEN code1 = 0 AND row_number() OVER (PARTITION BY code1 = 0, number ORDER BY idx) > 1
+            THEN 105 ELSE code1 END AS code,
+       NULL::bigint AS id
+FROM by_external_id
+"""
+
+_WRITE = [
+    "UPDATE bare_checked SET id = nextval(pg_get_serial_sequence(%(leads)s, 'id')) WHERE code = 0",
+    f"""INSERT INTO {Lead._meta.db_table} ({sql.LEAD_COLUMNS})
+        SELECT id, %(campaign)s, %(allocation)s, fields, external_id, {DEFAULT_PRIORITY}, NULL,
+               NULL, false, 1, '', now(), now()
+        FROM bare_checked WHERE code = 0 ORDER BY id""",
+    f"""INSERT INTO {LeadPhone._meta.db_table} ({sql.PHONE_COLUMNS})
+        SELECT id, %(campaign)s, 'FirstPhone', number, false
+        FROM bare_checked WHERE code = 0 ORDER BY id""",
+]
+
+
+def _number(value: Any) -> str | None:
+    if not isinstance(value, str) or not set(value) <= _PHONE_CHARACTERS:
+        return None
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return digits or None
+
+
+def bare_insert(
+    campaign_id: int, allocation_id: int, body: bytes, fields: list[str]
+) -> tuple[float, list[int], list[int]]:
+    """Seconds, per-lead codes and the new lead ids of the batch ``body``."""
+    started = time.perf_counter()
+    leads = orjson.loads(body)
+    codes = [0] * len(leads)
+    rows = []
+    for idx, lead in enumerate(leads):
+        number = _number(lead.get("FirstPhone"))
+        if number is None:
+            codes[idx] = 102
+            continue
+        kept = {name: lead[name] for name in fields if name in lead}
+        external_id = lead.get("njExternalLeadId")
+        rows.append((idx, number, external_id, orjson.dumps(kept).decode()))
+    params = {"campaign": campaign_id, "allocation": allocation_id, "leads": Lead._meta.db_table}
+    pgconn: psycopg.Connection[Any] = connection.connection
+    with pgconn.transaction(), pgconn.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [int(LockKey.CAMPAIGN_LEAD_INSERT), campaign_id]
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE bare_batch (idx int, number text, external_id text, fields jsonb)"
+            " ON COMMIT DROP"
+        )
+        with cursor.copy("COPY bare_batch FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(_CLASSIFY, params)
+        for statement in _WRITE:
+            cursor.execute(statement, params)
+        cursor.execute("SELECT idx, code, id FROM bare_checked")
+        ids = []
+        for idx, code, lead_id in cursor.fetchall():
+            codes[idx] = code
+            if lead_id is not None:
+                ids.append(lead_id)
+    return time.perf_counter() - started, codes, ids
