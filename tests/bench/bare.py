@@ -33,19 +33,25 @@ from leads.models import DEFAULT_PRIORITY, DncEntry, Lead, LeadPhone
 
 _PHONE_CHARACTERS = frozenset("0123456789 +-().")
 
+
+def _found(table: str, match: str) -> str:
+    """Whether ``table`` (alias ``t``) has a row matching ``match``: one index probe per lead
+    (a LATERAL subquery with LIMIT 1 cannot become a join that reads a whole index)."""
+    return f"EXISTS (SELECT FROM {table} t WHERE {match} LIMIT 1)"
+
+
 _CLASSIFY = f"""
 CREATE TEMP TABLE bare_checked ON COMMIT DROP AS
-WITH probed AS (
+WITH probed AS MATERIALIZED (  -- its CASE evaluated once per lead
     SELECT b.*, CASE
-        WHEN b.external_id IS NOT NULL AND EXISTS (
-            SELECT FROM {Lead._meta.db_table} l
-            WHERE l.campaign_id = %(campaign)s AND l.external_id = b.external_id) THEN 112
-        WHEN EXISTS (
-            SELECT FROM {DncEntry._meta.db_table} d
-            WHERE d.number = b.number AND {sql.dnc_active("d")}) THEN 104
-        WHEN EXISTS (
-            SELECT FROM {LeadPhone._meta.db_table} p
-            WHERE p.campaign_id = %(campaign)s AND p.number = b.number) THEN 105
+        WHEN b.external_id IS NOT NULL AND {
+    _found(Lead._meta.db_table, "t.campaign_id = %(campaign)s AND t.external_id = b.external_id")
+} THEN 112
+        WHEN {_found(DncEntry._meta.db_table, f"t.number = b.number AND {sql.dnc_active('t')}")}
+            THEN 104
+        WHEN {
+    _found(LeadPhone._meta.db_table, "t.campaign_id = %(campaign)s AND t.number = b.number")
+} THEN 105
         ELSE 0 END AS code
     FROM bare_batch b
 ), by_external_id AS (
@@ -53,24 +59,27 @@ WITH probed AS (
                         AND row_number() OVER (PARTITION BY code = 0, external_id ORDER BY idx) > 1
                    THEN 112 ELSE code END AS code1
     FROM probed
+), by_number AS (
+    SELECT *, CASE WHEN code1 = 0
+                        AND row_number() OVER (PARTITION BY code1 = 0, number ORDER BY idx) > 1
+                   THEN 105 ELSE code1 END AS final
+    FROM by_external_id
 )
-SELECT idx, number, external_id, fields,
-       CASE WHEN code1 = 0 AND row_number() OVER (PARTITION BY code1 = 0, number ORDER BY idx) > 1
-            THEN 105 ELSE code1 END AS code,
-       NULL::bigint AS id
-FROM by_external_id
+SELECT idx, number, external_id, fields, final AS code,
+       CASE WHEN final = 0 THEN nextval(%(sequence)s::regclass) END AS id
+FROM by_number ORDER BY idx
 """
 
 _WRITE = [
-    "UPDATE bare_checked SET id = nextval(pg_get_serial_sequence(%(leads)s, 'id')) WHERE code = 0",
     f"""INSERT INTO {Lead._meta.db_table} ({sql.LEAD_COLUMNS})
         SELECT id, %(campaign)s, %(allocation)s, fields, external_id, {DEFAULT_PRIORITY}, NULL,
                NULL, false, 1, '', now(), now()
-        FROM bare_checked WHERE code = 0 ORDER BY id""",
+        FROM bare_checked WHERE code = 0""",
     f"""INSERT INTO {LeadPhone._meta.db_table} ({sql.PHONE_COLUMNS})
         SELECT id, %(campaign)s, 'FirstPhone', number, false
-        FROM bare_checked WHERE code = 0 ORDER BY id""",
+        FROM bare_checked WHERE code = 0""",
 ]
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _number(value: Any) -> str | None:
@@ -93,22 +102,26 @@ def bare_insert(
         if number is None:
             codes[idx] = 102
             continue
-        kept = {name: lead[name] for name in fields if name in lead}
+        kept = orjson.dumps({name: lead[name] for name in fields if name in lead}).decode()
         external_id = lead.get("njExternalLeadId")
-        rows.append((idx, number, external_id, orjson.dumps(kept).decode()))
-    params = {"campaign": campaign_id, "allocation": allocation_id, "leads": Lead._meta.db_table}
+        external = "\\N" if external_id is None else str(external_id).translate(_ESCAPES)
+        rows.append(f"{idx}\t{number}\t{external}\t{kept.translate(_ESCAPES)}\n")
     pgconn: psycopg.Connection[Any] = connection.connection
     with pgconn.transaction(), pgconn.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, %s)", [int(LockKey.CAMPAIGN_LEAD_INSERT), campaign_id]
         )
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Lead._meta.db_table])
+        params = {
+            "campaign": campaign_id, "allocation": allocation_id, "sequence": cursor.fetchone()[0]
+        }  # fmt: skip
         cursor.execute(
             "CREATE TEMP TABLE bare_batch (idx int, number text, external_id text, fields jsonb)"
             " ON COMMIT DROP"
         )
         with cursor.copy("COPY bare_batch FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            copy.write("".join(rows).encode())
         cursor.execute(_CLASSIFY, params)
         for statement in _WRITE:
             cursor.execute(statement, params)
