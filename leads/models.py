@@ -33,11 +33,12 @@ class Lead(models.Model):
     the lead; the API then answers 110.
     """
 
-    # One composite foreign key, (allocation_id, campaign_id) -> the allocation's (id,
-    # campaign_id), stands for both (migration leads.0006): it also makes the database refuse
-    # a lead whose allocation is in another campaign, and each foreign key is a check per
-    # inserted row. The allocation's own foreign key then ties the lead to an existing campaign.
-    # Its index is the unique (campaign, external id) one, which starts with the campaign.
+    # Neither key has a foreign-key constraint: the database checks both with the triggers of
+    # migration leads.0011, per statement (one check for a whole batch, not one per row): a
+    # lead's allocation exists and is of the lead's campaign, and an allocation that has leads
+    # cannot be deleted or moved to another campaign. The allocation's own foreign key then ties
+    # the lead to an existing campaign. Its index is the unique (campaign, external id) one,
+    # which starts with the campaign.
     campaign = models.ForeignKey(
         Campaign,
         on_delete=models.PROTECT,
@@ -126,11 +127,15 @@ class LeadPhone(models.Model):
     """
 
     # Both foreign keys are served by the composite indexes below (lead, field_name) and
-    # (campaign, number); separate indexes would only slow inserts.
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="phones", db_index=False)
-    # A copy of lead.campaign, so no constraint of its own: every foreign key costs each
-    # inserted row a check at commit (Django's keys are deferred), and the lead's own key
-    # already ties the number to an existing campaign.
+    # (campaign, number); separate indexes would only slow inserts. The lead is checked by the
+    # triggers of migration leads.0011, per statement, not by a foreign-key constraint (a check
+    # per row): every number belongs to an existing lead, and a lead with numbers cannot be
+    # deleted.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="phones", db_index=False, db_constraint=False
+    )
+    # A copy of lead.campaign, so no constraint of its own: the lead's already ties the number
+    # to an existing campaign.
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
