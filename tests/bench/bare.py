@@ -112,10 +112,11 @@ def bare_insert(
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, %s)", [int(LockKey.CAMPAIGN_LEAD_INSERT), campaign_id]
         )
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Lead._meta.db_table])
-        params = {
-            "campaign": campaign_id, "allocation": allocation_id, "sequence": cursor.fetchone()[0]
-        }  # fmt: skip
+        sequence = cursor.execute(
+            "SELECT pg_get_serial_sequence(%s, 'id')", [Lead._meta.db_table]
+        ).fetchone()
+        assert sequence is not None
+        params = {"campaign": campaign_id, "allocation": allocation_id, "sequence": sequence[0]}
         cursor.execute(
             "CREATE TEMP TABLE bare_batch (idx int, number text, external_id text, fields jsonb)"
             " ON COMMIT DROP"
