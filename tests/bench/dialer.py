@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import override_settings
 
@@ -181,6 +182,9 @@ def handout(campaign: Campaign) -> None:
     user, _ = get_user_model().objects.get_or_create(
         username="bench-pbx", defaults={"is_staff": True}
     )
+    team, _ = Group.objects.get_or_create(name="bench-pbx")  # the PBX sees its team's campaigns
+    campaign.template.teams.add(team)
+    user.groups.add(team)
     ApiToken.objects.filter(user=user).delete()
     token = ApiToken(user=user, name="bench")
     token.set_token(TOKEN)
