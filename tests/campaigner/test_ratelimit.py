@@ -14,6 +14,7 @@ from django.test import Client
 
 from campaigner import ratelimit
 from campaigner.contract import CampaignApiError
+from campaigner.locks import LockKey
 from leads.models import Lead
 from leads.services import lead_insert
 from tests.campaignapi import Api, make_api
@@ -251,3 +252,24 @@ def test_a_109_before_the_work_leaves_no_slot_or_gate_behind(settings: Any) -> N
     holder.join()
     assert ran == []
     assert ratelimit.run_limited(lambda: "ok", bulk=False) == "ok"
+
+
+def test_the_import_hold_is_held_by_the_connection_that_does_the_work() -> None:
+    """An insert's shared import hold and its work are one database session: a call whose
+    connection dies loses both at once, so it can never commit without the hold."""
+    campaign = CampaignFactory()
+    seen: dict[str, Any] = {}
+
+    def work() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            seen["worker"] = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
+                " AND objid = %s AND objsubid = 2 AND mode = 'ShareLock' AND granted",
+                [int(LockKey.CAMPAIGN_IMPORT_HOLD), campaign.pk],
+            )
+            seen["holders"] = [row[0] for row in cursor.fetchall()]
+
+    ratelimit.run_limited(work, bulk=False, campaign_id=campaign.pk)
+    assert seen["holders"] == [seen["worker"]]
