@@ -29,6 +29,7 @@ from leads import sql
 from leads.models import DispositionRecord, Lead, LeadPhone
 from leads.selectors import phone_normaliser_load
 from leads.services.disposition import DispositionContext, disposition_plan
+from leads.services.lead_update import phone_changes_write
 from leads.services.lead_version import lead_write
 from leads.sql import FoundDisposition
 
@@ -158,13 +159,7 @@ def lead_edit(
 def _write_numbers(lead: Lead, numbers: dict[str, str | None]) -> None:
     """The lead's number rows for the changed phone fields, then the DNC mark of all of them.
     A lead left with no number at all is refused (it could never be dialed)."""
-    cleared = [name for name, number in numbers.items() if number is None]
-    LeadPhone.objects.filter(lead=lead, field_name__in=cleared).delete()
-    for name, number in numbers.items():
-        if number is not None:
-            LeadPhone.objects.update_or_create(
-                lead=lead, field_name=name, defaults={"number": number, "campaign": lead.campaign}
-            )
+    phone_changes_write(lead.pk, lead.campaign_id, numbers)
     if not LeadPhone.objects.filter(lead=lead).exists():
         raise Refused(Refusal.INVALID, "the lead would be left with no phone number", "phones")
     with connection.cursor() as cursor:

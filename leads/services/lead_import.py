@@ -413,7 +413,7 @@ class _ReadAhead:
         self.done = True
 
     def chunk(self) -> _Chunk | None:
-        if not self.done:  # the batch did not call it (it failed first)
+        if not self.done:  # ``on_decided`` was not called: read it now
             self(outcomes=[])
         if self.error is not None:
             raise self.error

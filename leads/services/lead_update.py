@@ -260,6 +260,21 @@ def _disposition(
     return found
 
 
+def phone_changes_write(lead_id: int, campaign_id: int, changes: dict[str, str | None]) -> None:
+    """A lead's number rows for its changed phone fields (``None``: the field was cleared); the
+    DNC marks are the caller's. Shared by the API update and the admin's lead form."""
+    cleared = [name for name, number in changes.items() if number is None]
+    if cleared:
+        LeadPhone.objects.filter(lead_id=lead_id, field_name__in=cleared).delete()
+    for name, number in changes.items():
+        if number is not None:
+            LeadPhone.objects.update_or_create(
+                lead_id=lead_id,
+                field_name=name,
+                defaults={"number": number, "campaign_id": campaign_id},
+            )
+
+
 def _write_numbers(
     lead_id: int,
     target: InsertTarget,
@@ -269,16 +284,7 @@ def _write_numbers(
 ) -> None:
     """Apply the body's phone changes, then the DNC rule to every number the lead keeps.
     ``before``: the lead's (field, number, blocked) as read."""
-    cleared = [name for name, number in changes.items() if number is None]
-    if cleared:
-        LeadPhone.objects.filter(lead_id=lead_id, field_name__in=cleared).delete()
-    for name, number in changes.items():
-        if number is not None:
-            LeadPhone.objects.update_or_create(
-                lead_id=lead_id,
-                field_name=name,
-                defaults={"number": number, "campaign_id": target.campaign_id},
-            )
+    phone_changes_write(lead_id, target.campaign_id, changes)
     if not changes and all(blocked == (number in dnc) for _, number, blocked in before):
         return  # the usual "<No Change>" update: nothing to write
     blocked: Any = False

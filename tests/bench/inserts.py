@@ -162,14 +162,15 @@ def real_path(allocation: Allocation, body: bytes) -> tuple[float, list[int], li
 
 
 def delete_leads(ids: list[int]) -> None:
-    """Remove the leads a run inserted, and vacuum, so every run starts from the same state."""
+    """Remove the leads a run inserted, and settle the database, so every run starts from the
+    same state."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {LeadPhone._meta.db_table} WHERE lead_id = ANY(%s)",
             [ids],
         )
         cursor.execute(f"DELETE FROM {Lead._meta.db_table} WHERE id = ANY(%s)", [ids])
-        cursor.execute(f"VACUUM ANALYZE {Lead._meta.db_table}, {LeadPhone._meta.db_table}")
+    settle()
 
 
 # --- the naive baseline -------------------------------------------------------------------------
@@ -238,9 +239,9 @@ def run(batch_size: int, existing: int, naive: bool = True, curve: bool = True) 
 
     server_s, bare_s, peaks = [], [], []
     codes: dict[str, list[int]] = {}
+    settle()  # after each run, delete_leads settles again
     for pair in range(1, PAIRS + 1):
         for side in ("server", "bare") if pair % 2 else ("bare", "server"):
-            settle()
             if side == "server":
                 seconds, side_codes, ids, peak_mb = real_path(allocation, body)
                 server_s.append(seconds)
@@ -302,9 +303,9 @@ def first_difference(a: list[int], b: list[int]) -> int:
 
 def stage_timings(allocation: Allocation, body: bytes) -> None:
     """The server's stages on the same batch, timed by the benchmark (each service step wrapped
-    in a timer, in process, on a settled database): what the main thread spends reading,
-    probing and preparing, what the writer thread spends writing, and what is left of the
-    call's wall time (waiting for the writer, the commit)."""
+    in a timer, in process, on the database a run's ``delete_leads`` settled): what the main
+    thread spends reading, probing and preparing, what the writer thread spends writing, and
+    what is left of the call's wall time (waiting for the writer, the commit)."""
     from leads import api
     from leads.services.lead_insert import insert_target_load, lead_insert_batch
 
@@ -330,8 +331,7 @@ def stage_timings(allocation: Allocation, body: bytes) -> None:
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in stages]
     for owner, name, label in stages:
         setattr(owner, name, timed(label, getattr(owner, name)))
-    settle()
-    try:
+    try:  # on the database the last run's delete_leads settled
         with cyclic_gc_paused():
             request = RequestFactory().post("/", data=body, content_type="application/json")
             started = time.perf_counter()
@@ -381,7 +381,6 @@ def growth_curve(batch_size: int) -> None:
         settle()
         server_s, _, ids, _ = real_path(allocation, body)
         delete_leads(ids)
-        settle()
         bare_s, _, ids = bare_insert(allocation.campaign_id, allocation.pk, body, FIELDS)
         delete_leads(ids)
         print(f"    campaign {existing:>9,} leads, DNC {dnc:>9,}: {batch_size / server_s:8,.0f}"
