@@ -19,7 +19,7 @@ def main() -> None:
         "--existing",
         type=int,
         default=1_000_000,
-        help="leads already in the campaign (and DNC size)",
+        help="leads already in the benchmark campaigns (and the size of their DNC list)",
     )
     parser.add_argument(
         "--no-naive", action="store_true", help="skip the (slow) naive baseline of the insert bench"
