@@ -37,7 +37,7 @@ from tests.bench.setup import settle
 KEY = "bench-key-00000000000000000000"
 FIELDS = ["Name", "StreetAddress", "City", "State", "PostCode", "FirstPhone", "SecondPhone"]
 TARGET_RATE, TARGET_RATIO, TARGET_BARE_RATIO, TARGET_RSS_MB = 45_000, 20, 0.9, 400
-PAIRS = 3
+PAIRS = 5
 HEADLINE_DNC = 100_000  # the DNC list of the headline run (the other benchmarks see 1,000,000)
 
 
