@@ -229,6 +229,10 @@ STATIC_ROOT = DATA_DIR / "static"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "campaigner.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "campaigner.api.renderers.ManagementJsonRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Noojee Campaigner reference server",

@@ -11,7 +11,7 @@ from campaigner.api.tokens import ManagementApiView
 from campaigner.health import health_view
 from campaigner.metrics import metrics_view
 
-CAMPAIGN_API = "servicemanager/rest/CampaignAPI/"
+CAMPAIGN_API = read_api.CAMPAIGN_API
 _STAFF = {
     "authentication_classes": ManagementApiView.authentication_classes,
     "permission_classes": ManagementApiView.permission_classes,
@@ -36,3 +36,4 @@ urlpatterns = [
 
 # Django's own 400 (e.g. a bad Host header) answered in the API's shapes on the API's paths.
 handler400 = "campaigner.api.views.bad_request_view"
+handler500 = "campaigner.api.views.server_error_view"

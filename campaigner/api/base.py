@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.http import HttpRequest
+from gunicorn.http.errors import ParseException as HttpParseError
 from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
@@ -71,12 +72,15 @@ def json_body(request: HttpRequest) -> Any:
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > limit:
         raise too_large
-    if not declared and request.META.get("wsgi.input_terminated"):
-        # A chunked body: Django reads nothing without a Content-Length, but the server (e.g.
-        # gunicorn) has marked the input as terminated, so it can be read to its end.
-        data = request.META["wsgi.input"].read(limit + 1)
-    else:
-        data = request.read(limit + 1)
+    try:
+        if not declared and request.META.get("wsgi.input_terminated"):
+            # A chunked body: Django reads nothing without a Content-Length, but the server
+            # (e.g. gunicorn) has marked the input as terminated, so it can be read to its end.
+            data = request.META["wsgi.input"].read(limit + 1)
+        else:
+            data = request.read(limit + 1)
+    except (OSError, HttpParseError):  # a client gone, broken chunked framing
+        raise CampaignApiError(Code.MALFORMED_REQUEST, "the body could not be read") from None
     if len(data) > limit:
         raise too_large
     # The standard parser, not orjson: orjson turns integers beyond 64 bits into floats, which

@@ -3,14 +3,20 @@ maps the services' errors (``campaigner.contract``) to HTTP answers, so no view 
 body by hand.
 
 - On a CampaignAPI view (``contract_envelope = True``): ``CampaignApiError`` becomes its
-  envelope with the table's status; anything unexpected is logged with its traceback and
-  answered 500 code 103, never a stack trace.
+  envelope with the table's status; a request Django will not read (over 1,000 parameters)
+  is 150; a database that cannot be reached (restarting, connection lost) is 109 with
+  ``Retry-After``, as a full queue is: the call wrote nothing and may be sent again; anything
+  else unexpected is logged with its traceback and answered 500 code 103, never a stack trace.
 - On a management API view (domain.md §5.1), every error is ``{"detail": "…"}``, and a 400 also
   has ``"errors": {"<key>": ["…"]}`` naming every offending key (nested keys as
   ``windows.0.start``; a fault of the body as a whole under ``body``). A ``Refused`` gets the
   status of its reason and says it in ``"reason"``; a write the database refuses for a rule of
   the data (a name taken, a row still referred to) is 409. (The view's transaction then rolls
-  back whatever the request had written: ``campaigner.api.management``.)
+  back whatever the request had written: ``campaigner.api.management``.) A request Django
+  will not read, or a body that cannot be read to its end, is 400 on ``body``; a database that
+  cannot be reached is 503 with ``Retry-After``.
+
+Django's own 400 and 500 (outside DRF: a bad ``Host``, the admin) are in ``views``.
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import IntegrityError
+from django.core.exceptions import SuspiciousOperation
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
+from django.http import UnreadablePostError
+from gunicorn.http.errors import ParseException as HttpParseError
 from psycopg import errors as pg_errors
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -36,6 +45,15 @@ REFUSAL_STATUS = {
     Refusal.INVALID: 400,
 }
 BODY = "body"  # the key of an error that is about the body as a whole
+# A database that cannot answer now (restarting, its connection lost, a statement cancelled):
+# the transaction was rolled back, so the request can be sent again.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER = {"Retry-After": "1"}
+UNREADABLE = "The request could not be read (too many parameters, or a broken body)."
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, DATABASE_UNAVAILABLE)
 
 
 def error_response(error: CampaignApiError) -> Response:
@@ -53,6 +71,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             return error_response(exc)
         if isinstance(exc, exceptions.MethodNotAllowed):
             return Response(envelope(Code.MALFORMED_REQUEST, str(exc.detail)), status=405)
+        if isinstance(exc, SuspiciousOperation):
+            return error_response(CampaignApiError(Code.MALFORMED_REQUEST, UNREADABLE))
+        if database_unavailable(exc):
+            logger.warning("database unavailable in %s: %s", type(view).__name__, exc)
+            busy = Code.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS
+            detail = "the database is unavailable for a moment; nothing was written"
+            return error_response(CampaignApiError(busy, detail, headers=RETRY_AFTER))
         logger.exception("unexpected error in %s", type(view).__name__)
         return Response(envelope(Code.EXCEPTION), status=500)
     return _management_response(exc, context)
@@ -74,6 +99,12 @@ def _management_response(exc: Exception, context: dict[str, Any]) -> Response | 
         return Response({"detail": f"Invalid input: {named}.", "errors": errors}, status=400)
     if isinstance(exc, exceptions.ParseError):
         return Response({"detail": str(exc.detail), "errors": {BODY: [str(exc.detail)]}}, 400)
+    if isinstance(exc, SuspiciousOperation | UnreadablePostError | HttpParseError):
+        return Response({"detail": UNREADABLE, "errors": {BODY: [UNREADABLE]}}, status=400)
+    if database_unavailable(exc):
+        logger.warning("database unavailable in %s: %s", type(context.get("view")).__name__, exc)
+        detail = "The database is unavailable for a moment; nothing was written. Retry shortly."
+        return Response({"detail": detail, "reason": "unavailable"}, 503, headers=RETRY_AFTER)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("unexpected error in %s", type(context.get("view")).__name__)

@@ -67,7 +67,10 @@ class ModelPermissions(DjangoModelPermissions):
 
 
 class StrictFields:
-    """A serializer mixin: keys the serializer does not know are refused, each by name."""
+    """A serializer mixin: keys the serializer does not know are refused, each by name. A
+    nested item (a window, a disposition, a field) is always whole: ``PATCH`` changes only
+    the top-level keys it gives, but a list it gives replaces the old one, so every item of it
+    needs its required keys (DRF would skip them, the partial flag being the root's)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
@@ -75,6 +78,16 @@ class StrictFields:
             unknown = sorted(str(key) for key in data if key not in fields)
             if unknown:
                 raise serializers.ValidationError({key: ["Unknown key."] for key in unknown})
+            if self.parent is not None:  # type: ignore[attr-defined]
+                missing = [
+                    name
+                    for name, field in fields.items()
+                    if field.required and not field.read_only and name not in data
+                ]
+                if missing:
+                    raise serializers.ValidationError(
+                        {name: [fields[name].error_messages["required"]] for name in missing}
+                    )
         return super().to_internal_value(data)  # type: ignore[misc]
 
 

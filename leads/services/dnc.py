@@ -122,14 +122,16 @@ def _upload_lines(
     wanted: dict[str, tuple[dt.date | None, str]] = {}
     phone_at, expires_at = header.index("phone"), _index(header, "expires")
     note_at = _index(header, "note")
-    for cells in reader:
+    for read in reader:
         line = reader.line_num
-        if not any(cell.strip() for cell in cells):
+        if not any(cell.strip() for cell in read):
             continue  # blank lines are no entries
-        value = cells[phone_at] if phone_at < len(cells) else ""
+        count = len(read)
+        cells = read + [""] * (len(header) - count)  # a short line is read padded, then rejected
+        value = cells[phone_at]
         reason = None
-        if len(cells) != len(header):
-            reason = f"{len(cells)} cells where the header has {len(header)}"
+        if count != len(header):
+            reason = f"{count} cells where the header has {len(header)}"
         number = normalise(value)
         expires_text = cells[expires_at].strip() if expires_at is not None else ""
         note = cells[note_at] if note_at is not None else ""

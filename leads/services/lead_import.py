@@ -121,6 +121,8 @@ def _columns(header: list[str], target: InsertTarget) -> _Columns:
     names = [name.strip() for name in header]
     seen: set[str] = set()
     for name in names:
+        if "\x00" in name:  # PostgreSQL text and jsonb cannot hold NUL
+            raise Refused(Refusal.INVALID, "a column name holds a NUL character", "file")
         if name in seen:
             raise Refused(Refusal.INVALID, f"the column {name!r} appears twice", "file")
         seen.add(name)
