@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponseRedirect
 
@@ -33,9 +33,15 @@ from campaigner.models import (
     minutes_to_hhmm,
     new_secret,
 )
-from campaigner.roles import ROLES
-from campaigner.selectors import scoped
-from campaigner.services import Window, api_key_create, contact_hours_save
+from campaigner.selectors import (
+    api_keys_visible,
+    scoped,
+    sees_everything,
+    shared_visible,
+    shared_writable,
+    teams_of,
+)
+from campaigner.services import Window, api_key_create, api_key_save, contact_hours_save
 
 # How each scoped model reaches its template (domain.md §5.1: a user sees the templates of
 # their teams and what is under them; a superuser sees everything).
@@ -130,8 +136,40 @@ class ContactHoursClosedDateInline(admin.TabularInline):
     extra = 0
 
 
+class SharedByUseAdmin(admin.ModelAdmin):
+    """Contact Hours, disposition sets and dispositions (``campaigner.selectors``): a user
+    sees those their templates use or none does, and may change or delete only those no other
+    team's template uses (the page is read only otherwise)."""
+
+    set_path = ""  # how a row reaches its Contact Hours or disposition set
+
+    def _shared(self, queryset: QuerySet[Any], user: Any, which: Any) -> QuerySet[Any]:
+        if not self.set_path:
+            return cast(QuerySet[Any], which(queryset, user))
+        parent = queryset.model._meta.get_field(self.set_path).related_model
+        rows = which(parent._default_manager.all(), user)
+        return queryset.filter(**{f"{self.set_path}__in": rows})
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return self._shared(super().get_queryset(request), request.user, shared_visible)
+
+    def _may_write(self, request: HttpRequest, obj: Any) -> bool:
+        return (
+            obj is None
+            or self._shared(
+                type(obj)._default_manager.filter(pk=obj.pk), request.user, shared_writable
+            ).exists()
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_write(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_write(request, obj)
+
+
 @admin.register(ContactHours)
-class ContactHoursAdmin(admin.ModelAdmin):
+class ContactHoursAdmin(SharedByUseAdmin):
     list_display = ("name", "timezone")
     search_fields = ("name", "timezone")
     inlines = (ContactHoursWindowInline, ContactHoursClosedDateInline)
@@ -147,7 +185,7 @@ class ContactHoursAdmin(admin.ModelAdmin):
             for f in formset.forms
             if f.cleaned_data and not f.cleaned_data.get("DELETE")
         ]
-        contact_hours_save(form.instance, windows=windows)
+        contact_hours_save(form.instance, windows=windows, actor=request.user)
 
 
 class DispositionInline(admin.TabularInline):
@@ -157,7 +195,7 @@ class DispositionInline(admin.TabularInline):
 
 
 @admin.register(DispositionSet)
-class DispositionSetAdmin(admin.ModelAdmin):
+class DispositionSetAdmin(SharedByUseAdmin):
     list_display = ("name",)
     search_fields = ("name",)
     inlines = (DispositionInline,)
@@ -298,7 +336,8 @@ class DispositionActionInline(admin.StackedInline):
 
 
 @admin.register(Disposition)
-class DispositionAdmin(admin.ModelAdmin):
+class DispositionAdmin(SharedByUseAdmin):
+    set_path = "disposition_set"
     list_display = ("name", "disposition_set", "enabled", "final", "priority", "callback_required")
     list_filter = ("disposition_set", "enabled", "final")
     search_fields = ("name",)
@@ -325,10 +364,28 @@ class CampaignTemplateAdmin(TeamScopedAdmin):
     filter_horizontal = ("teams",)
     inlines = (TemplateFieldInline, CampaignInline)
 
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "teams":  # teams, not the role groups
-            kwargs["queryset"] = Group.objects.exclude(name__in=ROLES).order_by("name")
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        """The choices a user may make (``template_save``'s rules): their own teams (never a
+        role), and Contact Hours and disposition sets no other team's template uses; what the
+        template has now stays offered."""
+        form = super().get_form(request, obj, change, **kwargs)
+        fields: Any = form.base_fields
+        user = request.user
+        if "teams" in fields:
+            current = obj.teams.all() if obj else Group.objects.none()
+            fields["teams"].queryset = (teams_of(user) | current).distinct().order_by("name")
+        shared: tuple[tuple[str, Any], ...] = (
+            ("contact_hours", ContactHours),
+            ("disposition_set", DispositionSet),
+        )
+        for name, model in shared:
+            if name in fields:
+                kept = Q(pk=getattr(obj, f"{name}_id", None))
+                mine = Q(pk__in=shared_writable(model.objects.all(), user).values("pk"))
+                fields[name].queryset = model.objects.filter(mine | kept)
+        return form
 
 
 class AllocationInline(admin.TabularInline):
@@ -425,19 +482,40 @@ def _show_once(request: HttpRequest, what: str, plain: str) -> None:
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys of the user's own teams only; a global key (no team) is a superuser's."""
+
     list_display = ("name", "key_prefix", "team", "user", "revoked", "created_at", "last_used_at")
-    list_filter = ("revoked", "team")
+    list_filter = ("revoked",)
     search_fields = ("name", "key_prefix")
     readonly_fields = ("key_prefix", "created_at", "last_used_at")
     actions = ("revoke",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        return api_keys_visible(request.user).select_related("team", "user")
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        """The choices ``api_key_save`` allows: the user's teams (required unless a superuser),
+        and members of them."""
+        form = super().get_form(request, obj, change, **kwargs)
+        fields: Any = form.base_fields
+        user = request.user
+        if "team" in fields:
+            fields["team"].queryset = teams_of(user).order_by("name")
+            fields["team"].required = not sees_everything(user)
+        if "user" in fields and not sees_everything(user):
+            members = fields["user"].queryset.filter(Q(groups__in=teams_of(user)) | Q(pk=user.pk))
+            fields["user"].queryset = members.distinct()
+        return form
 
     def save_model(
         self, request: HttpRequest, obj: ApiKey, form: ModelForm[Any], change: bool
     ) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            api_key_save(obj, actor=request.user)
             return
-        key, plain = api_key_create(obj.name, obj.team, obj.user)  # as POST /api/v1/api-keys/
+        key, plain = api_key_create(obj.name, obj.team, obj.user, actor=request.user)
         if obj.revoked:
             ApiKey.objects.filter(pk=key.pk).update(revoked=True)
         obj.pk, obj.key_hash, obj.key_prefix, obj.created_at = (

@@ -132,6 +132,7 @@ class Refusal(StrEnum):
     NOT_CHECKED_OUT = "not_checked_out"
     CONFLICT = "conflict"
     INVALID = "invalid"
+    FORBIDDEN = "forbidden"  # the caller sees it but may not change it (campaigner.selectors)
 
 
 class Refused(Exception):

@@ -181,7 +181,9 @@ class DispositionAction(models.Model):
         ordering = ("disposition", "position", "id")
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.params}" if self.params else self.kind
+        # Never the webhook's signing secret: this is what lists and labels show.
+        shown = {key: value for key, value in (self.params or {}).items() if key != "secret"}
+        return f"{self.kind} {shown}" if shown else self.kind
 
     def clean(self) -> None:
         try:

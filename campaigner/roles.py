@@ -4,9 +4,10 @@ their teams (provisioning: ``"groups": ["Operator"]`` on a user).
 - **Operator**: edits leads, runs imports, uploads DNC, rebuilds dialer caches, retries
   deliveries, and reads the configuration.
 - **Supervisor**: an operator who also configures templates, campaigns, allocations, Contact
-  Hours, dispositions and their actions, phone patterns, the DNC list and API keys.
+  Hours, dispositions and their actions, the DNC list and their teams' API keys.
 
-What either sees stays limited to their teams' templates (``campaigner.selectors``).
+What either sees and changes stays limited to their teams (``campaigner.selectors``). The
+phone patterns rewrite every team's numbers: they are a superuser's (both roles read them).
 
 ``roles_ensure`` makes the groups hold exactly these permissions. It runs after every
 ``migrate`` (``post_migrate``, once Django has made the permissions of every app), so the
@@ -30,10 +31,11 @@ _CONFIGURATION = [
     ("campaigner", "contacthourscloseddate"), ("campaigner", "dispositionset"),
     ("campaigner", "disposition"), ("campaigner", "dispositionaction"),
     ("campaigner", "campaigntemplate"), ("campaigner", "templatefield"),
-    ("campaigner", "campaign"), ("campaigner", "allocation"), ("leads", "phonepattern"),
+    ("campaigner", "campaign"), ("campaigner", "allocation"),
 ]  # fmt: skip
 _OPERATOR = [
     *((app, f"view_{model}") for app, model in _CONFIGURATION),
+    ("leads", "view_phonepattern"),
     ("leads", "view_lead"), ("leads", "change_lead"), ("leads", "view_leadphone"),
     ("leads", "view_dispositionrecord"),
     ("leads", "view_dncentry"), ("leads", "add_dncentry"), ("leads", "change_dncentry"),

@@ -1,22 +1,91 @@
-"""Who sees what (domain.md §5.1): a superuser sees everything; any other staff user sees only
-the templates of the teams (Django groups) they belong to, and the campaigns and allocations
-under them. To that user anything else does not exist: the management API answers 404 for it,
-and 400 on the field of a write that names it.
+"""Who sees and who may change what (domain.md §5.1). A superuser sees and changes everything
+(so does provisioning, ``actor=None`` in the services). Any other staff user:
 
-Contact Hours, disposition sets, the DNC list, phone patterns and API keys are shared
-configuration: every staff user reads them (writing them needs the model permission)."""
+- **Team configuration**: sees only the templates of their teams (Django groups other than
+  the roles of ``campaigner.roles``), and the campaigns and allocations under them. Anything
+  else does not exist to them: the management API answers 404 for it, and 400 on the key of a
+  write that names it.
+- **API keys** belong to a team: a user sees, creates and changes keys of their own teams only;
+  a global key (no team) is a superuser's.
+- **Shared by use** (Contact Hours, disposition sets with their dispositions and actions):
+  such a row belongs to the teams of the templates that use it. A user sees the rows that one
+  of their templates uses or that no template uses yet, and changes (or gives to a template)
+  only those no other team's template uses: a set shared by several teams' templates is
+  changed by someone in all of them, or by a superuser.
+- **Global**: the DNC list (one register for the whole call centre: any team's operators add
+  to it) and the phone patterns (they rewrite every team's numbers: a superuser's).
+
+Writes also need the Django model permission (``campaigner.roles``)."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.db.models import Model, QuerySet
+from django.contrib.auth.models import Group
+from django.db.models import Model, Q, QuerySet
 
-from campaigner.models import Allocation, Campaign, CampaignTemplate
+from campaigner.models import (
+    Allocation,
+    ApiKey,
+    Campaign,
+    CampaignTemplate,
+    ContactHours,
+    DispositionSet,
+)
+from campaigner.roles import ROLES
 
 
 def sees_everything(user: Any) -> bool:
-    return bool(user.is_superuser)
+    """A superuser, or ``None``: the system itself (provisioning, a superuser's file)."""
+    return user is None or bool(user.is_superuser)
+
+
+def teams() -> QuerySet[Group]:
+    """Every team: the groups that are not roles."""
+    return Group.objects.exclude(name__in=ROLES)
+
+
+def teams_of(user: Any) -> QuerySet[Group]:
+    """The teams ``user`` may name (their own; a superuser's: all)."""
+    if sees_everything(user):
+        return teams()
+    return teams().filter(user=user)
+
+
+def api_keys_visible(user: Any) -> QuerySet[ApiKey]:
+    keys = ApiKey.objects.all()
+    if sees_everything(user):
+        return keys
+    return keys.filter(team__in=teams_of(user))
+
+
+Shared = TypeVar("Shared", ContactHours, DispositionSet)
+
+
+def shared_visible(queryset: QuerySet[Shared], user: Any) -> QuerySet[Shared]:
+    """The Contact Hours or disposition sets ``user`` sees: used by a template of theirs, or
+    by none yet."""
+    if sees_everything(user):
+        return queryset
+    used_here = Q(templates__in=_template_ids(user)) | Q(templates__isnull=True)
+    return queryset.filter(pk__in=queryset.model._default_manager.filter(used_here).values("pk"))
+
+
+def shared_writable(queryset: QuerySet[Shared], user: Any) -> QuerySet[Shared]:
+    """Those of them ``user`` may change or give to a template: no template of a team they are
+    not in uses them."""
+    visible = shared_visible(queryset, user)
+    if sees_everything(user):
+        return visible
+    elsewhere = CampaignTemplate.objects.exclude(pk__in=_template_ids(user))
+    return visible.exclude(templates__in=elsewhere)
+
+
+def shared_writable_by(row: Shared, user: Any) -> bool:
+    return (
+        row.pk is None
+        or shared_writable(type(row)._default_manager.filter(pk=row.pk), user).exists()
+    )
 
 
 def templates_visible(user: Any) -> QuerySet[CampaignTemplate]:
@@ -61,4 +130,5 @@ def campaign_ids_visible(user: Any) -> QuerySet[Campaign, Any] | None:
 
 
 def _template_ids(user: Any) -> QuerySet[CampaignTemplate, Any]:
-    return CampaignTemplate.objects.filter(teams__user=user).values("pk")
+    # Through teams only: a role (every Supervisor) named as a template's team grants nothing.
+    return CampaignTemplate.objects.filter(teams__in=teams_of(user)).values("pk")

@@ -35,5 +35,5 @@ urlpatterns = [
 ]
 
 # Django's own 400 (e.g. a bad Host header) answered in the API's shapes on the API's paths.
-handler400 = "campaigner.api.views.bad_request_view"
-handler500 = "campaigner.api.views.server_error_view"
+handler400 = "campaigner.http_errors.bad_request_view"
+handler500 = "campaigner.http_errors.server_error_view"

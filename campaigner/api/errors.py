@@ -43,6 +43,7 @@ REFUSAL_STATUS = {
     Refusal.NOT_CHECKED_OUT: 409,
     Refusal.CONFLICT: 409,
     Refusal.INVALID: 400,
+    Refusal.FORBIDDEN: 403,
 }
 BODY = "body"  # the key of an error that is about the body as a whole
 # A database that cannot answer now (restarting, its connection lost, a statement cancelled):

@@ -32,9 +32,21 @@ from campaigner.models import (
     hhmm_to_minutes,
     minutes_to_hhmm,
 )
-from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
-from campaigner.services import Window, contact_hours_save
-from leads.api_v1.fields import ActionField, NameField, VisibleCampaignField, VisibleTemplateField
+from campaigner.selectors import (
+    allocations_visible,
+    campaigns_visible,
+    shared_visible,
+    templates_visible,
+)
+from campaigner.services import Window, contact_hours_save, shared_write_check
+from leads.api_v1.fields import (
+    ActionField,
+    NameField,
+    VisibleCampaignField,
+    VisibleContactHoursField,
+    VisibleDispositionSetField,
+    VisibleTemplateField,
+)
 from leads.services.configuration import (
     DispositionSpec,
     FieldSpec,
@@ -66,6 +78,10 @@ def ordering(*names: tuple[str, str]) -> filters.OrderingFilter:
     return filters.OrderingFilter(
         fields=[("id", "id"), *((field, param) for param, field in names)]
     )
+
+
+def _actor(serializer: serializers.BaseSerializer[Any]) -> Any:
+    return serializer.context["request"].user
 
 
 # --- Contact Hours -------------------------------------------------------------------------
@@ -127,7 +143,7 @@ class ContactHoursSerializer(ManagementModelSerializer):
                 for w in data["windows"]
                 for day in w["days"]
             ]
-        return contact_hours_save(instance, windows, data.get("closedDates"))
+        return contact_hours_save(instance, windows, data.get("closedDates"), actor=_actor(self))
 
     def create(self, validated_data: dict[str, Any]) -> ContactHours:
         return self.save_hours(ContactHours())
@@ -145,8 +161,20 @@ class ContactHoursFilter(filters.FilterSet):
         fields = ("name",)
 
 
-class ContactHoursApi(CrudViewSet):
-    """Contact Hours: when leads may be called (shared configuration)."""
+class SharedByUseViewSet(CrudViewSet):
+    """Contact Hours and disposition sets: a user sees those their templates use or none does,
+    and changes or deletes only those no other team's template uses (403 otherwise)."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return shared_visible(self.queryset.all(), self.request.user)  # type: ignore[union-attr]
+
+    def perform_destroy(self, instance: Any) -> None:
+        shared_write_check(instance, self.request.user)
+        instance.delete()
+
+
+class ContactHoursApi(SharedByUseViewSet):
+    """Contact Hours: when leads may be called (shared by the templates that use them)."""
 
     queryset = ContactHours.objects.prefetch_related("windows", "closed_dates").order_by("id")
     serializer_class = ContactHoursSerializer
@@ -212,7 +240,7 @@ class DispositionSetSerializer(ManagementModelSerializer):
                 )
                 for d in data["dispositions"]
             ]
-        return disposition_set_save(instance, specs)
+        return disposition_set_save(instance, specs, actor=_actor(self))
 
     def create(self, validated_data: dict[str, Any]) -> DispositionSet:
         return self.save_set(DispositionSet())
@@ -230,9 +258,9 @@ class DispositionSetFilter(filters.FilterSet):
         fields = ("name",)
 
 
-class DispositionSetApi(CrudViewSet):
-    """Disposition sets with their dispositions and actions, written as one list (shared
-    configuration)."""
+class DispositionSetApi(SharedByUseViewSet):
+    """Disposition sets with their dispositions and actions, written as one list (shared by
+    the templates that use them)."""
 
     queryset = DispositionSet.objects.prefetch_related("dispositions__actions").order_by("id")
     serializer_class = DispositionSetSerializer
@@ -249,17 +277,9 @@ class TemplateFieldSerializer(ManagementSerializer):
 
 
 class TemplateSerializer(ManagementModelSerializer):
-    contactHours = serializers.PrimaryKeyRelatedField(
-        source="contact_hours",
-        queryset=ContactHours.objects.all(),
-        allow_null=True,
-        required=False,
-    )
-    dispositionSet = serializers.PrimaryKeyRelatedField(
-        source="disposition_set",
-        queryset=DispositionSet.objects.all(),
-        allow_null=True,
-        required=False,
+    contactHours = VisibleContactHoursField(source="contact_hours", allow_null=True, required=False)
+    dispositionSet = VisibleDispositionSetField(
+        source="disposition_set", allow_null=True, required=False
     )
     teams = NameField(many=True, slug_field="name", queryset=Group.objects.all(), required=False)
     fields = serializers.ListField(  # type: ignore[assignment]
@@ -284,21 +304,9 @@ class TemplateSerializer(ManagementModelSerializer):
             ],
         }
 
-    def validate_teams(self, teams: list[Group]) -> list[Group]:
-        user = self.context["request"].user
-        if user.is_superuser:
-            return teams
-        own = set(user.groups.values_list("pk", flat=True))
-        if not teams or any(team.pk not in own for team in teams):
-            raise serializers.ValidationError(
-                "name one or more of your own teams (a template of no team of yours would be "
-                "invisible to you)"
-            )
-        return teams
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if self.instance is None and "teams" not in attrs:
-            attrs["teams"] = self.validate_teams([])
+        if self.instance is None:
+            attrs.setdefault("teams", [])  # template_save says whose teams it needs
         return attrs
 
     def save_template(self, instance: CampaignTemplate) -> CampaignTemplate:
@@ -316,7 +324,7 @@ class TemplateSerializer(ManagementModelSerializer):
                 )
                 for f in data["fields"]
             ]
-        return template_save(instance, fields, data.get("teams"))
+        return template_save(instance, fields, data.get("teams"), actor=_actor(self))
 
     def create(self, validated_data: dict[str, Any]) -> CampaignTemplate:
         return self.save_template(CampaignTemplate())

@@ -14,7 +14,13 @@ from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from campaigner.action_specs import ActionKind, ActionSpecError, validate_action
-from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
+from campaigner.models import ContactHours, DispositionSet
+from campaigner.selectors import (
+    allocations_visible,
+    campaigns_visible,
+    shared_visible,
+    templates_visible,
+)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -35,6 +41,14 @@ class VisibleCampaignField(_Visible):
 
 class VisibleAllocationField(_Visible):
     visible = staticmethod(allocations_visible)
+
+
+class VisibleContactHoursField(_Visible):
+    visible = staticmethod(lambda user: shared_visible(ContactHours.objects.all(), user))
+
+
+class VisibleDispositionSetField(_Visible):
+    visible = staticmethod(lambda user: shared_visible(DispositionSet.objects.all(), user))
 
 
 SECRET_READER = "campaigner.change_disposition"  # noqa: S105 (a permission name)

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -25,8 +24,8 @@ from campaigner.api.management import (
 )
 from campaigner.contract import Refusal, Refused
 from campaigner.models import ApiKey, Campaign
-from campaigner.selectors import campaign_ids_visible
-from campaigner.services import api_key_create
+from campaigner.selectors import api_keys_visible, campaign_ids_visible, teams
+from campaigner.services import api_key_create, api_key_save
 from leads.api_v1.configuration import CrudViewSet, ordering
 from leads.api_v1.fields import NameField
 from leads.models import ActionDelivery, DncEntry, Lead, LeadPhone, PhonePattern
@@ -39,9 +38,7 @@ from leads.services.dnc import MAX_CHECK, dnc_check, dnc_entry_put, dnc_upload
 
 
 class ApiKeySerializer(ManagementModelSerializer):
-    team = NameField(
-        slug_field="name", queryset=Group.objects.all(), allow_null=True, required=False
-    )
+    team = NameField(slug_field="name", queryset=teams(), allow_null=True, required=False)
     user = NameField(
         slug_field="username",
         allow_null=True,
@@ -61,6 +58,11 @@ class ApiKeySerializer(ManagementModelSerializer):
         )  # fmt: skip
         extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
 
+    def update(self, instance: ApiKey, validated_data: dict[str, Any]) -> ApiKey:
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        return api_key_save(instance, actor=self.context["request"].user)
+
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):
     key = serializers.CharField(read_only=True, help_text="The plain key: shown this once only")
@@ -70,19 +72,30 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 
 class ApiKeyApi(CrudViewSet):
-    """CampaignAPI keys (shared configuration). The plain key is in the answer to ``POST``
-    only; it is stored hashed. Revoke with ``PATCH {"revoked": true}``."""
+    """CampaignAPI keys, each of a team (a key of no team, global, is a superuser's): a user
+    sees and writes the keys of their own teams only. The plain key is in the answer to
+    ``POST`` only; it is stored hashed. Revoke with ``PATCH {"revoked": true}``."""
 
-    queryset = ApiKey.objects.select_related("team", "user").order_by("id")
+    queryset = ApiKey.objects.none()  # the model, for permissions and the schema
     serializer_class = ApiKeySerializer
     filterset_fields = ("revoked",)
+    # Reading keys (names, prefixes, last use) needs the view permission, which Operators lack.
+    action_permissions = {
+        "list": ["campaigner.view_apikey"],
+        "retrieve": ["campaigner.view_apikey"],
+    }
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        return api_keys_visible(self.request.user).select_related("team", "user").order_by("id")
 
     @extend_schema(responses={201: ApiKeyCreatedSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         checked = self.get_serializer(data=request.data)
         checked.is_valid(raise_exception=True)
         data = checked.validated_data
-        key, plain = api_key_create(data["name"], data.get("team"), data.get("user"))
+        key, plain = api_key_create(
+            data["name"], data.get("team"), data.get("user"), actor=request.user
+        )
         if data.get("revoked"):
             key.revoked = True
             key.save(update_fields=["revoked"])

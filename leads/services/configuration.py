@@ -8,6 +8,11 @@ because the interface rolls the transaction back) when a rule says no:
 ``CONFLICT`` for a rule of the data, ``INVALID`` with the offending key for a bad value that
 only the data can tell (a ``copy_lead`` target that does not exist). A name already taken is
 left to the database's unique constraints (``IntegrityError``), which also settles races.
+
+The writes that can reach another team's configuration take the ``actor`` (the user; ``None``
+for provisioning) and refuse, as ``campaigner.services`` does, what that user may not reach
+(``campaigner.selectors``): ``INVALID`` on the key of something they cannot name,
+``FORBIDDEN`` for a row shared with another team's templates.
 """
 
 from __future__ import annotations
@@ -29,6 +34,13 @@ from campaigner.models import (
     DispositionSet,
     TemplateField,
 )
+from campaigner.selectors import (
+    allocations_visible,
+    sees_everything,
+    shared_writable_by,
+    teams_of,
+)
+from campaigner.services import shared_write_check
 from leads.models import DispositionRecord, Lead
 
 
@@ -44,13 +56,19 @@ class DispositionSpec:
 
 
 def disposition_set_save(
-    disposition_set: DispositionSet, dispositions: Sequence[DispositionSpec] | None = None
+    disposition_set: DispositionSet,
+    dispositions: Sequence[DispositionSpec] | None = None,
+    *,
+    actor: Any,
 ) -> DispositionSet:
     """Saves the set and, where given, makes its dispositions exactly the list, in its order:
     an entry with an ``id`` changes that disposition (which must be in this set), one without
     changes the disposition of that name (regardless of case) or adds one. A disposition left
     out is deleted, unless a lead or its history still names it (``CONFLICT``: disable it
-    instead). Each disposition's actions become exactly the ones given."""
+    instead). Each disposition's actions become exactly the ones given; a ``copy_lead`` target
+    must be an allocation the actor sees. ``FORBIDDEN`` if another team's template uses the
+    set (its webhooks would send that team's leads)."""
+    shared_write_check(disposition_set, actor)
     disposition_set.save()
     if dispositions is None:
         return disposition_set
@@ -80,7 +98,7 @@ def disposition_set_save(
         kept.append(disposition)
         for j, (kind, params) in enumerate(spec.actions):
             if kind == ActionKind.COPY_LEAD:
-                _copy_target_check(params, f"dispositions.{i}.actions.{j}")
+                _copy_target_check(params, f"dispositions.{i}.actions.{j}", actor)
         disposition.name, disposition.enabled, disposition.position = spec.name, spec.enabled, i
         disposition.priority, disposition.final = spec.priority, spec.final
         disposition.callback_required = spec.callback_required
@@ -112,12 +130,17 @@ def _dispositions_delete(gone: list[Disposition]) -> None:
         disposition.delete()
 
 
-def _copy_target_check(params: dict[str, Any], where: str) -> None:
-    exists = Allocation.objects.filter(
-        name=params["allocation"],
-        campaign__name=params["campaign"],
-        campaign__template__name=params["template"],
-    ).exists()
+def _copy_target_check(params: dict[str, Any], where: str, actor: Any) -> None:
+    # Another team's allocation is "not found", as it is to that user everywhere else.
+    exists = (
+        allocations_visible(actor)
+        .filter(
+            name=params["allocation"],
+            campaign__name=params["campaign"],
+            campaign__template__name=params["template"],
+        )
+        .exists()
+    )
     if not exists:
         raise Refused(
             Refusal.INVALID,
@@ -139,13 +162,33 @@ def template_save(
     template: CampaignTemplate,
     fields: Sequence[FieldSpec] | None = None,
     teams: Iterable[Group] | None = None,
+    *,
+    actor: Any,
 ) -> CampaignTemplate:
     """Saves the template and, where given, its teams and its fields (in list order). A
     template needs a phone field; names starting with ``nj`` are the system fields'. Removing
-    a field that a lead of the template still holds a value for is ``CONFLICT``."""
+    a field that a lead of the template still holds a value for is ``CONFLICT``.
+
+    Who may (``INVALID`` on the key otherwise): the teams are teams, not roles, and for a user
+    who is not a superuser one or more of their own (a template of no team of theirs would be
+    invisible to them); Contact Hours and a disposition set given to the template must be ones
+    the actor may change (no other team's template uses them), so one team cannot attach
+    itself to, and so lock, another team's configuration."""
+    _template_references_check(template, actor)
+    if teams is not None:
+        teams = list(teams)
+        allowed = set(teams_of(actor).values_list("pk", flat=True))
+        if any(team.pk not in allowed for team in teams) or not (teams or sees_everything(actor)):
+            raise Refused(
+                Refusal.INVALID,
+                "name one or more teams"
+                + ("" if sees_everything(actor) else " of your own")
+                + " (a role is not a team)",
+                "teams",
+            )
     template.save()
     if teams is not None:
-        template.teams.set(list(teams))
+        template.teams.set(teams)
     if fields is None:
         return template
     names = [f.name for f in fields]
@@ -174,6 +217,22 @@ def template_save(
         row.display_type, row.is_phone, row.position = spec.display_type, spec.phone, position
         row.save()
     return template
+
+
+def _template_references_check(template: CampaignTemplate, actor: Any) -> None:
+    stored = CampaignTemplate.objects.filter(pk=template.pk).first() if template.pk else None
+    for attr, key in (("contact_hours", "contactHours"), ("disposition_set", "dispositionSet")):
+        chosen = getattr(template, attr)
+        unchanged = stored is not None and getattr(stored, f"{attr}_id") == getattr(
+            template, f"{attr}_id"
+        )
+        if chosen is not None and not unchanged and not shared_writable_by(chosen, actor):
+            raise Refused(
+                Refusal.INVALID,
+                f"{chosen.name!r} is used by templates of teams you are not in; choose one of "
+                "your own",
+                key,
+            )
 
 
 def campaign_save(campaign: Campaign) -> Campaign:
