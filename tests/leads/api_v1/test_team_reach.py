@@ -174,9 +174,9 @@ def test_the_admin_keeps_keys_and_secrets_within_the_team(world: dict[str, Any])
     operator = member(OPERATOR, "Sales")
     for team, status in (("Sales", 200), ("Backoffice", 302)):
         disposition = world[team]["template"].disposition_set.dispositions.get()
-        page = operator.admin.get(f"/admin/campaigner/disposition/{disposition.pk}/change/")
-        assert page.status_code == status
-        assert b"-secret-1" not in page.content
+        answer = operator.admin.get(f"/admin/campaigner/disposition/{disposition.pk}/change/")
+        assert answer.status_code == status
+        assert b"-secret-1" not in answer.content
     set_page = operator.admin.get("/admin/campaigner/dispositionset/").content.decode()
     assert world["Sales"]["template"].disposition_set.name in set_page
     assert world["Backoffice"]["template"].disposition_set.name not in set_page
