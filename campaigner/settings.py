@@ -1,8 +1,9 @@
 """Settings, all read from the environment (domain.md §8).
 
 Unset ``DATABASE_URL`` → an embedded PostgreSQL under ``CAMPAIGNER_DATA_DIR`` (default
-``<checkout>/.data``). Unset ``CELERY_BROKER_URL`` → kombu's filesystem transport in the same
-folder (``CAMPAIGNER_BROKER_DIR`` moves it), so worker and beat run with no server to install.
+``<checkout>/.data``). Unset ``CELERY_BROKER_URL`` → an embedded Redis on a unix socket in the
+same folder (``campaigner.embedded_broker``; ``CAMPAIGNER_BROKER_DIR`` moves it), so worker and
+beat run with no server to install.
 
 Importing this module has no side effects: the entry points start the embedded server and make
 the folders (``campaigner.startup.prepare``).
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from campaigner import embedded_broker
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -130,19 +133,13 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery -------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
-CELERY_BROKER_IS_FILESYSTEM = CELERY_BROKER_URL.startswith("filesystem://")
-if CELERY_BROKER_IS_FILESYSTEM:
-    _broker_dir = Path(env.str("CAMPAIGNER_BROKER_DIR", default=str(DATA_DIR / "broker")))
-    # One folder for both directions: producers and consumers share a host.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        # The exchange table; kombu's default is ./control in the working directory.
-        "control_folder": str(_broker_dir / "control"),
-    }
+_broker_url = env.str("CELERY_BROKER_URL", default="")
+# Unset: the embedded Redis in this folder, started by campaigner.startup.prepare().
+EMBEDDED_BROKER_DIR: Path | None = None
+CELERY_BROKER_URL = _broker_url
+if not _broker_url:
+    EMBEDDED_BROKER_DIR = Path(env.str("CAMPAIGNER_BROKER_DIR", default=str(DATA_DIR / "broker")))
+    CELERY_BROKER_URL = embedded_broker.url(EMBEDDED_BROKER_DIR)
 CELERY_TASK_ACKS_LATE = True
 # Lets several deployments (or test runs) share one Redis without taking each other's tasks.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")

@@ -15,24 +15,23 @@ DEMO_FILE = REPO / "campaigner" / "demo" / "provision.json"
 
 def pytest_configure(config: pytest.Config) -> None:
     """The test run is an entry point like manage.py: it starts (or attaches to) the embedded
-    PostgreSQL, and stops it at the end if it started it. Tasks queued on the filesystem broker
-    go to a folder of this run's, removed at the end, so the next ``make run`` worker never
-    executes a test's task."""
+    PostgreSQL, and stops it at the end if it started it. On the embedded broker, the run's
+    tasks go to a Redis of its own (in a temporary folder, stopped and removed at the end), so
+    the next ``make run`` worker never executes a test's task; the servers and workers tests
+    start find it through ``CAMPAIGNER_BROKER_DIR``."""
     from django.conf import settings
 
+    from campaigner import embedded_broker
     from campaigner.startup import prepare
 
     # The servers and workers some tests start are given DATABASE_URL, so they need a key.
     os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-key-of-the-test-run")
-    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None)
-    if settings.CELERY_BROKER_IS_FILESYSTEM and options:
-        folder = Path(tempfile.mkdtemp(prefix="campaigner-test-broker-"))
-        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
-            key: str(folder / Path(value).name)
-            if key.endswith(("_in", "_out", "folder"))
-            else value
-            for key, value in options.items()
-        }
+    if settings.EMBEDDED_BROKER_DIR is not None:
+        # A short path: a unix socket's path may not exceed 107 bytes.
+        folder = Path(tempfile.mkdtemp(prefix="cmp-broker-", dir="/tmp"))
+        settings.EMBEDDED_BROKER_DIR = folder
+        settings.CELERY_BROKER_URL = embedded_broker.url(folder)
+        os.environ["CAMPAIGNER_BROKER_DIR"] = str(folder)
         config.stash[_BROKER_DIR] = folder
     server = prepare()
     config.stash[_STARTED_DATABASE] = server is not None and server.started_here
@@ -41,11 +40,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     from django.conf import settings
 
-    from campaigner import embedded
+    from campaigner import embedded, embedded_broker
 
     if config.stash.get(_STARTED_DATABASE, False):
         embedded.stop(settings.DATA_DIR)
     if folder := config.stash.get(_BROKER_DIR, None):
+        embedded_broker.stop(folder)
         shutil.rmtree(folder, ignore_errors=True)
 
 

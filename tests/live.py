@@ -78,14 +78,13 @@ def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[tuple[int, int]]:
 
 
 def broker_env() -> dict[str, str]:
-    """What a server or worker process needs to share this test run's broker: its folder when
-    the broker is the filesystem one (tests/conftest.py gives each run its own)."""
+    """What a server or worker process needs to share this test run's broker: the folder of
+    its embedded Redis (tests/conftest.py gives each run its own)."""
     from django.conf import settings
 
-    if not settings.CELERY_BROKER_IS_FILESYSTEM:
+    if settings.EMBEDDED_BROKER_DIR is None:
         return {}
-    queue_folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
-    return {"CAMPAIGNER_BROKER_DIR": str(Path(queue_folder).parent)}
+    return {"CAMPAIGNER_BROKER_DIR": str(settings.EMBEDDED_BROKER_DIR)}
 
 
 @contextmanager

@@ -40,7 +40,8 @@ def _get(url: str, token: str | None = None) -> tuple[int, str]:
 
 def test_serve_runs_everything_on_the_embedded_defaults(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    defaults = ("DATABASE_URL", "CELERY_BROKER_URL", "CAMPAIGNER_BROKER_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in defaults}
     env["CAMPAIGNER_DATA_DIR"] = str(data_dir)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -67,7 +68,7 @@ def test_serve_runs_everything_on_the_embedded_defaults(tmp_path: Path) -> None:
         assert body == '{"status": "ok"}'  # anonymous: the status alone
         status, body = _get(f"{base}/health", token="demo-admin-token-change-me")
         assert '"database": {"ok": true' in body
-        assert '"transport": "filesystem"' in body
+        assert '"broker": {"ok": true, "transport": "redis"' in body
         status, login = _get(f"{base}/admin/login/")
         assert status == 200 and "Django administration" in login
         status, metrics = _get(f"{base}/metrics")  # summed over gunicorn's worker processes
@@ -87,6 +88,8 @@ def test_serve_runs_everything_on_the_embedded_defaults(tmp_path: Path) -> None:
     assert "insertLeadFast?fTemplateId=" in output
     assert "Authorization: Bearer demo-admin-token-change-me" in output
     assert "Stopped the embedded PostgreSQL." in output
+    assert "Stopped the embedded Redis." in output
+    assert not (data_dir / "broker" / "redis.sock").exists()
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
     assert not psutil.pid_exists(postmaster) or psutil.Process(postmaster).status() == "zombie"

@@ -26,9 +26,11 @@ def test_importing_settings_starts_nothing_and_creates_nothing(tmp_path: Path) -
     assert not data_dir.exists()  # no pg cluster, no broker or static folder
 
 
-def test_tasks_of_the_test_run_go_to_a_broker_folder_of_its_own() -> None:
-    if not settings.CELERY_BROKER_IS_FILESYSTEM:
+def test_tasks_of_the_test_run_go_to_a_broker_of_its_own() -> None:
+    if settings.EMBEDDED_BROKER_DIR is None:
         return  # a real broker: the test run's queue is the configured one
-    folder = Path(celery_app.conf.broker_transport_options["data_folder_in"])
+    folder = settings.EMBEDDED_BROKER_DIR
     assert not folder.is_relative_to(settings.DATA_DIR)
-    assert folder.is_dir()
+    assert celery_app.conf.broker_url == f"redis+socket://{folder}/redis.sock"
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1)  # the run's own Redis answers

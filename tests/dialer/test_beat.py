@@ -1,6 +1,6 @@
 """The beat schedule really rebuilds the dialer cache through a real Celery worker: ``celery
 beat`` and ``celery worker`` as separate processes, on the broker this run is configured with
-(Redis in CI's second run; the serverless filesystem broker by default)."""
+(the machine's Redis in CI's second run; the embedded Redis by default)."""
 
 from __future__ import annotations
 
@@ -30,12 +30,10 @@ def celery(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
         **os.environ,
         "DATABASE_URL": database_url(),
         "DIALER_REFRESH_SECONDS": "1",
-        # Its own broker folder and beat schedule file when the broker is the filesystem one.
-        "CAMPAIGNER_DATA_DIR": str(tmp_path),
+        "CAMPAIGNER_DATA_DIR": str(tmp_path),  # its own beat schedule file
+        # A queue of its own on the run's broker, so other tests' messages never mix in.
+        "CELERY_TASK_DEFAULT_QUEUE": f"beat-test-{os.getpid()}",
     }
-    if os.environ.get("CELERY_BROKER_URL"):
-        # A queue of its own on the shared Redis, so other runs' messages never mix in.
-        env["CELERY_TASK_DEFAULT_QUEUE"] = f"beat-test-{os.getpid()}"
     app = ["-A", "campaigner.celery:app"]
     queue = ["-Q", env["CELERY_TASK_DEFAULT_QUEUE"]] if "CELERY_TASK_DEFAULT_QUEUE" in env else []
     commands = {

@@ -2,8 +2,9 @@
 
 Migrates, collects static files, applies the demo provisioning file, prints how to call the
 API and log in, then runs gunicorn, a Celery worker and Celery beat as child processes until
-Ctrl-C (or SIGTERM), which stops all of them. If the embedded PostgreSQL was started by this
-command it is stopped too; one that was already running (e.g. for a test run) is left alone.
+Ctrl-C (or SIGTERM), which stops all of them. If the embedded PostgreSQL or the embedded Redis
+was started by this command it is stopped too; one that was already running (e.g. for a test
+run) is left alone.
 If any child dies, the others are stopped and the command exits non-zero.
 """
 
@@ -25,9 +26,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from campaigner import embedded
+from campaigner import embedded, embedded_broker
 from campaigner.models import Allocation
-from campaigner.startup import prepare
+from campaigner.startup import broker_started_here, prepare
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "provision.json"
 STOP_GRACE_S = 15
@@ -125,6 +126,9 @@ class Command(BaseCommand):
         finally:
             self.stop(children)
             self.stop_embedded_database()
+            if settings.EMBEDDED_BROKER_DIR is not None and broker_started_here():
+                embedded_broker.stop(settings.EMBEDDED_BROKER_DIR)
+                self.stdout.write("Stopped the embedded Redis.")
         if failed is not None and not stopping:
             raise CommandError(f"{failed} exited with code {children[failed].returncode}")
 
