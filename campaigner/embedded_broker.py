@@ -42,7 +42,8 @@ def ensure_running(folder: Path) -> bool:
         if _answers(folder):
             return False
         (folder / SOCKET).unlink(missing_ok=True)  # left by a server that died
-        subprocess.run([_server(), "-"], input=_config(folder).encode(), check=True, timeout=30)
+        config = _config(folder).encode()
+        subprocess.run([_server(), "-"], input=config, check=True, timeout=30)  # noqa: S603 (our argv)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _answers(folder):
             if time.monotonic() > deadline:
