@@ -43,7 +43,9 @@ def ensure_running(folder: Path) -> bool:
             return False
         (folder / SOCKET).unlink(missing_ok=True)  # left by a server that died
         config = _config(folder).encode()
-        subprocess.run([_server(), "-"], input=config, check=True, timeout=30)  # noqa: S603 (our argv)
+        subprocess.run(  # noqa: S603 (our argv)
+            [_server(), "-"], input=config, check=True, timeout=30, stdout=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _answers(folder):
             if time.monotonic() > deadline:

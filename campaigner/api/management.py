@@ -67,10 +67,12 @@ class ModelPermissions(DjangoModelPermissions):
 
 
 class StrictFields:
-    """A serializer mixin: keys the serializer does not know are refused, each by name. A
-    nested item (a window, a disposition, a field) is always whole: ``PATCH`` changes only
-    the top-level keys it gives, but a list it gives replaces the old one, so every item of it
-    needs its required keys (DRF would skip them, the partial flag being the root's)."""
+    """A serializer mixin: keys the serializer does not know are refused, each by name."""
+
+    # A nested item (a window, a disposition, a field) is always whole: PATCH changes only the
+    # top-level keys it gives, but a list it gives replaces the old one, so every item of it
+    # needs its required keys (DRF would skip them: the partial flag is the root's). (A
+    # comment, not the docstring: drf-spectacular shows the docstring in the schema.)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
