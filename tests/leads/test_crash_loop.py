@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 import pytest
+from django.db import connection
 
 from leads.models import Lead, LeadPhone
 from tests.campaignapi import BASE, make_api
@@ -34,6 +35,23 @@ def post(port: int, path: str, body: bytes, answers: list[Any]) -> None:
         answers.append((response.status, json.loads(response.read())))
     except (OSError, http.client.HTTPException, ValueError) as exc:
         answers.append(exc)  # the worker died under the call
+
+
+def settled() -> None:
+    """Wait until the killed worker's database sessions are gone: PostgreSQL finishes (or rolls
+    back) what a session was running when its client died, so a batch it was committing can
+    land a moment after the kill. Counting before that raced with it."""
+    deadline = time.monotonic() + 60
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the killed worker's database sessions did not finish in 60 s")
 
 
 def worker_pid(master: int) -> int:
@@ -70,6 +88,7 @@ def test_killing_the_worker_mid_batch_never_leaves_part_of_a_batch(
             time.sleep(rng.uniform(0.05, 1.5))
             os.kill(worker, signal.SIGKILL)
             call.join(timeout=120)
+            settled()
             written = Lead.objects.filter(fields__Name=f"r{n}").count()
             assert written in (0, BATCH), (n, written)  # whole or nothing
             assert Lead.objects.count() == before + written
