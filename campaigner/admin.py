@@ -39,6 +39,7 @@ from campaigner.selectors import (
     sees_everything,
     shared_visible,
     shared_writable,
+    shared_writable_by,
     teams_of,
 )
 from campaigner.services import Window, api_key_create, api_key_save, contact_hours_save
@@ -143,23 +144,19 @@ class SharedByUseAdmin(admin.ModelAdmin):
 
     set_path = ""  # how a row reaches its Contact Hours or disposition set
 
-    def _shared(self, queryset: QuerySet[Any], user: Any, which: Any) -> QuerySet[Any]:
-        if not self.set_path:
-            return cast(QuerySet[Any], which(queryset, user))
-        parent = queryset.model._meta.get_field(self.set_path).related_model
-        rows = which(parent._default_manager.all(), user)
-        return queryset.filter(**{f"{self.set_path}__in": rows})
-
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return self._shared(super().get_queryset(request), request.user, shared_visible)
+        rows = super().get_queryset(request)
+        if not self.set_path:
+            return cast(QuerySet[Any], shared_visible(rows, request.user))
+        parent = rows.model._meta.get_field(self.set_path).related_model
+        visible = shared_visible(parent._default_manager.all(), request.user)
+        return rows.filter(**{f"{self.set_path}__in": visible})
 
     def _may_write(self, request: HttpRequest, obj: Any) -> bool:
-        return (
-            obj is None
-            or self._shared(
-                type(obj)._default_manager.filter(pk=obj.pk), request.user, shared_writable
-            ).exists()
-        )
+        if obj is None:
+            return True
+        shared = getattr(obj, self.set_path) if self.set_path else obj
+        return shared_writable_by(shared, request.user)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_change_permission(request, obj) and self._may_write(request, obj)

@@ -42,8 +42,10 @@ def api_key_save(key: ApiKey, *, actor: Any) -> ApiKey:
     one of their own teams (a key of no team sees every team: a superuser's) and, if it names
     a user, a member of that team (or themselves): else ``Refused(INVALID)`` on ``team`` or
     ``user``. Only keys of their teams reach them to be changed (``api_keys_visible``)."""
+    if key.team_id is not None and not teams_of(actor).filter(pk=key.team_id).exists():
+        raise Refused(Refusal.INVALID, "name one of your own teams (a role is not a team)", "team")
     if not sees_everything(actor):
-        if key.team_id is None or not teams_of(actor).filter(pk=key.team_id).exists():
+        if key.team_id is None:
             raise Refused(Refusal.INVALID, "name one of your own teams", "team")
         named: Any = key.user
         if (
@@ -52,8 +54,6 @@ def api_key_save(key: ApiKey, *, actor: Any) -> ApiKey:
             and not named.groups.filter(pk=key.team_id).exists()
         ):
             raise Refused(Refusal.INVALID, "name a member of the key's team, or nobody", "user")
-    elif key.team_id is not None and not teams_of(None).filter(pk=key.team_id).exists():
-        raise Refused(Refusal.INVALID, "a role is not a team", "team")
     key.save()
     return key
 

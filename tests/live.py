@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from django.db import connection
@@ -77,6 +78,20 @@ def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[tuple[int, int]]:
         server.wait(timeout=30)
 
 
+def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` to the server as it is (no client library to tidy it); the answer's
+    status, headers (names lower-cased) and body, read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
 def broker_env() -> dict[str, str]:
     """What a server or worker process needs to share this test run's broker: the folder of
     its embedded Redis (tests/conftest.py gives each run its own)."""
@@ -88,12 +103,12 @@ def broker_env() -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(log: Path, queue: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``celery worker`` (solo pool) of this checkout on the test database and this run's
-    broker, consuming ``queue`` only; its log is appended to ``log``. Stopped on exit."""
+def celery(command: str, log: Path, *args: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``celery <command> *args`` (worker or beat) of this checkout on the test database and
+    this run's broker; its log is appended to ``log``. Stopped on exit (if still running)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "campaigner.celery:app", "worker",
-         "--pool", "solo", "-l", "info", "-Q", queue],
+        [sys.executable, "-m", "celery", "-A", "campaigner.celery:app", command, "-l", "info",
+         *args],
         cwd=REPO,
         env={**os.environ, "DATABASE_URL": database_url(), **broker_env(), **env},
         stdout=subprocess.DEVNULL,
@@ -105,3 +120,8 @@ def celery_worker(log: Path, queue: str, **env: str) -> Iterator[subprocess.Pope
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=30)
+
+
+def celery_worker(log: Path, queue: str, **env: str) -> Any:
+    """A ``celery worker`` (solo pool) consuming ``queue`` only (``celery``)."""
+    return celery("worker", log, "--pool", "solo", "-Q", queue, **env)

@@ -16,7 +16,8 @@ body by hand.
   will not read, or a body that cannot be read to its end, is 400 on ``body``; a database that
   cannot be reached is 503 with ``Retry-After``.
 
-Django's own 400 and 500 (outside DRF: a bad ``Host``, the admin) are in ``views``.
+Django's own 400 and 500 (outside DRF: a bad ``Host``, the admin) are in
+``campaigner.http_errors``.
 """
 
 from __future__ import annotations

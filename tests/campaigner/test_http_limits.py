@@ -6,14 +6,13 @@ the JSON envelope by gunicorn itself, never with its HTML page. Against a real g
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.campaignapi import BASE, make_api
-from tests.live import gunicorn
+from tests.live import gunicorn, raw_exchange
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -27,15 +26,8 @@ def port(tmp_path: Path, client: object) -> Iterator[int]:
 
 def exchange(port: int, raw: bytes) -> tuple[int, str, dict[str, object]]:
     """Send ``raw`` as it is; the answer's status, content type and JSON body."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(raw)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:])
-    return int(lines[0].split()[1]), headers.get("Content-Type", ""), json.loads(body)
+    status, headers, body = raw_exchange(port, raw)
+    return status, headers.get("content-type", ""), json.loads(body)
 
 
 def get(port: int, target: str, *headers: str) -> tuple[int, str, dict[str, object]]:

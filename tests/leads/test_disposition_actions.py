@@ -10,9 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from leads.services.delivery import action_delivery_retry
 from leads.tasks import action_deliveries_due_task
 from tests.campaignapi import Api, make_api
 from tests.factories import AllocationFactory, CampaignFactory
+from tests.webhooks import Hook
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,32 +71,6 @@ def set_disposition(api: Api, name: str, **extra: Any) -> dict[str, Any]:
     body = {"njExternalLeadId": "crm-1", "FirstPhone": "<No Change>", "njDisposition": name}
     response = api.post("updateLeadFast", {**body, **extra})
     return response.json()
-
-
-class Hook:
-    """A local webhook receiver that answers the statuses it is given, then 200."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.received.append((dict(self.headers), body))
-                status = hook.statuses.pop(0) if hook.statuses else 200
-                self.send_response(status)
-                if 300 <= status < 400:  # somewhere a redirect-following client would go
-                    self.send_header("Location", hook.url + "/elsewhere")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ call, and a request whose database connection is lost under it is answered "retr
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from django.db import connection
 from campaigner.locks import LockKey
 from tests.campaignapi import BASE, GLOBAL_KEY, make_api
 from tests.factories import ApiTokenFactory, DispositionFactory, LeadFactory
-from tests.live import gunicorn
+from tests.live import gunicorn, raw_exchange
 from tests.snapshot import database_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -39,19 +38,6 @@ def server(tmp_path: Path, client: Any) -> Iterator[tuple[int, Any]]:
         yield port, api
 
 
-def raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send ``request`` as is; the status, headers (lower-case names) and body of the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(request)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:])
-    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
-
-
 def test_a_malformed_chunked_body_is_150_on_every_write_call(server: tuple[int, Any]) -> None:
     port, api = server
     query = (
@@ -60,7 +46,7 @@ def test_a_malformed_chunked_body_is_150_on_every_write_call(server: tuple[int, 
     )
     before = database_rows(exclude=USED_AT)
     for method in WRITES:
-        status, headers, body = raw(
+        status, headers, body = raw_exchange(
             port,
             f"POST {BASE}{method}?{query} HTTP/1.1\r\nHost: localhost\r\n"
             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
@@ -128,7 +114,7 @@ def test_a_lost_database_connection_is_answered_retry(server: tuple[int, Any]) -
     for lock, pk, request in requests:
         with psycopg.connect(**_admin_params()) as holder, ThreadPoolExecutor(1) as pool:
             holder.execute(lock, [pk])  # held until this connection ends
-            answer = pool.submit(raw, port, request)
+            answer = pool.submit(raw_exchange, port, request)
             _terminate_when_waiting(connection.settings_dict["NAME"])
             answers.append(answer.result(timeout=30))
     (status, headers, body), (m_status, m_headers, m_body) = answers
@@ -137,5 +123,5 @@ def test_a_lost_database_connection_is_answered_retry(server: tuple[int, Any]) -
     assert json.loads(m_body)["reason"] == "unavailable"
     assert database_rows(exclude=USED_AT) == before
     # The server carries on: the next call gets a new connection and is done.
-    status, _, body = raw(port, requests[0][2])
+    status, _, body = raw_exchange(port, requests[0][2])
     assert (status, json.loads(body)["code"]) == (200, 0), body

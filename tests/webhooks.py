@@ -1,0 +1,33 @@
+"""A webhook receiver on loopback for the tests that deliver disposition actions."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class Hook:
+    """A local webhook receiver that answers the statuses it is given, then 200."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.received.append((dict(self.headers), body))
+                status = hook.statuses.pop(0) if hook.statuses else 200
+                self.send_response(status)
+                if 300 <= status < 400:  # somewhere a redirect-following client would go
+                    self.send_header("Location", hook.url + "/elsewhere")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
