@@ -21,6 +21,8 @@ from django.core.exceptions import ImproperlyConfigured
 from campaigner import embedded_broker
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# What `make run` provisions; its admin token is shorter than provisioning otherwise allows.
+DEMO_PROVISION_FILE = BASE_DIR / "campaigner" / "demo" / "provision.json"
 
 env = environ.Env()
 

@@ -13,7 +13,9 @@ Guarantees:
   Contact Hours' windows and closed dates are made to equal the file. Dispositions missing from
   the file are disabled, not deleted, because leads may still refer to them.
 - Plain API keys and user tokens are stored only as hashes; passwords via Django's hasher, and
-  only re-hashed when the stored one no longer matches (a re-hash would change the row).
+  only re-hashed when the stored one no longer matches (a re-hash would change the row). A key
+  has at least 16 characters (the vendor's are UUIDs); a management API token, which opens
+  everything its user may do, at least 32, except in the demo file ``make run`` applies.
 """
 
 from __future__ import annotations
@@ -89,8 +91,13 @@ class ProvisionReport:
         return "; ".join(parts).capitalize() + "."
 
 
+MIN_KEY_LENGTH = 16
+MIN_TOKEN_LENGTH = 32
+
+
 class _Provisioner:
-    def __init__(self) -> None:
+    def __init__(self, *, demo: bool = False) -> None:
+        self.demo = demo
         self.report = ProvisionReport()
         self._path: list[str] = []
         self._copy_targets: list[tuple[str, dict[str, str]]] = []
@@ -313,13 +320,17 @@ class _Provisioner:
             self.upsert(
                 ApiToken,
                 {"user": user, "name": PROVISIONED_TOKEN_NAME},
-                self.secret_values(item, "api_token", "token"),
+                self.secret_values(
+                    item, "api_token", "token", MIN_KEY_LENGTH if self.demo else MIN_TOKEN_LENGTH
+                ),
             )
 
-    def secret_values(self, item: dict[str, Any], key: str, prefix: str) -> dict[str, str]:
+    def secret_values(
+        self, item: dict[str, Any], key: str, prefix: str, least: int = MIN_KEY_LENGTH
+    ) -> dict[str, str]:
         plain = self.text(item, key)
-        if len(plain) < 16:
-            raise self.fail(f"{key!r} must be at least 16 characters")
+        if len(plain) < least:
+            raise self.fail(f"{key!r} must be at least {least} characters")
         return {f"{prefix}_hash": hash_secret(plain), f"{prefix}_prefix": plain[:8]}
 
     def template(self, item: Any) -> None:
@@ -505,10 +516,11 @@ class _Provisioner:
                 )
 
 
-def provision_apply(spec: Any) -> ProvisionReport:
-    """Create or update everything ``spec`` (the parsed JSON file) describes.
+def provision_apply(spec: Any, *, demo: bool = False) -> ProvisionReport:
+    """Create or update everything ``spec`` (the parsed JSON file) describes. ``demo``: it is
+    the demo file (``settings.DEMO_PROVISION_FILE``), whose documented token is shorter.
 
     Atomic and idempotent (see the module docstring). Raises ``ProvisionError``.
     """
     with transaction.atomic():
-        return _Provisioner().run(spec)
+        return _Provisioner(demo=demo).run(spec)

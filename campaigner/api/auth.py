@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from campaigner import sql
 from campaigner.contract import CampaignApiError, Code
-from campaigner.models import Allocation, Campaign, CampaignTemplate, hash_secret
+from campaigner.models import Allocation, Campaign, CampaignTemplate, KeyFailure, hash_secret
 from campaigner.sql import CallRow, CallTarget, HoursRow, KeyRow, call_target_of
 
 # last_used_at is refreshed at most this often per key, so a busy key costs no write per call.
@@ -58,20 +58,36 @@ def _key_used(key: KeyRow | CallRow | None, address: str | None) -> KeyRow:
     """The key of a row, its last use recorded; without one, 401 and the wrong key counted
     against the caller's address (``KeyFailure``)."""
     if key is None:
-        if address is not None:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    sql.KEY_FAILED,
-                    {"address": address, "window": settings.CAMPAIGNAPI_BAD_KEY_WINDOW_S,
-                     "limit": settings.CAMPAIGNAPI_BAD_KEY_LIMIT,
-                     "lock": settings.CAMPAIGNAPI_BAD_KEY_LOCK_S},
-                )  # fmt: skip
+        wrong_secret_count(address)
         raise CampaignApiError(Code.INVALID_API_KEY)
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         with connection.cursor() as cursor:
             cursor.execute(sql.KEY_USED, [now, key.key_id, now - LAST_USED_RESOLUTION])
     return KeyRow(key.key_id, key.team_id, key.last_used_at)
+
+
+def wrong_secret_count(address: str | None) -> None:
+    """One more wrong secret (a CampaignAPI key, a management API token) from ``address``
+    (``KeyFailure``): ``CAMPAIGNAPI_BAD_KEY_LIMIT`` of them within ``_WINDOW_S`` lock the
+    address out for ``_LOCK_S``, during which every secret it sends is refused unchecked."""
+    if address is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.KEY_FAILED,
+            {"address": address, "window": settings.CAMPAIGNAPI_BAD_KEY_WINDOW_S,
+             "limit": settings.CAMPAIGNAPI_BAD_KEY_LIMIT,
+             "lock": settings.CAMPAIGNAPI_BAD_KEY_LOCK_S},
+        )  # fmt: skip
+
+
+def locked_out(address: str | None) -> bool:
+    """Whether ``address`` is locked out now (the ORM's twin of ``sql._NOT_LOCKED_OUT``)."""
+    return (
+        address is not None
+        and KeyFailure.objects.filter(address=address, locked_until__gt=timezone.now()).exists()
+    )
 
 
 def visible_templates(key: KeyRow) -> QuerySet[CampaignTemplate]:

@@ -1,6 +1,8 @@
 """Authentication of the management API (``/api/v1/…``, domain.md §5): a staff user's
 ``Authorization: Bearer <token>`` (tokens from the admin or provisioning, stored hashed), or the
-admin session. Anything else is 401."""
+admin session. Anything else is 401. Wrong tokens count against the client's address with
+its wrong CampaignAPI keys (``campaigner.api.auth.wrong_secret_count``): past the limit the
+address is locked out and every token it sends is 401 unchecked."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from campaigner.api.auth import client_address, locked_out, wrong_secret_count
 from campaigner.models import ApiToken, hash_secret
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -37,16 +40,21 @@ class BearerTokenAuthentication(BaseAuthentication):
             return None
         if len(header) != 2:
             raise AuthenticationFailed("Authorization: Bearer <token>")
+        address = client_address(request)
+        if locked_out(address):  # refused unchecked, so a right guess is refused too
+            raise AuthenticationFailed("invalid token")
         try:
-            plain = header[1].decode()
+            token_hash = hash_secret(header[1].decode())
         except UnicodeDecodeError:
-            raise AuthenticationFailed("invalid token") from None
-        token = (
-            ApiToken.objects.select_related("user")
-            .filter(token_hash=hash_secret(plain), user__is_active=True, user__is_staff=True)
-            .first()
-        )
+            token = None
+        else:
+            token = (
+                ApiToken.objects.select_related("user")
+                .filter(token_hash=token_hash, user__is_active=True, user__is_staff=True)
+                .first()
+            )
         if token is None:
+            wrong_secret_count(address)  # counted with the address's wrong CampaignAPI keys
             raise AuthenticationFailed("invalid token")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:

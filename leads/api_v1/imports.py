@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, parsers, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -134,20 +134,30 @@ class LeadImportApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, Management
         return Response(self.get_serializer(lead_import_cancel(self.get_object())).data)
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "spreadsheet",
+                bool,
+                description="true: a cell beginning with =, +, -, @, a tab or a carriage return "
+                "gets a leading ' so a spreadsheet shows it as text, not a formula (the report "
+                "as sent, without it, can be corrected and imported again)",
+            )
+        ],
         responses={
             (200, "text/csv"): OpenApiResponse(
                 {"type": "string"},
                 description="line, code, reason, then the row's cells under the file's header",
             )
-        }
+        },
     )
     @action(detail=True, methods=["get"], url_path=r"errors\.csv", url_name="errors-csv")
     def errors_csv(self, request: Request, pk: str) -> StreamingHttpResponse:
         lead_import = self.get_object()
+        spreadsheet = request.query_params.get("spreadsheet", "").lower() in ("1", "true")
         response = StreamingHttpResponse(
-            lead_import_errors_csv(lead_import), content_type="text/csv; charset=utf-8"
+            lead_import_errors_csv(lead_import, spreadsheet=spreadsheet),
+            content_type="text/csv; charset=utf-8",
         )
-        response["Content-Disposition"] = (
-            f'attachment; filename="import-{lead_import.pk}-errors.csv"'
-        )
+        name = f"import-{lead_import.pk}-errors{'-spreadsheet' if spreadsheet else ''}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

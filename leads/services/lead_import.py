@@ -500,14 +500,30 @@ class _Progress:
 # --- the report, the sweeper ------------------------------------------------------------------
 
 
-def lead_import_errors_csv(lead_import: LeadImport) -> Iterator[str]:
+def lead_import_errors_csv(lead_import: LeadImport, *, spreadsheet: bool = False) -> Iterator[str]:
     """The error report: ``line, code, reason``, then the rejected row's cells as sent under the
-    file's own header; a header line, then one piece per chunk that rejected rows."""
+    file's own header; a header line, then one piece per chunk that rejected rows.
+
+    As sent, it can be corrected and imported again; but a cell that begins with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return is a formula to a spreadsheet (a vendor's file may
+    hold ``=HYPERLINK(…)``). With ``spreadsheet``, every such cell gets a leading ``'``, which
+    a spreadsheet shows as text (OWASP's advice for CSV injection)."""
     header = io.StringIO()
     csv.writer(header).writerow(["line", "code", "reason", *lead_import.header])
-    yield header.getvalue()
     pieces = LeadImportReport.objects.filter(lead_import=lead_import).order_by("first_line")
-    yield from pieces.values_list("text", flat=True).iterator(chunk_size=1)
+    texts = itertools.chain([header.getvalue()], pieces.values_list("text", flat=True).iterator(1))
+    yield from (_spreadsheet_safe(text) for text in texts) if spreadsheet else texts
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(text: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in csv.reader(io.StringIO(text, newline="")):
+        writer.writerow(f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell for cell in row)
+    return out.getvalue()
 
 
 def lead_imports_recover(queue: Callable[[int], None] | None = None) -> list[int]:

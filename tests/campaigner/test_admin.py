@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def operator(client: Client, demo_spec: dict[str, Any]) -> Client:
-    provision_apply(demo_spec)
+    provision_apply(demo_spec, demo=True)
     LeadPhoneFactory()
     client.force_login(get_user_model().objects.get(username="admin"))
     return client

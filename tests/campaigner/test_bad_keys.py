@@ -12,6 +12,7 @@ from django.test import Client
 from campaigner.models import KeyFailure
 from tests.campaignapi import BASE, GLOBAL_KEY, make_api
 from tests.concurrency import in_threads
+from tests.factories import ApiTokenFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,3 +74,26 @@ def test_racing_wrong_keys_are_each_counted_once(limited: None, settings: Any) -
     failure.refresh_from_db()
     assert failure.failures == 27 and failure.locked_until is not None
     assert read(Client(), GLOBAL_KEY, "203.0.113.9") == -1
+
+
+def test_an_address_sending_wrong_bearer_tokens_is_locked_out(
+    client: Client, limited: None
+) -> None:
+    """The management API's tokens count with the keys: past the limit the address gets 401
+    for every token, the right one included; other addresses are not affected."""
+    ApiTokenFactory(plain="the-right-token-of-a-superuser-0000", user__is_superuser=True)
+    attacker, customer = "203.0.113.9", "198.51.100.20"
+
+    def templates(token: str, address: str) -> int:
+        return client.get(
+            "/api/v1/templates/", HTTP_AUTHORIZATION=f"Bearer {token}", REMOTE_ADDR=address
+        ).status_code
+
+    assert templates("the-right-token-of-a-superuser-0000", attacker) == 200
+    for n in range(5):
+        assert templates(f"guess-{n}", attacker) == 401
+    assert templates("the-right-token-of-a-superuser-0000", attacker) == 401
+    assert KeyFailure.objects.get(address=attacker).failures == 5
+    assert read(client, GLOBAL_KEY, attacker) == -1  # one lock-out for keys and tokens
+    assert templates("the-right-token-of-a-superuser-0000", customer) == 200
+    assert not KeyFailure.objects.filter(address=customer).exists()

@@ -118,18 +118,18 @@ def test_the_cache_page_is_read_only(two_teams: Any) -> None:
 
 
 def test_roles_are_given_in_provisioning(demo_spec: dict[str, Any]) -> None:
-    provision_apply(demo_spec)
+    provision_apply(demo_spec, demo=True)
     ops = get_user_model().objects.get(username="ops")
     assert set(ops.groups.values_list("name", flat=True)) == {"Sales", OPERATOR}
-    assert provision_apply(demo_spec).changed == 0  # a second run changes nothing
+    assert provision_apply(demo_spec, demo=True).changed == 0  # a second run changes nothing
     bad = copy.deepcopy(demo_spec)
     bad["users"][0]["groups"] = ["Boss"]
     with pytest.raises(ProvisionError, match="'groups' are roles"):
-        provision_apply(bad)
+        provision_apply(bad, demo=True)
     team = copy.deepcopy(demo_spec)
     team["teams"].append({"name": OPERATOR})
     with pytest.raises(ProvisionError, match="is a role"):
-        provision_apply(team)
+        provision_apply(team, demo=True)
 
 
 def test_a_retry_continues_the_attempt_numbering(settings: Any, monkeypatch: Any) -> None:

@@ -278,7 +278,7 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
 
     call_command("collectstatic", interactive=False, verbosity=0)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    provision_apply(demo_spec)  # ops: an Operator of team Sales
+    provision_apply(demo_spec, demo=True)  # ops: an Operator of team Sales
     allocation = Allocation.objects.select_related("campaign").get(name="Web leads")
     ids = {"fTemplateId": allocation.campaign.template_id, "fCampaignId": allocation.campaign_id,
            "fAllocationId": allocation.pk, "apiKey": demo_spec["api_keys"][0]["key"]}  # fmt: skip

@@ -22,24 +22,25 @@ from campaigner.models import (
 )
 from leads.models import DncEntry
 from leads.provisioning import ProvisionError, provision_apply
+from tests.conftest import DEMO_FILE
 from tests.snapshot import database_rows
 
 pytestmark = pytest.mark.django_db
 
 
 def test_second_run_changes_no_row(demo_spec: dict[str, Any]) -> None:
-    first = provision_apply(demo_spec)
+    first = provision_apply(demo_spec, demo=True)
     assert first.changed > 0
     before = database_rows()
 
-    second = provision_apply(copy.deepcopy(demo_spec))
+    second = provision_apply(copy.deepcopy(demo_spec), demo=True)
 
     assert second.changed == 0
     assert database_rows() == before
 
 
 def test_creates_what_the_file_describes(demo_spec: dict[str, Any]) -> None:
-    provision_apply(demo_spec)
+    provision_apply(demo_spec, demo=True)
 
     template = CampaignTemplate.objects.get(name="Solar")
     assert template.contact_hours is not None
@@ -77,7 +78,7 @@ def test_creates_what_the_file_describes(demo_spec: dict[str, Any]) -> None:
 
 
 def test_keys_tokens_and_passwords_are_stored_hashed(demo_spec: dict[str, Any]) -> None:
-    provision_apply(demo_spec)
+    provision_apply(demo_spec, demo=True)
 
     demo = ApiKey.objects.get(name="demo")
     assert demo.key_hash == hash_secret("f863246a-973e-11e6-8784-08002718f5b5")
@@ -95,7 +96,7 @@ def test_keys_tokens_and_passwords_are_stored_hashed(demo_spec: dict[str, Any]) 
 
 
 def test_a_changed_file_is_applied_then_stable(demo_spec: dict[str, Any]) -> None:
-    provision_apply(demo_spec)
+    provision_apply(demo_spec, demo=True)
     template = demo_spec["templates"][0]
     template["fields"] = [f for f in template["fields"] if f["name"] != "City"]
     template["dispositions"] = [
@@ -105,7 +106,7 @@ def test_a_changed_file_is_applied_then_stable(demo_spec: dict[str, Any]) -> Non
     demo_spec["contact_hours"][0]["windows"][0]["end"] = "24:00"
     demo_spec["api_keys"][0]["revoked"] = True
 
-    report = provision_apply(demo_spec)
+    report = provision_apply(demo_spec, demo=True)
 
     assert report.changed > 0
     solar = CampaignTemplate.objects.get(name="Solar")
@@ -118,7 +119,7 @@ def test_a_changed_file_is_applied_then_stable(demo_spec: dict[str, Any]) -> Non
         == 5
     )
     assert ApiKey.objects.get(name="demo").revoked is True
-    assert provision_apply(demo_spec).changed == 0
+    assert provision_apply(demo_spec, demo=True).changed == 0
 
 
 def _break(spec: dict[str, Any], path: list[Any], value: Any) -> None:
@@ -188,7 +189,7 @@ def _break(spec: dict[str, Any], path: list[Any], value: Any) -> None:
 def test_an_invalid_file_changes_nothing_and_names_the_entry(
     demo_spec: dict[str, Any], path: list[Any], value: Any, message: str
 ) -> None:
-    provision_apply(copy.deepcopy(demo_spec))
+    provision_apply(copy.deepcopy(demo_spec), demo=True)
     # Earlier entries of the broken file differ from the database, so a half-applied run
     # would show up in the snapshot.
     demo_spec["contact_hours"][0]["closed_dates"].append("2027-04-25")
@@ -197,14 +198,14 @@ def test_an_invalid_file_changes_nothing_and_names_the_entry(
     before = database_rows()
 
     with pytest.raises(ProvisionError) as raised:
-        provision_apply(demo_spec)
+        provision_apply(demo_spec, demo=True)
 
     assert message in str(raised.value)
     assert database_rows() == before
 
 
 def test_a_campaign_cannot_move_to_another_template(demo_spec: dict[str, Any]) -> None:
-    provision_apply(demo_spec)
+    provision_apply(demo_spec, demo=True)
     other = copy.deepcopy(demo_spec["templates"][0])
     other["name"] = "Solar 2"
     before = database_rows()
@@ -218,6 +219,7 @@ def test_command_reports_and_refuses(
     tmp_path: Path, demo_spec: dict[str, Any], capsys: Any
 ) -> None:
     good = tmp_path / "good.json"
+    demo_spec["users"][0]["api_token"] = "a-token-of-thirty-two-characters"
     good.write_text(json.dumps(demo_spec))
     call_command("provision", str(good))
     call_command("provision", str(good))
@@ -234,3 +236,18 @@ def test_command_reports_and_refuses(
     bad.write_text(json.dumps(demo_spec))
     with pytest.raises(CommandError, match=r"nothing was changed\. teams\[0\]: 'name' must be"):
         call_command("provision", str(bad))
+
+
+def test_a_short_token_is_refused_outside_the_demo_file(
+    tmp_path: Path, demo_spec: dict[str, Any]
+) -> None:
+    """A management API token opens everything its user may do: 32 characters at least. Only
+    the demo file ``make run`` applies keeps its documented 26-character token."""
+    copied = tmp_path / "provision.json"
+    copied.write_text(json.dumps(demo_spec))  # the demo's content, elsewhere
+    message = r"users\[0\] \"admin\": 'api_token' must be at least 32 characters"
+    with pytest.raises(CommandError, match=message):
+        call_command("provision", str(copied))
+    assert not ApiToken.objects.exists()
+    call_command("provision", str(DEMO_FILE))
+    assert ApiToken.objects.get().token_hash == hash_secret("demo-admin-token-change-me")

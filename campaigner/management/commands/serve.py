@@ -30,7 +30,6 @@ from campaigner import embedded, embedded_broker
 from campaigner.models import Allocation
 from campaigner.startup import broker_started_here, prepare
 
-DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "provision.json"
 STOP_GRACE_S = 15
 
 
@@ -41,7 +40,10 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default="127.0.0.1:8000", help="gunicorn bind address")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
         parser.add_argument(
-            "--provision", type=Path, default=DEMO_FILE, help="provisioning file to apply first"
+            "--provision",
+            type=Path,
+            default=settings.DEMO_PROVISION_FILE,
+            help="provisioning file to apply first",
         )
 
     def handle(self, *args: Any, bind: str, workers: int, provision: Path, **options: Any) -> None:

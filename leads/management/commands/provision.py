@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leads.provisioning import ProvisionError, provision_apply
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         except json.JSONDecodeError as exc:
             raise CommandError(f"{file} is not valid JSON: {exc}") from exc
         try:
-            report = provision_apply(spec)
+            report = provision_apply(spec, demo=file.resolve() == settings.DEMO_PROVISION_FILE)
         except ProvisionError as exc:
             raise CommandError(f"{file}: nothing was changed. {exc}") from exc
         self.stdout.write(report.summary())

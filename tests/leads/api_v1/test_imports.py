@@ -63,8 +63,8 @@ def status(admin_api: Api, import_id: int) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def report(admin_api: Api, import_id: int) -> list[list[str]]:
-    answer = admin_api.get(f"imports/{import_id}/errors.csv")
+def report(admin_api: Api, import_id: int, query: str = "") -> list[list[str]]:
+    answer = admin_api.get(f"imports/{import_id}/errors.csv{query}")
     assert answer.status_code == 200 and answer["Content-Type"].startswith("text/csv")
     text = b"".join(answer.streaming_content).decode()
     return list(csv.reader(io.StringIO(text, newline="")))
@@ -135,6 +135,30 @@ def test_an_import_checks_each_row_as_insert_leads_fast_and_reports_the_rest(
         "0400000005",
     ]
     assert not LeadImportFile.objects.exists()  # the file is dropped once imported
+
+
+def test_the_report_for_a_spreadsheet_shows_formulas_as_text(
+    admin_api: Api, api: CampaignApi
+) -> None:
+    """The report as sent can be imported again, cells as they were; the spreadsheet download
+    neutralises every cell a spreadsheet would run (CSV injection), the header's too."""
+    content = (
+        "Name,FirstPhone,=cmd|' /C calc'!A0\n"
+        '"=HYPERLINK(""http://x.example"",""hi"")",0400000001,@SUM(1)\n'
+        "+1,,-2\n"
+        "\tTab,0400000001,ok\n"
+    )
+    import_id = started(admin_api, api, content)
+    assert lead_import_run(import_id) == "done"
+    as_sent = report(admin_api, import_id)
+    assert as_sent[0][3:] == ["Name", "FirstPhone", "=cmd|' /C calc'!A0"]
+    assert [r[3:] for r in as_sent[1:]] == [["+1", "", "-2"], ["\tTab", "0400000001", "ok"]]
+    safe = report(admin_api, import_id, "?spreadsheet=1")
+    assert safe[0][3:] == ["Name", "FirstPhone", "'=cmd|' /C calc'!A0"]
+    assert [r[3:] for r in safe[1:]] == [["'+1", "", "'-2"], ["'\tTab", "0400000001", "ok"]]
+    assert [r[:3] for r in safe] == [r[:3] for r in as_sent]  # line, code, reason unchanged
+    answer = admin_api.get(f"imports/{import_id}/errors.csv?spreadsheet=1")
+    assert answer["Content-Disposition"].endswith(f'import-{import_id}-errors-spreadsheet.csv"')
 
 
 BAD_FILES = [
