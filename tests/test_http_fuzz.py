@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.campaignapi import BASE, GLOBAL_KEY, SAMPLE_FIELDS, make_api
 from tests.factories import ApiTokenFactory, DispositionFactory
-from tests.live import gunicorn
+from tests.live import gunicorn, raw_exchange
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -171,3 +171,64 @@ def test_dialer_calls_never_fail(server: tuple[int, Any]) -> None:
 
     api.post("insertLeadFast", {"FirstPhone": "0383218199", "njExternalLeadId": "f"})
     one()
+
+
+# Keys of the management API's bodies and of their nested items, with some that are not.
+CONFIG_KEYS = ["name", "timezone", "windows", "closedDates", "dispositions", "fields", "teams",
+               "contactHours", "dispositionSet", "template", "campaign", "active", "team",
+               "user", "revoked", "phone", "expires", "note", "phones", "days", "start", "end",
+               "id", "enabled", "priority", "final", "callbackRequired", "actions", "kind",
+               "displayType", "\udfff", "\x00", "x"]  # fmt: skip
+config_keys = st.sampled_from(CONFIG_KEYS) | st.text(max_size=4)
+nested = st.recursive(scalars | st.sampled_from(["mon", "09:00", "24:00", "webhook"]),
+                      lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(config_keys, inner, max_size=4), max_leaves=12)  # fmt: skip
+config_bodies = st.dictionaries(config_keys, nested, max_size=5)
+
+
+def chunked(body: bytes, broken: bool) -> bytes:
+    """``body`` as one chunk, or framing no server can read (a chunk size that is no number)."""
+    if broken:
+        return b"zz\r\n" + body[:8] + b"\r\n0\r\n\r\n"
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+
+def test_management_writes_never_fail(server: tuple[int, Any]) -> None:
+    """Nested items missing keys in a PATCH, over 1,000 parameters, keys holding unpaired
+    surrogates or NUL, chunked bodies with broken framing: never a 5xx, always JSON."""
+    port, api = server
+    template = api.template
+    paths = [f"contact-hours/{template.contact_hours_id}", f"templates/{template.pk}",
+             f"disposition-sets/{template.disposition_set_id}", "contact-hours/",
+             "disposition-sets/", "templates/", f"campaigns/{api.campaign.pk}", "api-keys/",
+             "dnc/", "dnc/check", f"allocations/{api.allocation.pk}"]  # fmt: skip
+    seen: dict[int, int] = {}
+
+    @settings(
+        max_examples=600,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(path=st.sampled_from(paths), verb=st.sampled_from(["POST", "PATCH"]),
+           body=config_bodies, many=st.booleans(),
+           framing=st.sampled_from(["length", "chunked", "broken"]))  # fmt: skip
+    def one(path: str, verb: str, body: dict[str, Any], many: bool, framing: str) -> None:
+        query = "?" + "&".join(f"p{i}=1" for i in range(1001)) if many else ""
+        data = json.dumps(body).encode()  # ASCII: surrogates and NUL travel as escapes
+        head = (f"{verb} /api/v1/{path}{query} HTTP/1.1\r\nHost: localhost\r\n"
+                f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+                "Connection: close\r\n")  # fmt: skip
+        if framing == "length":
+            request = f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data
+        else:
+            framed = chunked(data, framing == "broken")
+            request = f"{head}Transfer-Encoding: chunked\r\n\r\n".encode() + framed
+        status, headers, raw = raw_exchange(port, request)
+        assert status < 500, (path, status, raw[:300])
+        assert headers.get("content-type") == "application/json", (path, status, raw[:300])
+        json.loads(raw)
+        seen[status] = seen.get(status, 0) + 1
+
+    one()
+    assert {200, 400}.issubset(seen), seen  # some writes went through, most were refused
