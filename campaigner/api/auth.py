@@ -13,7 +13,7 @@ import ipaddress
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -73,13 +73,20 @@ def wrong_secret_count(address: str | None) -> None:
     address out for ``_LOCK_S``, during which every secret it sends is refused unchecked."""
     if address is None:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.KEY_FAILED,
-            {"address": address, "window": settings.CAMPAIGNAPI_BAD_KEY_WINDOW_S,
-             "limit": settings.CAMPAIGNAPI_BAD_KEY_LIMIT,
-             "lock": settings.CAMPAIGNAPI_BAD_KEY_LOCK_S},
-        )  # fmt: skip
+    # A request's transaction (a management API write runs in one) is rolled back on its 401:
+    # the count must outlive it, so inside one it is written on a connection of its own.
+    own = connections.create_connection(DEFAULT_DB_ALIAS) if connection.in_atomic_block else None
+    try:
+        with (own or connection).cursor() as cursor:
+            cursor.execute(
+                sql.KEY_FAILED,
+                {"address": address, "window": settings.CAMPAIGNAPI_BAD_KEY_WINDOW_S,
+                 "limit": settings.CAMPAIGNAPI_BAD_KEY_LIMIT,
+                 "lock": settings.CAMPAIGNAPI_BAD_KEY_LOCK_S},
+            )  # fmt: skip
+    finally:
+        if own is not None:
+            own.close()
 
 
 def locked_out(address: str | None) -> bool:
