@@ -128,6 +128,23 @@ def test_another_teams_disposition_set_is_out_of_reach(world: dict[str, Any]) ->
     assert list(body["errors"]) == ["dispositionSet"]
 
 
+def test_an_operator_reads_their_teams_sets_without_secrets_and_no_others(
+    world: dict[str, Any],
+) -> None:
+    operator = member(OPERATOR, "Sales")
+    ours = world["Sales"]["template"].disposition_set
+    theirs = world["Backoffice"]["template"].disposition_set
+    answer = operator.call("get", f"disposition-sets/{ours.pk}")
+    assert answer.status_code == 200
+    assert answer.json()["dispositions"][0]["actions"] == [
+        {"kind": "webhook", "url": "https://sales.example/hook"}  # no secret
+    ]
+    assert operator.call("get", f"disposition-sets/{theirs.pk}").status_code == 404
+    listed = operator.call("get", "disposition-sets/").json()["results"]
+    assert [s["id"] for s in listed] == [ours.pk]
+    refused(operator, "patch", f"disposition-sets/{ours.pk}", {"name": "x"}, 403)  # no permission
+
+
 def test_a_copy_lead_action_cannot_aim_at_another_teams_campaign(world: dict[str, Any]) -> None:
     sales = member(SUPERVISOR, "Sales")
     target = world["Backoffice"]["allocation"]
