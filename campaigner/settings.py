@@ -159,6 +159,13 @@ CAMPAIGNAPI_MIN_CALL_MS = env.int("CAMPAIGNAPI_MIN_CALL_MS", default=100)
 CAMPAIGNAPI_QUEUE_TIMEOUT_S = env.float("CAMPAIGNAPI_QUEUE_TIMEOUT_S", default=60)
 CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S = env.float("CAMPAIGNAPI_BULK_QUEUE_TIMEOUT_S", default=600)
 CAMPAIGNAPI_MAX_BODY_MB = env.int("CAMPAIGNAPI_MAX_BODY_MB", default=64)
+# The lead write calls run on threads of their own in each server process (README "Serving"):
+# this many per process (one more than the calls that may run at once, so a process always has
+# a call ready at the gate), and at most this many more wait for one, in memory (109 past it).
+CAMPAIGNAPI_WRITE_THREADS = env.int(
+    "CAMPAIGNAPI_WRITE_THREADS", default=CAMPAIGNAPI_CONCURRENCY + 1
+)
+CAMPAIGNAPI_WRITE_QUEUE = env.int("CAMPAIGNAPI_WRITE_QUEUE", default=500)
 # Wrong API keys from one client address: this many within the window locks it out for LOCK_S.
 CAMPAIGNAPI_BAD_KEY_LIMIT = env.int("CAMPAIGNAPI_BAD_KEY_LIMIT", default=20)
 CAMPAIGNAPI_BAD_KEY_WINDOW_S = env.int("CAMPAIGNAPI_BAD_KEY_WINDOW_S", default=60)
@@ -282,6 +289,21 @@ DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_MB", default=64) * 1024 * 1024
 # an import's transactions writes (its progress is committed with them).
 LEAD_IMPORT_MAX_BYTES = env.int("LEAD_IMPORT_MAX_MB", default=1024) * 1024 * 1024
 LEAD_IMPORT_CHUNK_ROWS = env.int("LEAD_IMPORT_CHUNK_ROWS", default=50_000)
+
+# --- Reading requests (campaigner.gunicorn_worker) ---------------------------------------
+# A request head must arrive within HEAD_TIMEOUT_S of its first byte; a body, once GRACE_S
+# have passed, at BODY_MIN_RATE bytes/s on average. Slower clients are closed (408). Bodies
+# wait for a thread in memory up to SPOOL_BYTES, on disk past it; a body over the largest any
+# view accepts is not read. An answer's writes give up after SEND_TIMEOUT_S.
+SERVER_HEAD_TIMEOUT_S = env.float("SERVER_HEAD_TIMEOUT_S", default=5)
+SERVER_BODY_GRACE_S = env.float("SERVER_BODY_GRACE_S", default=10)
+SERVER_BODY_MIN_RATE = env.int("SERVER_BODY_MIN_RATE", default=16 * 1024)
+SERVER_SEND_TIMEOUT_S = env.float("SERVER_SEND_TIMEOUT_S", default=60)
+SERVER_SPOOL_BYTES = 256 * 1024
+SERVER_MAX_BODY_BYTES = (
+    max(CAMPAIGNAPI_MAX_BODY_MB * 1024 * 1024, DNC_UPLOAD_MAX_BYTES, LEAD_IMPORT_MAX_BYTES)
+    + 1024 * 1024
+)  # a multipart upload's own framing
 
 EMAIL_BACKEND = env.str(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"

@@ -111,6 +111,8 @@ def _summary_response(leads: list[dict[str, Any]], outcomes: list[LeadOutcome]) 
 class InsertLeadFastApi(CampaignApiView):
     """``insertLeadFast``: one lead, its own code (200 or 400)."""
 
+    rate_limited = True
+
     def post(self, request: Request) -> Response:
         target = _call_target(request)
         lead = _one_lead(json_body(request._request))
@@ -122,6 +124,7 @@ class InsertLeadFastApi(CampaignApiView):
 
 
 class _SummaryInsertApi(CampaignApiView):
+    rate_limited = True
     single: ClassVar[bool]
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -171,6 +174,8 @@ class InsertLeadApi(_SummaryInsertApi):
 
 class _UpdateApi(CampaignApiView):
     """An update (§4.6): one lead, its own code; success carries ``leadId`` and ``version``."""
+
+    rate_limited = True
 
     url_id_first: ClassVar[bool]
 

@@ -47,6 +47,7 @@ class CampaignApiView(APIView):
     renderer_classes = (OrjsonRenderer,)
     schema = CampaignApiSchema()
     contract_envelope = True  # errors answered as the envelope (campaigner.api.errors)
+    rate_limited = False  # the lead write calls: served by the write threads (ratelimit.py)
     # Any other HTTP method (OPTIONS, PUT, …) is a 405 in the envelope, not DRF's metadata.
     http_method_names = ["get", "post"]
 
