@@ -69,6 +69,7 @@ READ_SIZE = 256 * 1024
 READ_PER_EVENT = 4 * 1024 * 1024  # then the loop serves other connections before more
 LINGER_S = 2.0  # a closing connection's drain (RFC 9112 §9.6)
 LINGER_BYTES = 64 * 1024
+SCAN_S = 0.25
 
 
 def _answer(status: str, body: dict[str, Any], *headers: str) -> bytes:
@@ -160,6 +161,7 @@ class CampaignerWorker(ThreadWorker):
         self.send_timeout = settings.SERVER_SEND_TIMEOUT_S
         self.receiving: set[Conn] = set()
         self.lingering: set[Conn] = set()
+        self.scanned = 0.0
         try:
             super().run()
         finally:
@@ -217,9 +219,12 @@ class CampaignerWorker(ThreadWorker):
         self.poller.unregister(conn.sock)
 
     def murder_pending(self) -> None:
-        """Each turn of the loop: close the connections that are idle or too slow."""
-        super().murder_pending()
+        """Each turn of the loop (at most every ``SCAN_S``): close the connections that are
+        idle or too slow, and those done lingering."""
         now = time.monotonic()
+        if now - self.scanned < SCAN_S:
+            return
+        self.scanned = now
         idle_limit = self.cfg.keepalive if self.alive else min(self.cfg.keepalive, 2.0)
         for conn in list(self.receiving):
             incoming = conn.incoming
@@ -258,10 +263,14 @@ class CampaignerWorker(ThreadWorker):
                     conn.next_request()
                     self._receive(conn)
                 return
-            self.writes += 1
             pool = self.write_pool
         conn.for_thread()
-        future = pool.submit(self.handle, conn)
+        try:
+            future = pool.submit(self.handle, conn)
+        except RuntimeError:  # the pool is shut down: this worker is stopping
+            self._close(conn)
+            return
+        self.writes += conn.write_call
         future.add_done_callback(
             lambda done: self.method_queue.defer(self.finish_request, conn, done)
         )

@@ -33,14 +33,37 @@ def main() -> None:
         "--dialer-campaigns", type=int, default=10, help="campaigns of the dialer benchmark"
     )
     parser.add_argument(
+        "--mixed-seconds", type=float, default=60, help="how long the mixed load runs"
+    )
+    parser.add_argument(
         "--only",
-        choices=["inserts", "ratelimit", "updates", "dialer", "management", "imports", "dashboard"],
+        choices=[
+            "inserts",
+            "ratelimit",
+            "updates",
+            "dialer",
+            "management",
+            "imports",
+            "dashboard",
+            "mixed",
+            "memory",
+        ],
         help="run one benchmark",
     )
     args = parser.parse_args()
     setup.configure()
     # Django must be configured first.
-    from tests.bench import dashboard, dialer, imports, inserts, management, ratelimit, updates
+    from tests.bench import (
+        dashboard,
+        dialer,
+        imports,
+        inserts,
+        management,
+        memory,
+        mixed,
+        ratelimit,
+        updates,
+    )
 
     def wanted(name: str) -> bool:
         return args.only in (None, name)
@@ -64,6 +87,10 @@ def main() -> None:
         imports.run(existing=args.existing)
     if wanted("dashboard"):
         dashboard.run(campaigns=args.dialer_campaigns, leads=args.existing)
+    if wanted("memory"):
+        memory.run(existing=args.existing)
+    if wanted("mixed"):
+        mixed.run(existing=args.existing, duration=args.mixed_seconds)
 
 
 if __name__ == "__main__":
