@@ -1,5 +1,8 @@
 from django.apps import AppConfig, apps
+from django.core.signals import request_finished
 from django.db.models.signals import post_migrate
+
+from campaigner.memory import collect_after_request
 
 
 class CampaignerConfig(AppConfig):
@@ -13,3 +16,4 @@ class CampaignerConfig(AppConfig):
         post_migrate.connect(
             roles_ensure, sender=apps.get_app_config("dialer"), dispatch_uid="roles_ensure"
         )
+        request_finished.connect(collect_after_request, dispatch_uid="collect_after_request")

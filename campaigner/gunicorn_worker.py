@@ -60,6 +60,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 from campaigner.arrival import arrived_at
 from campaigner.contract import Code, envelope
 from campaigner.http_framing import Incoming, Limits
+from campaigner.memory import few_malloc_arenas
 
 REQUEST_LINE_LIMIT = 64 * 1024
 message.MAX_REQUEST_LINE = max(message.MAX_REQUEST_LINE, REQUEST_LINE_LIMIT)
@@ -129,6 +130,7 @@ class Conn(TConn):
 class CampaignerWorker(ThreadWorker):
     def init_process(self) -> None:
         util.write_error = write_json_error  # in this worker process only
+        few_malloc_arenas()  # before any thread starts (campaigner.memory)
         super().init_process()
 
     # -- set-up (the application, hence Django's settings, is loaded by now) ----------------

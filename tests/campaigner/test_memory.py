@@ -6,6 +6,9 @@ from __future__ import annotations
 import gc
 import threading
 
+import pytest
+from django.core.signals import request_finished
+
 from campaigner.memory import cyclic_gc_paused
 
 
@@ -37,3 +40,24 @@ def test_a_collector_that_was_off_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_request_that_paused_the_collector_ends_with_a_full_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its garbage sits in the oldest generation by then (campaigner.memory); other requests
+    cost no collection."""
+    request_finished.send(sender=None)  # whatever an earlier test on this thread left
+    generations: list[int] = []
+    real_collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda generation=2: generations.append(generation) or 0)
+    request_finished.send(sender=None)
+    assert generations == []
+    with cyclic_gc_paused():
+        pass
+    assert generations == [1]
+    request_finished.send(sender=None)
+    assert generations == [1, 2]
+    request_finished.send(sender=None)
+    assert generations == [1, 2]
+    monkeypatch.setattr(gc, "collect", real_collect)
