@@ -170,7 +170,8 @@ class CampaignerWorker(ThreadWorker):
             self.write_pool.shutdown(wait=False, cancel_futures=True)
 
     def handle_quit(self, sig: Any, frame: Any) -> None:
-        self.write_pool.shutdown(wait=False, cancel_futures=True)
+        if hasattr(self, "write_pool"):  # not while booting
+            self.write_pool.shutdown(wait=False, cancel_futures=True)
         super().handle_quit(sig, frame)
 
     # -- the event loop: receiving ------------------------------------------------------------
