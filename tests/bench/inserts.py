@@ -28,7 +28,14 @@ from campaigner.api.base import OrjsonRenderer, json_body
 from campaigner.contract import CampaignApiError, Code
 from campaigner.memory import cyclic_gc_paused
 from campaigner.models import Allocation, ApiKey, Campaign, CampaignTemplate, TemplateField
-from leads.models import DncEntry, Lead, LeadPhone
+from leads.models import (
+    ActionDelivery,
+    DeliveryAttempt,
+    DispositionRecord,
+    DncEntry,
+    Lead,
+    LeadPhone,
+)
 from leads.services import lead_insert
 from tests.bench.bare import bare_insert
 from tests.bench.server import gunicorn, peak_rss_mb, post
@@ -80,6 +87,8 @@ def seed(existing: int, dnc: int | None = None) -> Allocation:
     with connection.cursor() as cursor:
         # A half-seeded campaign (an interrupted run) is cleared in SQL: the ORM's cascade
         # would collect a million ids into one query, over PostgreSQL's parameter limit.
+        leads = f"SELECT id FROM {Lead._meta.db_table} WHERE campaign_id = %s"
+        delete_history(cursor, leads, [campaign.pk])
         for model in (LeadPhone, Lead):
             cursor.execute(
                 f"DELETE FROM {model._meta.db_table} WHERE campaign_id = %s", [campaign.pk]
@@ -182,10 +191,23 @@ def real_path(allocation: Allocation, body: bytes) -> tuple[float, list[int], li
     return elapsed, codes, ids, peak_mb
 
 
+def delete_history(cursor: Any, leads: str, params: list[Any]) -> None:
+    """Delete what refers to the leads the query ``leads`` selects: their webhook and email
+    deliveries (and attempts) and their disposition records."""
+    deliveries = f"SELECT id FROM {ActionDelivery._meta.db_table} WHERE lead_id IN ({leads})"
+    cursor.execute(
+        f"DELETE FROM {DeliveryAttempt._meta.db_table} WHERE delivery_id IN ({deliveries})",
+        params,
+    )
+    for model in (ActionDelivery, DispositionRecord):
+        cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE lead_id IN ({leads})", params)
+
+
 def delete_leads(ids: list[int]) -> None:
     """Remove the leads a run inserted, and settle the database, so every run starts from the
     same state."""
     with connection.cursor() as cursor:
+        delete_history(cursor, "SELECT unnest(%s::bigint[])", [ids])
         cursor.execute(
             f"DELETE FROM {LeadPhone._meta.db_table} WHERE lead_id = ANY(%s)",
             [ids],

@@ -46,7 +46,7 @@ from campaigner.models import (
     DispositionSet,
 )
 from dialer.services import dialer_cache_refresh
-from leads.models import ActionDelivery, Lead
+from leads.models import Lead
 from tests.bench import dialer, imports, inserts, management
 from tests.bench.server import REPO, gunicorn
 from tests.webhooks import Hook
@@ -122,9 +122,8 @@ def prepare(existing: int) -> dict[str, Any]:
     import_allocation, _ = Allocation.objects.get_or_create(
         campaign=imported, name="main", defaults={"started": True}
     )
-    earlier = list(Lead.objects.filter(campaign=imported).values_list("pk", flat=True))
-    ActionDelivery.objects.filter(lead_id__in=earlier).delete()
-    inserts.delete_leads(earlier)  # an earlier run's import
+    earlier = Lead.objects.filter(campaign=imported).values_list("pk", flat=True)
+    inserts.delete_leads(list(earlier))  # an earlier run's import
     for template in (dial.template, allocation.campaign.template):
         dispositions, _ = DispositionSet.objects.get_or_create(name="Mixed bench")
         template.disposition_set = dispositions
@@ -226,9 +225,11 @@ def phase(
     counts: dict[str, int],
     seconds: float,
     upload_path: Path | None = None,
-) -> None:
+) -> float:
     """Every call type at once, ``counts[kind]`` clients each (default 1; 0 leaves it out),
-    plus the import's upload if given, for ``seconds``."""
+    plus the import's upload if given, for ``seconds``; the seconds until the last call
+    in flight was answered."""
+    started = time.monotonic()
     stop = threading.Event()
     threads = []
     if upload_path is not None:
@@ -240,6 +241,7 @@ def phase(
     stop.set()
     for thread in threads:
         thread.join()
+    return time.monotonic() - started
 
 
 def upload(port: int, rec: Recorder, ctx: dict[str, Any], path: Path) -> None:
@@ -316,14 +318,14 @@ def run(existing: int, duration: float = 60, import_rows: int = 200_000) -> None
                 for thread in threads:
                     thread.join()
             flood = Recorder()
-            phase(port, flood, ctx, run_id, counts=FLOOD, seconds=FLOOD_S)
-            started = time.monotonic()
+            flooded = phase(port, flood, ctx, run_id, counts=FLOOD, seconds=FLOOD_S)
             counts = {"next-lead": AGENTS, "insertLeadFast": CRM_CLIENTS}
-            phase(port, mixed, ctx, run_id, counts=counts, seconds=duration, upload_path=csv_path)
-            elapsed = time.monotonic() - started
+            elapsed = phase(
+                port, mixed, ctx, run_id, counts=counts, seconds=duration, upload_path=csv_path
+            )
     print(f"  -- write flood alone: {FLOOD['insertLeadFast']} clients keeping insertLeadFast"
           f" in flight, {FLOOD_S} s (target: the others' p99 <= 2 x alone)")  # fmt: skip
-    report(alone, flood, FLOOD_S)
+    report(alone, flood, flooded)
     print(f"  -- the mix, {duration:.0f} s")
     report(alone, mixed, elapsed)
     campaign = ctx["allocation"].campaign
@@ -341,6 +343,6 @@ def run(existing: int, duration: float = 60, import_rows: int = 200_000) -> None
         ratio = statistics.quantiles(m, n=100)[98] / statistics.quantiles(a, n=100)[98]
         print(f"  next-lead p99 mixed / alone: {ratio:.1f}x (target <= {TARGET_DIALER_RATIO}x "
               f"{'met' if ratio <= TARGET_DIALER_RATIO else 'MISSED'})")  # fmt: skip
-    written = [*singles.values_list("pk", flat=True), *bulks.values_list("pk", flat=True)]
-    ActionDelivery.objects.filter(lead_id__in=written).delete()
-    inserts.delete_leads(written)
+    inserts.delete_leads(
+        [*singles.values_list("pk", flat=True), *bulks.values_list("pk", flat=True)]
+    )

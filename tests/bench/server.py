@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +35,11 @@ def gunicorn(workers: int = 1, threads: int = 1, **env: str) -> Iterator[tuple[i
     )  # fmt: skip
     try:
         wait_listening(port, server)
-        yield port, psutil.Process(server.pid).children()[0].pid
+        master = psutil.Process(server.pid)
+        deadline = time.monotonic() + 30
+        while not master.children() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the port is bound before the first worker is forked
+        yield port, master.children()[0].pid
     finally:
         server.terminate()
         server.wait(timeout=30)
