@@ -50,7 +50,12 @@ def test_a_request_that_paused_the_collector_ends_with_a_full_collection(
     request_finished.send(sender=None)  # whatever an earlier test on this thread left
     generations: list[int] = []
     real_collect = gc.collect
-    monkeypatch.setattr(gc, "collect", lambda generation=2: generations.append(generation) or 0)
+
+    def collect(generation: int = 2) -> int:
+        generations.append(generation)
+        return 0
+
+    monkeypatch.setattr(gc, "collect", collect)
     request_finished.send(sender=None)
     assert generations == []
     with cyclic_gc_paused():
