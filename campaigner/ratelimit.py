@@ -13,7 +13,8 @@ queue (``CAMPAIGNAPI_WRITE_QUEUE``, in memory, holding no thread and no database
 past that they are answered 109 at once. Measured with 40 clients keeping ``insertLeadFast``
 calls in flight (N = 1, 100 ms hold, 2 workers x 4 threads), when the calls waited on the
 request threads, next-lead, ``/health`` and the admin's login page took 5.4 s at p50; with the
-write pool they take what they take alone (README "Serving", ``make bench --only mixed``).
+write pool, under 200 such clients, next-lead's p99 was 15.8 ms and ``/health``'s 23 ms, no
+worse than alone (README "Serving", ``make bench --only mixed``).
 The other designs considered: an async wait (ASGI) would hold no thread but change the whole
 server for six views; separate processes behind one port would double the memory of a worker
 and still need a router. The pool is one class in the worker, and the wait itself is unchanged.
