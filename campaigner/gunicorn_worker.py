@@ -22,7 +22,7 @@ per process) and everything else (the dialer, the read calls, ``/api/v1/``, the 
 ``/health``, ``/metrics``) on gunicorn's ``--threads``: no waiting write ever holds a thread
 another request needs. Writes past the pool wait in this process's queue, in memory (at most
 ``CAMPAIGNAPI_WRITE_QUEUE`` of them); past that, a write is answered 109 at once by the loop
-(nothing was read into the database, nothing will run; ``Retry-After``). Which calls are writes
+(nothing was written, nothing will run; ``Retry-After``). Which calls are writes
 is decided by the URL resolver (``campaigner.ratelimit.limited_path``), so a path means the same
 view here and in Django.
 
@@ -235,8 +235,8 @@ class CampaignerWorker(ThreadWorker):
                 self._stop_receiving(conn)
                 self._send_small(conn, _TOO_SLOW)
                 self._close(conn)
-            elif not incoming.started() and now - conn.idle_since > max(
-                idle_limit if conn.initialized else self.head_timeout, 0
+            elif not incoming.started() and now - conn.idle_since > (
+                idle_limit if conn.initialized else self.head_timeout
             ):
                 self._stop_receiving(conn)
                 self._close(conn)

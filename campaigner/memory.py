@@ -64,8 +64,8 @@ def collect_after_request(**_kwargs: Any) -> None:
     if getattr(_thread, "large", False):
         _thread.large = False
         gc.collect()
-        if _malloc_trim is not None:
-            _malloc_trim(0)  # hand the freed pages back to the system (glibc keeps them)
+        if _libc is not None:
+            _libc.malloc_trim(0)  # hand the freed pages back to the system (glibc keeps them)
 
 
 def few_malloc_arenas() -> None:
@@ -86,4 +86,3 @@ def _load_libc() -> Any:
 
 
 _libc = _load_libc()  # glibc, or None (another C library: nothing to tune)
-_malloc_trim = _libc.malloc_trim if _libc is not None else None

@@ -83,9 +83,15 @@ def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]
     status, headers (names lower-cased) and body, read until the server closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(request)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        return read_answer(sock)
+
+
+def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Read an answer until the server closes: its status, headers (names lower-cased) and
+    body as sent."""
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:])

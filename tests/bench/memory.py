@@ -9,6 +9,7 @@ import json
 
 import psutil
 
+from tests.bench.imports import last_lead_id
 from tests.bench.inserts import KEY, delete_leads, seed
 from tests.bench.server import gunicorn, post
 
@@ -24,8 +25,7 @@ def run(existing: int, calls: int = CALLS) -> None:
         f"/servicemanager/rest/CampaignAPI/insertLeadsFast?fTemplateId={campaign.template_id}"
         f"&fCampaignId={campaign.pk}&fAllocationId={allocation.pk}&apiKey={KEY}"
     )
-    before = set(campaign.leads.values_list("pk", flat=True).order_by("-pk")[:1])
-    last = max(before) if before else 0
+    last = last_lead_id()
     rss: list[float] = []
     with gunicorn(workers=1, threads=4, CAMPAIGNAPI_MIN_CALL_MS="0") as (port, pid):
         worker = psutil.Process(pid)

@@ -89,9 +89,7 @@ class Recorder:
         code = answer.get("code") if isinstance(answer, dict) else None
         if code == 109:
             self.busy[kind] += 1
-        elif response.status >= 500 or (code not in (None, 0) and response.status != 204):
-            self.errors[kind].append(f"{response.status} {raw[:120]!r}")
-        elif response.status >= 400:
+        elif response.status >= 400 or code not in (None, 0):
             self.errors[kind].append(f"{response.status} {raw[:120]!r}")
         return response.status, answer
 

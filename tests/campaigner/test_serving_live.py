@@ -30,7 +30,7 @@ from campaigner.models import Campaign
 from leads.models import Lead
 from tests.campaignapi import BASE, make_api
 from tests.dialer.conftest import TOKEN, allocation, campaign, dialer, make_lead
-from tests.live import database_url, gunicorn
+from tests.live import database_url, gunicorn, read_answer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 __all__ = ["campaign", "dialer"]  # fixtures of the dialer tests, used here
@@ -291,16 +291,11 @@ def send_all_at_once(port: int, path: str, n: int) -> list[tuple[int, dict[str, 
         socks.append(sock)
     answers = []
     for sock in socks:
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-        sock.close()
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:])}
+        with sock:
+            status, headers, body = read_answer(sock)
         if headers.get("transfer-encoding") == "chunked":
             body = dechunk(body)
-        answers.append((int(lines[0].split()[1]), headers, json.loads(body)))
+        answers.append((status, headers, json.loads(body)))
     return answers
 
 
