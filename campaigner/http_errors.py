@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
 from campaigner.api.errors import RETRY_AFTER, database_unavailable
-from campaigner.api.views import CAMPAIGN_API
+from campaigner.api.servlet import CAMPAIGN_API
 from campaigner.contract import Code, envelope
 from campaigner.health import health_answer
 

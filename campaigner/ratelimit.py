@@ -70,6 +70,7 @@ from django.db.utils import OperationalError
 from django.urls import resolve
 from prometheus_client import Counter, Gauge, Histogram
 
+from campaigner.api.servlet import servlet_path
 from campaigner.arrival import request_arrival
 from campaigner.contract import CampaignApiError, Code, envelope
 from campaigner.locks import LockKey
@@ -98,9 +99,10 @@ TIMEOUTS = Counter("campaignapi_queue_timeouts_total", "Calls answered 109", ["k
 
 @functools.lru_cache(maxsize=4096)
 def limited_path(path: str) -> bool:
-    """Whether ``path`` is one of the rate-limited calls (its view says ``rate_limited``)."""
+    """Whether ``path`` is one of the rate-limited calls (its view says ``rate_limited``), read
+    as the CampaignAPI reads paths (``servlet_path``)."""
     try:
-        match = resolve(path)
+        match = resolve(servlet_path(path))
     except Exception:  # no such path (404), or one the resolver cannot read: not a write call
         return False
     return bool(getattr(getattr(match.func, "view_class", None), "rate_limited", False))

@@ -7,11 +7,11 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from campaigner.api import views as read_api
+from campaigner.api.servlet import CAMPAIGN_API
 from campaigner.api.tokens import ManagementApiView
 from campaigner.health import health_view
 from campaigner.metrics import metrics_view
 
-CAMPAIGN_API = read_api.CAMPAIGN_API
 _STAFF = {
     "authentication_classes": ManagementApiView.authentication_classes,
     "permission_classes": ManagementApiView.permission_classes,
@@ -21,6 +21,9 @@ urlpatterns = [
     path(CAMPAIGN_API + "getCampaignTemplateList", read_api.TemplateListApi.as_view()),
     path(CAMPAIGN_API + "getCampaignList", read_api.CampaignListApi.as_view()),
     path(CAMPAIGN_API + "getAllocationList", read_api.AllocationListApi.as_view()),
+    path(CAMPAIGN_API + "getDispositionList", read_api.DispositionListApi.as_view()),
+    path(CAMPAIGN_API + "getFieldList", read_api.FieldListApi.as_view()),
+    path(CAMPAIGN_API + "getFieldDefn", read_api.FieldDefnApi.as_view()),
     path(CAMPAIGN_API, include("leads.urls")),
     path(CAMPAIGN_API + "<path:method>", read_api.unknown_method_view),
     path("health", health_view, name="health"),

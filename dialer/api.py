@@ -24,6 +24,7 @@ from dialer.services import (
     lead_eligibility,
 )
 from leads.models import Lead
+from leads.services.calls import CallDetails
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -63,6 +64,25 @@ class OutcomeInputSerializer(serializers.Serializer):
     disposition = serializers.CharField(max_length=100)
     callbackDate = serializers.CharField(required=False, allow_blank=True, max_length=16)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    # The call's details, each optional: stored in the lead's call record.
+    dialedNumber = serializers.CharField(
+        required=False, allow_blank=True, max_length=32,
+        help_text="The number dialed (default: the one handed out)",
+    )  # fmt: skip
+    callStartedAt = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the call started (default: now)"
+    )
+    durationSeconds = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=7 * 86400,
+        help_text="The call's length in seconds",
+    )  # fmt: skip
+    uniqueCallId = serializers.CharField(
+        required=False, allow_blank=True, max_length=150, help_text="The PBX's id of the call"
+    )
+    agent = serializers.CharField(
+        required=False, allow_blank=True, max_length=150,
+        help_text="Who took the call (default: who checked the lead out)",
+    )  # fmt: skip
 
 
 class HandedLeadSerializer(serializers.Serializer):
@@ -140,8 +160,15 @@ class OutcomeApi(ManagementApiView):
     def post(self, request: Request, lead_id: int) -> Response:
         _lead_visible(request, lead_id)
         data = _valid(OutcomeInputSerializer, request)
+        call = CallDetails(
+            dialed_number=data.get("dialedNumber") or "",
+            started_at=data.get("callStartedAt"),
+            duration_s=data.get("durationSeconds"),
+            unique_call_id=data.get("uniqueCallId") or "",
+            agent=data.get("agent") or "",
+        )
         lead = dialer_outcome(
-            lead_id, data["disposition"], data.get("callbackDate"), data.get("notes") or ""
+            lead_id, data["disposition"], data.get("callbackDate"), data.get("notes") or "", call
         )
         return Response(
             {

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -43,6 +43,8 @@ from dialer.order import AllocationLeads, Candidate, balance
 from dialer.schedule import Schedule, schedule_load
 from leads import lead_input
 from leads.models import DispositionRecord, Lead
+from leads.selectors import phone_normaliser_load
+from leads.services.calls import CallDetails
 from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
 from leads.services.lead_version import LeadConflict, lead_write
 
@@ -255,11 +257,18 @@ def dialer_lead_next(campaign_id: int, agent: str = "") -> HandOut | None:
 
 
 def dialer_outcome(
-    lead_id: int, disposition_name: str, callback: Any = None, notes: str = ""
+    lead_id: int,
+    disposition_name: str,
+    callback: Any = None,
+    notes: str = "",
+    call: CallDetails | None = None,
 ) -> Lead:
     """Record a call's outcome on a checked-out lead: its disposition (and the actions), an
-    optional callback date (``yyyy/MM/dd HH:mm`` in the lead's Contact Hours zone), notes; the
-    check-out is released and the version bumped. Returns the lead as written.
+    optional callback date (``yyyy/MM/dd HH:mm`` in the lead's Contact Hours zone), notes, and
+    the call (``call``: the dialer's details, each optional), stored as the lead's next call
+    record; the check-out is released and the version bumped. Returns the lead as written.
+    A dialed number the phone rules read is stored (and put on the DNC list by a ``dnc``
+    action) normalised; else as given, and the action takes the handed-out number.
 
     Errors (``DialerError``, nothing written): ``NOT_FOUND`` unknown lead, ``NOT_CHECKED_OUT``,
     ``CONFLICT`` changed meanwhile, ``INVALID`` unknown disposition, bad callback date, or a
@@ -291,13 +300,20 @@ def dialer_outcome(
         elif disposition.callback_required and all(a.kind != "callback" for a in found.actions):
             raise DialerError(Refusal.INVALID, f"{disposition.name} needs a callbackDate",
                               "callbackDate")  # fmt: skip
+        call = call or CallDetails()
+        dialed = phone_normaliser_load()(call.dialed_number) if call.dialed_number else None
+        agent = call.agent or lead.checked_out_by
         context = DispositionContext(
             source=DispositionRecord.Source.DIALER,
-            agent=lead.checked_out_by,
+            agent=agent,
             notes=str(notes or ""),
-            dialed_number=lead.checked_out_number,
+            dialed_number=dialed or lead.checked_out_number,
             callback_given="callback_at" in values,
-        )
+            call=replace(
+                call, dialed_number=dialed or call.dialed_number or lead.checked_out_number,
+                agent=agent,
+            ),
+        )  # fmt: skip
         plan = disposition_plan(lead.pk, found, context, values)
         try:
             lead_write(lead.pk, lead.version, values, holder=lead.checked_out_by, now=now)

@@ -1,5 +1,5 @@
-"""CampaignAPI lead write calls (campaignapi.md §4): thin interfaces over ``lead_insert_batch``
-and ``lead_update``.
+"""The CampaignAPI calls that reach leads: the lead write calls (campaignapi.md §4), thin
+interfaces over ``lead_insert_batch`` and ``lead_update``, and the call record list (§3).
 
 Order of checks for a call (§4): API key → template, campaign, allocation ids → body size →
 body shape → the rate-limit queue (``run_limited``) → the leads. Single-lead calls answer
@@ -9,18 +9,38 @@ with the vendor's import summary.
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from typing import Any, ClassVar
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigner.api.auth import allocation_of_call
+from campaigner.api.auth import (
+    allocation_get,
+    allocation_of_call,
+    api_key_authenticate,
+    campaign_get,
+    parse_id,
+    template_get,
+)
 from campaigner.api.base import CampaignApiView, json_body
-from campaigner.api.campaignapi_schema import insert_schema, summary_insert_schema, update_schema
+from campaigner.api.campaignapi_schema import (
+    CampaignApiCallRecordListSerializer,
+    campaign_api_schema,
+    insert_schema,
+    summary_insert_schema,
+    update_schema,
+)
+from campaigner.api.views import call_param, list_envelope
 from campaigner.contract import CampaignApiError, Code, envelope
 from campaigner.memory import cyclic_gc_paused
+from campaigner.models import Campaign
 from campaigner.ratelimit import run_limited
 from leads import lead_input
+from leads.models import CallRecord
+from leads.services.calls import PayloadLead, noojee_payload
 from leads.services.lead_insert import (
     InsertBatchResult,
     InsertTarget,
@@ -216,3 +236,131 @@ class UpdateLeadApi(_UpdateApi):
     fallback."""
 
     url_id_first = True
+
+
+# --- getCallRecordList (§3) ----------------------------------------------------------------------
+
+RECORDS_PAGE = 500  # [ours] the default page; fLimit may ask for up to RECORDS_MAX_PAGE
+RECORDS_MAX_PAGE = 5000
+_RANGE_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+
+
+def _whole(request: Request, name: str, default: int, least: int, most: int) -> int:
+    raw = call_param(request, name)
+    if lead_input.is_blank(raw):
+        return default
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit() and len(text) < 12 and least <= int(text) <= most):
+        raise CampaignApiError(
+            Code.MALFORMED_REQUEST, f"{name} must be a whole number {least}-{most}"
+        )
+    return int(text)
+
+
+def _moment(request: Request, name: str, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
+    raw = call_param(request, name)
+    if lead_input.is_blank(raw):
+        return None
+    for pattern in _RANGE_FORMATS:
+        try:
+            return dt.datetime.strptime(str(raw).strip(), pattern).replace(tzinfo=zone)
+        except ValueError:
+            continue
+    raise CampaignApiError(
+        Code.MALFORMED_REQUEST, f"{name} must be yyyy/MM/dd HH:mm or yyyy/MM/dd HH:mm:ss"
+    )
+
+
+def _disposition_ids(raw: str | None) -> list[int] | None:
+    if lead_input.is_blank(raw):
+        return None
+    ids = [parse_id(part) for part in str(raw).split(",") if part.strip()]
+    if not all(ids):
+        raise CampaignApiError(
+            Code.MALFORMED_REQUEST, "fDispositions must be disposition ids separated by commas"
+        )
+    return [i for i in ids if i is not None]
+
+
+def _text(name: str, description: str, required: bool = False) -> OpenApiParameter:
+    return OpenApiParameter(name, str, required=required, description=description)
+
+
+_RECORD_CODES = (
+    Code.TEMPLATE_ID_REQUIRED,
+    Code.CAMPAIGN_ID_REQUIRED,
+    Code.ALLOCATION_ID_REQUIRED,
+    Code.MALFORMED_REQUEST,
+)
+_RECORD_PARAMETERS = [
+    _text("fTemplateId", "The template's id", required=True),
+    _text("fCampaignId", "The campaign's id (or campaignId)", required=True),
+    _text("fAllocationId", "Only this allocation's calls (or allocationId)"),
+    _text("fDispositions", "Disposition ids, comma separated (none: every disposition)"),
+    _text("fStartDate", "Calls started from (yyyy/MM/dd HH:mm[:ss], the template's zone)"),
+    _text("fEndDate", "Calls started before (yyyy/MM/dd HH:mm[:ss], the template's zone)"),
+    _text("fLimit", f"Records per page, 1-{RECORDS_MAX_PAGE} (default {RECORDS_PAGE})"),
+    _text("fOffset", "Records of the newest-first order to skip (default 0)"),
+]
+
+
+@campaign_api_schema(
+    summary="The call records of a campaign with the given dispositions, newest first",
+    success=CampaignApiCallRecordListSerializer,
+    codes=(*_RECORD_CODES,),
+    parameters=_RECORD_PARAMETERS,
+)
+class CallRecordListApi(CampaignApiView):
+    """``getCallRecordList``: the key, the template (116), the campaign of the template (117,
+    ``fCampaignId`` or ``campaignId``), optionally one of its allocations (115, ``fAllocationId``
+    or ``allocationId``); then the filters: ``fDispositions`` (ids, comma separated; none: every
+    disposition), ``fStartDate``/``fEndDate`` (``yyyy/MM/dd HH:mm[:ss]`` in the template's
+    Contact Hours zone; the call's start, from inclusive, to exclusive), and the page: ``fLimit``
+    records (500 by default, at most 5,000) after skipping ``fOffset``; ``more`` says whether
+    records remain past it. [ours]: the range, the page and ``more``."""
+
+    def get(self, request: Request) -> Response:
+        key = api_key_authenticate(request._request)
+        template = template_get(key, call_param(request, "fTemplateId"))
+        campaign = campaign_get(key, call_param(request, "fCampaignId", "campaignId"), template)
+        raw_allocation = call_param(request, "fAllocationId", "allocationId")
+        records = CallRecord.objects.filter(campaign=campaign)
+        if not lead_input.is_blank(raw_allocation):
+            records = records.filter(allocation=allocation_get(campaign, raw_allocation))
+        dispositions = _disposition_ids(call_param(request, "fDispositions"))
+        if dispositions is not None:
+            records = records.filter(disposition_id__in=dispositions)
+        hours = campaign.template.contact_hours
+        zone = lead_input.zone(hours.timezone if hours else None)
+        start, end = _moment(request, "fStartDate", zone), _moment(request, "fEndDate", zone)
+        if start is not None:
+            records = records.filter(called_at__gte=start)
+        if end is not None:
+            records = records.filter(called_at__lt=end)
+        limit = _whole(request, "fLimit", RECORDS_PAGE, 1, RECORDS_MAX_PAGE)
+        offset = _whole(request, "fOffset", 0, 0, 10**9)
+        page = list(
+            records.select_related("lead__contact_hours", "allocation", "disposition").order_by(
+                "-called_at", "-id"
+            )[offset : offset + limit + 1]
+        )
+        entities = [_record_entity(record, campaign, zone) for record in page[:limit]]
+        return Response(list_envelope("CallRecord", entities, more=len(page) > limit))
+
+    post = get
+
+
+def _record_entity(record: CallRecord, campaign: Campaign, zone: zoneinfo.ZoneInfo) -> Any:
+    lead = record.lead
+    about = PayloadLead(
+        lead_id=lead.pk,
+        external_id=lead.external_id,
+        fields=lead.fields,
+        campaign=campaign.name,
+        allocation=record.allocation.name if record.allocation else "",
+        zone=lead_input.zone(lead.contact_hours.timezone) if lead.contact_hours else zone,
+    )
+    entity = noojee_payload(about, record.disposition.name, record.called_at, record)
+    del entity["njAction"]
+    entity["njAgent"] = record.agent
+    return entity

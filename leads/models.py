@@ -237,6 +237,49 @@ class DispositionRecord(models.Model):
         return f"{self.disposition} on lead {self.lead_id} ({self.source})"
 
 
+class CallRecord(models.Model):
+    """One call the dialer made to a lead, stored by its outcome (domain.md §4), append-only.
+
+    The details are the dialer's (all optional): the number dialed, when the call started, its
+    length, the PBX's call id, the agent. Without them the record has the handed-out number,
+    the outcome's time and the holder of the check-out. ``attempt`` numbers the lead's calls
+    from 1: the lead's dial attempt count is its last record's. Read by ``getCallRecordList``,
+    ``/api/v1/leads/<id>/calls``, the lead's admin page and the URL action (``njDialAttempts``
+    and the other call keys).
+    """
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="calls")
+    record = models.OneToOneField(
+        DispositionRecord, on_delete=models.CASCADE, related_name="call", help_text="Its outcome"
+    )
+    # The lead's campaign (a lead never changes campaign) and allocation at the call: the
+    # record list is read by campaign, newest first, and by allocation.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    allocation = models.ForeignKey(
+        Allocation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    disposition = models.ForeignKey(Disposition, on_delete=models.PROTECT, related_name="+")
+    attempt = models.PositiveIntegerField(help_text="The lead's calls so far, this one included")
+    called_at = models.DateTimeField(help_text="When the call started")
+    duration_s = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds")
+    dialed_number = models.CharField(max_length=32, blank=True, default="")
+    unique_call_id = models.CharField(max_length=150, blank=True, default="")
+    agent = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-called_at", "-id")
+        indexes: ClassVar = [
+            models.Index(F("campaign"), F("called_at").desc(), F("id").desc(),
+                         name="call_record_newest"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"call {self.attempt} to lead {self.lead_id} ({self.disposition})"
+
+
 class ActionDelivery(models.Model):
     """A webhook or email of a disposition action, delivered in the background with retries.
 

@@ -96,6 +96,7 @@ class LeadForUpdate:
     number, blocked) and which of its numbers and of the body's new ones are on the DNC list."""
 
     id: int
+    external_id: str | None
     fields: dict[str, Any]
     version: int
     disposition_id: int | None
@@ -107,10 +108,11 @@ class LeadForUpdate:
     dnc: list[str]
 
 
-# Parameters: the body's new numbers, campaign id, external id.
-LEAD_FOR_UPDATE = f"""
-    SELECT l.id, l.fields, l.version, l.disposition_id, l.checked_out_by, l.checked_out_until,
-           l.checked_out_number, h.timezone AS zone, p.phones,
+# Parameters: the body's new numbers, campaign id, external id (LEAD_FOR_UPDATE) or lead id
+# (LEAD_FOR_UPDATE_BY_ID).
+_LEAD_FOR_UPDATE = f"""
+    SELECT l.id, l.external_id, l.fields, l.version, l.disposition_id, l.checked_out_by,
+           l.checked_out_until, l.checked_out_number, h.timezone AS zone, p.phones,
            ARRAY(SELECT d.number FROM {DncEntry._meta.db_table} d
                  WHERE d.number = ANY(%s::text[] || p.numbers) AND {dnc_active("d")}) AS dnc
     FROM {Lead._meta.db_table} l
@@ -120,7 +122,9 @@ LEAD_FOR_UPDATE = f"""
                                  ORDER BY p.id), '[]') AS phones,
                coalesce(array_agg(p.number), '{{}}') AS numbers
         FROM {LeadPhone._meta.db_table} p WHERE p.lead_id = l.id) p
-    WHERE l.campaign_id = %s AND l.external_id = %s"""  # noqa: S608
+    WHERE l.campaign_id = %s AND """  # noqa: S608
+LEAD_FOR_UPDATE = _LEAD_FOR_UPDATE + "l.external_id = %s"
+LEAD_FOR_UPDATE_BY_ID = _LEAD_FOR_UPDATE + "l.id = %s"
 
 
 # --- dispositions (leads/services/disposition.py) ----------------------------------------------

@@ -1,4 +1,4 @@
-"""The CampaignAPI lead write calls (campaignapi.md §4), under the CampaignAPI base path."""
+"""The CampaignAPI calls that reach leads (campaignapi.md §3-§4), under its base path."""
 
 from django.urls import path
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("insertLeads", api.InsertLeadsApi.as_view()),
     path("updateLeadFast", api.UpdateLeadFastApi.as_view()),
     path("updateLead", api.UpdateLeadApi.as_view()),
+    path("getCallRecordList", api.CallRecordListApi.as_view()),
 ]

@@ -96,10 +96,45 @@ class CampaignApiEntitySerializer(serializers.Serializer):
 
 
 class CampaignApiEntityListSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["CampaignTemplate", "Campaign", "Allocation"])
-    code = serializers.IntegerField()
-    message = serializers.CharField()
-    entities = CampaignApiEntitySerializer(many=True, help_text="Ordered by id")
+    type = serializers.ChoiceField(
+        choices=["CampaignTemplate", "Campaign", "Allocation", "Disposition", "Field"]
+    )
+    code = serializers.IntegerField(help_text="0")
+    message = serializers.CharField(help_text="OK")
+    entities = CampaignApiEntitySerializer(
+        many=True, help_text="Ordered by id (getFieldList: in the template's order)"
+    )
+
+
+FIELD_DEFN_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "One Zapier dynamic field per template field, in the template's order",
+    "items": {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": ["unicode"]},
+            "key": {"type": "string", "description": "The field's name"},
+            "required": {"type": "boolean", "enum": [False]},
+            "label": {"type": "string", "description": "The field's name"},
+            "help_text": {"type": "string", "description": "The field's name"},
+        },
+    },
+}
+
+
+class CampaignApiCallRecordListSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="'CallRecord'")
+    code = serializers.IntegerField(help_text="0")
+    message = serializers.CharField(help_text="OK")
+    more = serializers.BooleanField(help_text="Whether records past this page remain")
+    entities = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="Newest first. Each: njLeadId, njExternalLeadId, njCallDate (yyyy/MM/dd "
+        "HH:mm:ss in the lead's Contact Hours zone), njDisposition, njCallDuration (seconds), "
+        "njDialAttempts (this call's number among the lead's calls), njDialedNumber, "
+        "njUniqueCallId, njAgent, njCampaignName, njAllocationName and the lead's fields; "
+        "every value a string",
+    )
 
 
 LEAD_SCHEMA: dict[str, Any] = {
@@ -200,7 +235,7 @@ def campaign_api_schema(
     by_status: dict[int, list[Code]] = {}
     for code in dict.fromkeys((*codes, *_EVERY_CALL)):  # each once, in order
         by_status.setdefault(code.http_status, []).append(code)
-    success_text = "Done (code 0)."
+    success_text = "Done:\n" + _codes_text((Code.OK,))
     if summary_codes:
         success_text = (
             "The import summary, also when leads were rejected; per lead:\n"

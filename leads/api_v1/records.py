@@ -7,7 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, serializers, status
@@ -28,7 +29,7 @@ from campaigner.selectors import api_keys_visible, campaign_ids_visible, teams
 from campaigner.services import api_key_create, api_key_save
 from leads.api_v1.configuration import CrudViewSet, ordering
 from leads.api_v1.fields import NameField
-from leads.models import ActionDelivery, DncEntry, Lead, LeadPhone, PhonePattern
+from leads.models import ActionDelivery, CallRecord, DncEntry, Lead, LeadPhone, PhonePattern
 from leads.phone import PhoneRuleError, compile_rule
 from leads.selectors import phone_normaliser_load
 from leads.services.delivery import action_delivery_retry
@@ -359,7 +360,11 @@ class LeadSerializer(serializers.ModelSerializer):
     callbackDate = serializers.DateTimeField(source="callback_at", allow_null=True)
     contactHours = serializers.IntegerField(source="contact_hours_id", allow_null=True)
     disposition = serializers.CharField(source="disposition.name", allow_null=True, default=None)
-    checkedOutBy = serializers.CharField(source="checked_out_by")
+    # null, like checkedOutUntil, when nobody holds the lead
+    checkedOutBy = serializers.CharField(source="checked_out_by", allow_null=True)
+    dialAttempts = serializers.IntegerField(
+        source="dial_attempts", help_text="The dialer's calls to the lead (its call records)"
+    )
     checkedOutUntil = serializers.DateTimeField(source="checked_out_until", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
@@ -381,9 +386,34 @@ class LeadSerializer(serializers.ModelSerializer):
             "version",
             "checkedOutBy",
             "checkedOutUntil",
+            "dialAttempts",
             "createdAt",
             "updatedAt",
         )
+        read_only_fields = fields
+
+    def to_representation(self, instance: Lead) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not data["checkedOutBy"]:
+            data["checkedOutBy"] = None
+        return data
+
+
+class CallRecordSerializer(serializers.ModelSerializer):
+    allocation = serializers.IntegerField(source="allocation_id", allow_null=True)
+    disposition = serializers.CharField(source="disposition.name")
+    calledAt = serializers.DateTimeField(source="called_at")
+    durationSeconds = serializers.IntegerField(source="duration_s", allow_null=True)
+    dialedNumber = serializers.CharField(source="dialed_number")
+    uniqueCallId = serializers.CharField(source="unique_call_id")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = CallRecord
+        fields = (
+            "id", "attempt", "allocation", "disposition", "calledAt", "durationSeconds",
+            "dialedNumber", "uniqueCallId", "agent", "createdAt",
+        )  # fmt: skip
         read_only_fields = fields
 
 
@@ -443,10 +473,21 @@ class LeadApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSe
     filterset_class = LeadFilter
 
     def get_queryset(self) -> QuerySet[Lead]:
+        last_call = CallRecord.objects.filter(lead=OuterRef("pk")).order_by("-attempt")
         leads = (
             Lead.objects.select_related("disposition")
             .prefetch_related(Prefetch("phones", queryset=LeadPhone.objects.order_by("id")))
+            .annotate(dial_attempts=Coalesce(Subquery(last_call.values("attempt")[:1]), 0))
             .order_by("id")
         )
         visible = campaign_ids_visible(self.request.user)
         return leads if visible is None else leads.filter(campaign__in=visible)
+
+    @extend_schema(responses={200: CallRecordSerializer(many=True)}, filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def calls(self, request: Request, pk: str) -> Response:
+        """The lead's calls (its call records), newest first, paginated."""
+        lead = self.get_object()
+        records = lead.calls.select_related("disposition").order_by("-called_at", "-id")
+        page = self.paginate_queryset(records)
+        return self.get_paginated_response(CallRecordSerializer(page, many=True).data)

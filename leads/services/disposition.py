@@ -33,11 +33,11 @@ from campaigner.models import Allocation, Campaign
 from campaigner.sql import execute_prepared, fetch_one
 from leads import lead_input, sql
 from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, LeadPhone
+from leads.services.calls import CallDetails, PayloadLead, call_record_new, noojee_payload
 from leads.services.delivery import deliveries_queue_on_commit
 from leads.services.lead_insert import insert_target_load, lead_insert_batch
 from leads.sql import ActionRow, FoundDisposition
 
-CALL_DATE_FORMAT = "%Y/%m/%d %H:%M"  # as njCallBackDate (campaignapi.md §1)
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -48,7 +48,8 @@ class DispositionContext:
     ``callback_given``: the caller set a callback date itself, so a ``callback`` action leaves
     it. ``dialed_number``: the number that was called (the dialer's hand-out); a ``dnc`` action
     for the "dialed" number falls back to the lead's checked-out number, then to its first
-    unblocked number.
+    unblocked number. ``call``: the disposition ends a call of the dialer, whose record
+    ``finish`` stores.
     """
 
     source: str
@@ -56,6 +57,7 @@ class DispositionContext:
     notes: str = ""
     dialed_number: str = ""
     callback_given: bool = False
+    call: CallDetails | None = None  # the dialer's call (its record is written); None: no call
 
 
 @dataclass
@@ -69,13 +71,17 @@ class DispositionPlan:
     deferred: list[tuple[str, dict[str, Any], ActionRow]] = field(default_factory=list)
 
     def finish(self) -> int:
-        """Run the deferred actions on the written lead and record the disposition. Inside the
-        write's transaction. Returns the id of the lead's new ``DispositionRecord``."""
+        """Run the deferred actions on the written lead, record the disposition and, for a
+        call, the call. Inside the write's transaction. Returns the id of the lead's new
+        ``DispositionRecord``."""
         deliveries = []
-        if self.deferred:
+        call = None
+        if self.deferred or self.context.call is not None:
             lead = Lead.objects.select_related(
                 "campaign__template__contact_hours", "allocation", "contact_hours"
             ).get(pk=self.lead_id)
+            if self.context.call is not None:
+                call = call_record_new(lead, self.disposition.id, self.context.call, self.now)
             payload: dict[str, Any] | None = None
             for kind, params, action in self.deferred:
                 if kind == ActionKind.DNC:
@@ -83,7 +89,9 @@ class DispositionPlan:
                 elif kind == ActionKind.COPY_LEAD:
                     self.log.append(_copy(lead, params))
                 else:
-                    payload = payload or _payload(lead, self.disposition, self.now)
+                    payload = payload or noojee_payload(
+                        payload_lead(lead), self.disposition.name, self.now, call
+                    )
                     deliveries.append(_delivery(kind, params, action, lead, payload))
                     self.log.append(f"{kind}: queued")
         row: list[Any] = [
@@ -93,6 +101,9 @@ class DispositionPlan:
         with connection.cursor() as cursor:  # SQL: every disposition set writes one
             execute_prepared(cursor, sql.DISPOSITION_RECORD_INSERT, row)
             record_id: int = cursor.fetchone()[0]
+        if call is not None:
+            call.record_id = record_id
+            call.save()
         if deliveries:
             for delivery in deliveries:
                 delivery.record_id = record_id
@@ -214,19 +225,17 @@ def _copy(lead: Lead, params: dict[str, Any]) -> str:
     return f"copy_lead: lead {outcome.lead_id} in {campaign.name}"
 
 
-def _payload(lead: Lead, disposition: FoundDisposition, now: dt.datetime) -> dict[str, Any]:
-    """The lead's fields plus the system fields a webhook carries (campaignapi.md §6)."""
+def payload_lead(lead: Lead) -> PayloadLead:
+    """What a URL action's payload says of ``lead`` (its Contact Hours zone for the date)."""
     hours = lead.contact_hours or lead.campaign.template.contact_hours
-    zone = lead_input.zone(hours.timezone if hours else None)
-    return {
-        **lead.fields,
-        "njLeadId": lead.pk,
-        "njExternalLeadId": lead.external_id or "",
-        "njDisposition": disposition.name,
-        "njCampaignName": lead.campaign.name,
-        "njAllocationName": lead.allocation.name,
-        "njCallDate": now.astimezone(zone).strftime(CALL_DATE_FORMAT),
-    }
+    return PayloadLead(
+        lead_id=lead.pk,
+        external_id=lead.external_id,
+        fields=lead.fields,
+        campaign=lead.campaign.name,
+        allocation=lead.allocation.name,
+        zone=lead_input.zone(hours.timezone if hours else None),
+    )
 
 
 def render(text: str, values: dict[str, Any]) -> str:

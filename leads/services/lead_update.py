@@ -1,7 +1,10 @@
 """``lead_update``: change one existing lead, exactly as campaignapi.md §4.6 (``updateLeadFast``
 and the deprecated ``updateLead``).
 
-The lead is found by its external id in the campaign and ends up in the call's allocation.
+The lead is found in the campaign by ``njLeadId`` (its id, as ``insertLeadFast`` answers it and
+every URL action sends it), else by its external id, and ends up in the call's allocation. With
+both ids given, ``njLeadId`` finds the lead and the external id must be the lead's (else 101:
+the two name different leads) [ours].
 Fields absent from the body, and values ``<No Change>``, keep what is stored. The checks run in
 the order of §4.3: shape (150), callback date (114), Contact Hours (111), priority (151), a phone
 field in the body (102), external id (113, then 101), the lead left with a usable number (102;
@@ -35,9 +38,11 @@ from leads.sql import FoundDisposition, LeadForUpdate
 
 DISPOSITION = "njDisposition"
 VERSION = "njVersion"
+LEAD_ID = "njLeadId"
 
 UPDATE_SYSTEM_FIELDS = frozenset(
     {
+        LEAD_ID,
         lead_input.EXTERNAL_ID,
         lead_input.CALLBACK_DATE,
         lead_input.PRIORITY,
@@ -59,7 +64,8 @@ class _Reading:
     """What the body asks for, read without the database. ``None`` means "keep" except where
     noted."""
 
-    external_id: str
+    lead_id: int | None  # njLeadId (0: given, but no lead's id)
+    external_id: str | None
     fields: dict[str, Any]  # template fields to replace
     callback_given: bool  # njCallBackDate present and not <No Change>
     callback: tuple[int, int, int, int, int] | None  # None with callback_given: clear it
@@ -140,9 +146,11 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
 
     if external_id is None:
         external_id = lead_input.external_id(fallback)
-    if external_id is None:
+    lead_id = _lead_id(raw.get(LEAD_ID))
+    if external_id is None and lead_id is None:
         raise CampaignApiError(
-            Code.EDIT_BUT_NO_EXTERNAL_ID_SUPPLIED, f"{lead_input.EXTERNAL_ID} is required"
+            Code.EDIT_BUT_NO_EXTERNAL_ID_SUPPLIED,
+            f"{lead_input.EXTERNAL_ID} (or {LEAD_ID}) is required",
         )
 
     raw_disposition = raw.get(DISPOSITION)
@@ -150,6 +158,7 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
     if DISPOSITION in raw and not lead_input.is_no_change(raw_disposition):
         disposition = lead_input.json_spelling(raw_disposition).strip()
     return _Reading(
+        lead_id=lead_id,
         external_id=external_id,
         fields={
             key: value
@@ -166,15 +175,28 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
     )
 
 
+def _lead_id(value: object) -> int | None:
+    """``njLeadId`` as a client sends it (``"111688"`` or ``111688``): ``None`` when absent or
+    blank, 0 (no lead's id, so 101) when it is no whole number."""
+    if lead_input.is_blank(value) or lead_input.is_no_change(value):
+        return None
+    text = lead_input.json_spelling(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else 0
+
+
 def _lead_read(
-    campaign_id: int, external_id: str, new_numbers: list[str], disposition: tuple[int, str] | None
+    campaign_id: int, reading: _Reading, new_numbers: list[str], disposition: tuple[int, str] | None
 ) -> tuple[LeadForUpdate | None, FoundDisposition | None]:
-    """The lead and, if ``disposition`` (set id, name) is given, that disposition, in one round
-    trip: both statements are sent before either answer is awaited (psycopg's pipeline mode).
-    SQL rather than the ORM: an update is a single-lead hot path (leads/sql.py)."""
+    """The lead (by ``njLeadId``, else by external id) and, if ``disposition`` (set id, name) is
+    given, that disposition, in one round trip: both statements are sent before either answer
+    is awaited (psycopg's pipeline mode). SQL rather than the ORM: an update is a single-lead
+    hot path (leads/sql.py)."""
     found_disposition = None
+    by_id = reading.lead_id is not None
+    statement = sql.LEAD_FOR_UPDATE_BY_ID if by_id else sql.LEAD_FOR_UPDATE
+    key = reading.lead_id if by_id else reading.external_id
     with rows_of(LeadForUpdate) as cursor, connection.connection.pipeline():
-        cursor.execute(sql.LEAD_FOR_UPDATE, [new_numbers, campaign_id, external_id], prepare=True)
+        cursor.execute(statement, [new_numbers, campaign_id, key], prepare=True)
         if disposition is not None:
             found_disposition = disposition_find(*disposition)
         lead = cursor.fetchone()
@@ -185,12 +207,19 @@ def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> Upd
     new_numbers = [number for number in reading.numbers.values() if number is not None]
     set_id = target.disposition_set_id
     wanted = (set_id, reading.disposition) if reading.disposition and set_id is not None else None
-    found, found_disposition = _lead_read(
-        target.campaign_id, reading.external_id, new_numbers, wanted
-    )
+    found, found_disposition = _lead_read(target.campaign_id, reading, new_numbers, wanted)
     if found is None:
+        named = (
+            f"the id {reading.lead_id}"
+            if reading.lead_id is not None
+            else f"the external id {reading.external_id!r}"
+        )
+        raise CampaignApiError(Code.COULDNT_FIND_THE_LEAD, f"no lead of the campaign has {named}")
+    if reading.lead_id is not None and reading.external_id not in (None, found.external_id):
         raise CampaignApiError(
-            Code.COULDNT_FIND_THE_LEAD, f"no lead of the campaign has {reading.external_id!r}"
+            Code.COULDNT_FIND_THE_LEAD,
+            f"lead {found.id} has the external id {found.external_id!r}, "
+            f"not {reading.external_id!r}",
         )
     lead, lead_zone, phones, dnc = found, found.zone, found.phones, set(found.dnc)
     numbers = {name: number for name, number, _ in phones}

@@ -1,4 +1,6 @@
-"""getCampaignTemplateList, getCampaignList, getAllocationList (campaignapi.md §3)."""
+"""The read calls (campaignapi.md §3): getCampaignTemplateList, getCampaignList,
+getAllocationList, getDispositionList, getFieldList, getFieldDefn; and CampaignAPI URLs read as
+a servlet reads them (§1). getCallRecordList: tests/leads/test_call_records.py."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from campaigner.models import Disposition, TemplateField
 from tests.campaignapi import BASE, GLOBAL_KEY
 from tests.factories import AllocationFactory, ApiKeyFactory, CampaignFactory, TemplateFactory
 
@@ -93,9 +96,110 @@ def test_missing_ids(client: Client, world: dict) -> None:
 
 
 def test_the_key_is_checked_first(client: Client, world: dict) -> None:
-    for method in ("getCampaignTemplateList", "getCampaignList", "getAllocationList"):
+    for method in ("getCampaignTemplateList", "getCampaignList", "getAllocationList",
+                   "getDispositionList", "getFieldList", "getFieldDefn",
+                   "getCallRecordList"):  # fmt: skip
         response = client.get(f"{BASE}{method}?apiKey=wrong&fTemplateId=abc")
         assert (response.status_code, response.json()) == (
             401, {"code": -1, "message": "INVALID_API_KEY"},
         )  # fmt: skip
         assert client.get(f"{BASE}{method}").status_code == 401
+
+
+@pytest.fixture
+def fields_and_dispositions(world: dict) -> dict[str, object]:
+    """Solar: fields whose order is not their ids' order, dispositions (one disabled)."""
+    solar = world["solar"]
+    solar.fields.all().delete()
+    for name, position in (("Mobile", 2), ("Name", 0), ("Email", 1)):
+        TemplateField.objects.create(
+            template=solar, name=name, is_phone=name == "Mobile", position=position
+        )
+    made = [
+        Disposition.objects.create(disposition_set=solar.disposition_set, name=name, **props)
+        for name, props in (("Sale", {}), ("No Answer", {}), ("Old", {"enabled": False}))
+    ]
+    hidden = world["hidden"]
+    Disposition.objects.create(disposition_set=hidden.disposition_set, name="Secret")
+    return {"dispositions": made}
+
+
+@pytest.mark.parametrize("verb", ["get", "post"])
+def test_disposition_and_field_lists(
+    client: Client, world: dict, fields_and_dispositions: dict, verb: str
+) -> None:
+    call = getattr(client, verb)
+    solar = world["solar"]
+    sale, no_answer, old = fields_and_dispositions["dispositions"]
+
+    response = call(f"{BASE}getDispositionList?apiKey={GLOBAL_KEY}&fTemplateId={solar.pk}")
+    assert (response.status_code, response.json()) == (
+        200, ok("Disposition", [(sale.pk, "Sale"), (no_answer.pk, "No Answer"), (old.pk, "Old")])
+    )  # fmt: skip
+
+    response = call(f"{BASE}getFieldList?apiKey={GLOBAL_KEY}&fTemplateId={solar.pk}")
+    by_name = dict(solar.fields.values_list("name", "pk"))
+    assert response.json() == {
+        "type": "Field", "code": 0, "message": "OK",
+        "entities": [{"id": by_name[n], "name": n} for n in ("Name", "Email", "Mobile")],
+    }  # fmt: skip
+
+    response = call(f"{BASE}getFieldDefn?apiKey={GLOBAL_KEY}&fTemplateId={solar.pk}")
+    assert response.status_code == 200
+    assert response.json() == [
+        {"type": "unicode", "key": n, "required": False, "label": n, "help_text": n}
+        for n in ("Name", "Email", "Mobile")
+    ]
+
+
+def test_disposition_and_field_lists_keep_to_the_keys_teams(
+    client: Client, world: dict, fields_and_dispositions: dict
+) -> None:
+    hidden = world["hidden"].pk
+    for method in ("getDispositionList", "getFieldList"):
+        for query in (f"fTemplateId={hidden}", "fTemplateId=abc", ""):
+            response = client.get(f"{BASE}{method}?apiKey={TEAM_KEY}&{query}")
+            assert (response.status_code, response.json()) == (
+                400, {"code": 116, "message": "TEMPLATE_ID_REQUIRED"},
+            )  # fmt: skip
+    # getFieldDefn: a Zapier form with no fields, never an error
+    for query in (f"fTemplateId={hidden}", "fTemplateId=abc", "fTemplateId=99999999", ""):
+        response = client.get(f"{BASE}getFieldDefn?apiKey={TEAM_KEY}&{query}")
+        assert (response.status_code, response.json()) == (200, [])
+    solar = world["solar"].pk
+    response = client.get(f"{BASE}getFieldDefn?apiKey={TEAM_KEY}&fTemplateId={solar}")
+    assert [entry["key"] for entry in response.json()] == ["Name", "Email", "Mobile"]
+
+
+def test_a_template_without_a_disposition_set_lists_none(client: Client, world: dict) -> None:
+    bare = TemplateFactory(name="Bare", disposition_set=None)
+    response = client.get(f"{BASE}getDispositionList?apiKey={GLOBAL_KEY}&fTemplateId={bare.pk}")
+    assert response.json() == ok("Disposition", [])
+
+
+def test_urls_read_as_a_servlet_reads_them(client: Client, world: dict) -> None:
+    """A base URL ending in "/" (adjacent slashes are one), a parameter given twice (its first
+    value counts), as the vendor's servlet container reads them."""
+    solar, jan = world["solar"], world["jan"]
+    # (A leading "//" is the live server's: tests/campaigner/test_noojee_clients_live.py. This
+    # client would read it as a host name.)
+    path = f"/servicemanager//rest/CampaignAPI//getCampaignList?apiKey={GLOBAL_KEY}"
+    response = client.get(f"{path}&fTemplateId={solar.pk}")
+    assert (response.status_code, response.json()["type"]) == (200, "Campaign")
+    response = client.get(f"{BASE}/getAllocationList//?apiKey={GLOBAL_KEY}&fCampaignId={jan.pk}")
+    assert response.status_code == 404  # the method name is still exact: "getAllocationList/"
+    assert response.json()["message"] == "UNKNOWN_METHOD"
+
+    twice = f"{BASE}getCampaignList?apiKey={GLOBAL_KEY}&apiKey=wrong&fTemplateId={solar.pk}"
+    assert client.get(twice).json()["type"] == "Campaign"
+    twice = f"{BASE}getCampaignList?apiKey=wrong&apiKey={GLOBAL_KEY}&fTemplateId={solar.pk}"
+    assert client.get(twice).status_code == 401
+    hidden = world["hidden"].pk
+    twice = f"{BASE}getCampaignList?apiKey={GLOBAL_KEY}&fTemplateId={hidden}&fTemplateId={solar.pk}"
+    assert client.get(twice).json() == ok("Campaign", [(world["secret"].pk, "Secret")])
+    form = client.post(f"{BASE}getCampaignList?apiKey={GLOBAL_KEY}",
+                       f"fTemplateId={hidden}&fTemplateId={solar.pk}",
+                       content_type="application/x-www-form-urlencoded")  # fmt: skip
+    assert form.json() == ok("Campaign", [(world["secret"].pk, "Secret")])
+    # Elsewhere paths are as written: the management API does not collapse slashes.
+    assert client.get("/api//v1/leads/").status_code == 404  # collapsed, it would be 401

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +26,7 @@ from leads.services.delivery import action_delivery_retry
 from leads.tasks import action_deliveries_due_task
 from tests.campaignapi import Api, make_api
 from tests.factories import AllocationFactory, CampaignFactory
-from tests.webhooks import Hook
+from tests.webhooks import Hook, tijuana_read
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -178,13 +179,17 @@ def test_the_webhook_is_delivered_signed(api: Api, lead: Lead, hook: Hook) -> No
     [(headers, body)] = hook.received
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["X-Campaigner-Signature"], expected)
+    read = tijuana_read(body)  # Noojee's shape: every value a string, the date with seconds
+    melbourne = timezone.now().astimezone(zoneinfo.ZoneInfo("Australia/Melbourne"))
+    assert abs(read["call_date"] - melbourne.replace(tzinfo=None)) < dt.timedelta(seconds=30)
     payload = json.loads(body)
-    call_date = payload.pop("njCallDate")
-    assert dt.datetime.strptime(call_date, "%Y/%m/%d %H:%M")
+    del payload["njCallDate"]
     assert payload == {
         "Name": "Jane Hot", "FirstPhone": "0383218199", "SecondPhone": "0390001234",
-        "njLeadId": lead.pk, "njExternalLeadId": "crm-1", "njDisposition": "Hot",
-        "njCampaignName": "Jan16a", "njAllocationName": "Web leads",
+        "njLeadId": str(lead.pk), "njExternalLeadId": "crm-1", "njDisposition": "Hot",
+        "njCampaignName": "Jan16a", "njAllocationName": "Web leads", "njAction": "",
+        # not from a call: the call keys are empty
+        "njCallDuration": "", "njDialAttempts": "", "njDialedNumber": "", "njUniqueCallId": "",
     }  # fmt: skip
     delivery = ActionDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_http_status) == ("delivered", 1, 200)
