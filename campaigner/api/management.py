@@ -77,19 +77,23 @@ class StrictFields:
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             fields = self.fields  # type: ignore[attr-defined]
-            unknown = sorted(str(key) for key in data if key not in fields)
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown key."] for key in unknown})
-            if self.parent is not None:  # type: ignore[attr-defined]
-                missing = [
-                    name
-                    for name, field in fields.items()
-                    if field.required and not field.read_only and name not in data
-                ]
-                if missing:
-                    raise serializers.ValidationError(
-                        {name: [fields[name].error_messages["required"]] for name in missing}
-                    )
+            errors = {str(key): ["Unknown key."] for key in data if key not in fields}
+            # With an unknown key, the required ones missing are named too (a key spelled
+            # wrong is usually one of them: "file" sent as "upload").
+            if errors or self.parent is not None:  # type: ignore[attr-defined]
+                partial = getattr(self.root, "partial", False)  # type: ignore[attr-defined]
+                errors.update(
+                    {
+                        name: [field.error_messages["required"]]
+                        for name, field in fields.items()
+                        if field.required
+                        and not field.read_only
+                        and name not in data
+                        and not (partial and self.parent is None)  # type: ignore[attr-defined]
+                    }
+                )
+            if errors:
+                raise serializers.ValidationError(dict(sorted(errors.items())))
         return super().to_internal_value(data)  # type: ignore[misc]
 
 

@@ -272,3 +272,70 @@ def test_ids_are_checked_before_the_lead(api: Api, lead: Lead) -> None:
     refused(api, body, 116, "TEMPLATE_ID_REQUIRED", fTemplateId="x")
     refused(api, body, 117, "CAMPAIGN_ID_REQUIRED", fCampaignId=999999)
     refused(api, body, 115, "ALLOCATION_ID_REQUIRED", fAllocationId=None)
+
+
+# --- the lead named by njLeadId (Noojee's own update script) ---------------------------------
+
+
+def test_an_update_may_name_the_lead_by_its_id_alone(api: Api, lead: Lead) -> None:
+    """Noojee's update_lead_fast script: njLeadId as text, no external id."""
+    response = api.post(
+        "updateLeadFast",
+        {"njLeadId": str(lead.pk), "njDisposition": "Sale", "FirstPhone": "<No Change>",
+         "Name": "Jane by id"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert response.json() == {"code": 0, "message": "OK", "leadId": lead.pk, "version": 2,
+                               "ignoredFields": []}  # fmt: skip
+    lead.refresh_from_db()
+    assert (lead.fields["Name"], lead.disposition.name, lead.closed) == ("Jane by id", "Sale", True)
+    # A number works too, and updateLead reads it the same way.
+    response = api.post("updateLead", {"njLeadId": lead.pk, "FirstPhone": "<No Change>"})
+    assert response.json()["version"] == 3
+
+
+def test_with_both_ids_the_lead_id_finds_it_and_the_external_id_must_be_its(
+    api: Api, lead: Lead
+) -> None:
+    """The server's rule: njLeadId names the lead; an external id given too must be the
+    lead's, or the two name different leads (101)."""
+    same = {"njLeadId": lead.pk, "njExternalLeadId": "crm-1", "FirstPhone": "<No Change>"}
+    assert api.post("updateLeadFast", same).json()["code"] == 0
+    refused(api, {**same, "njExternalLeadId": "crm-2"}, 101, "COULDNT_FIND_THE_LEAD")
+    # The URL's external id (updateLeadFast's fallback, updateLead's first choice) likewise.
+    body = {"njLeadId": lead.pk, "FirstPhone": "<No Change>"}
+    refused(api, body, 101, "COULDNT_FIND_THE_LEAD", njExternalLeadId="crm-2")
+    assert api.post("updateLead", body, njExternalLeadId="crm-1").json()["code"] == 0
+    # A blank one is no external id.
+    assert api.post("updateLeadFast", {**body, "njExternalLeadId": ""}).json()["code"] == 0
+
+
+def test_a_lead_id_of_another_campaign_or_none_is_101(api: Api, lead: Lead) -> None:
+    other_campaign = CampaignFactory(template=api.template, name="Other")
+    other_allocation = AllocationFactory(campaign=other_campaign)
+    moved = api.post(
+        "insertLeadFast", {"FirstPhone": "0412000111"},
+        fCampaignId=other_campaign.pk, fAllocationId=other_allocation.pk,
+    ).json()["leadId"]  # fmt: skip
+    for lead_id in (moved, 99999999, "abc", "1.5", -1, "١"):
+        refused(api, {"njLeadId": lead_id, "FirstPhone": "<No Change>"}, 101,
+                "COULDNT_FIND_THE_LEAD")  # fmt: skip
+
+
+def test_no_id_at_all_is_still_113(api: Api, lead: Lead) -> None:
+    for blank in ({}, {"njLeadId": ""}, {"njLeadId": None}, {"njLeadId": "<No Change>"}):
+        refused(api, {**blank, "FirstPhone": "<No Change>"}, 113,
+                "EDIT_BUT_NO_EXTERNAL_ID_SUPPLIED")  # fmt: skip
+
+
+def test_an_update_by_id_keeps_no_change_fields_and_its_checks(api: Api, lead: Lead) -> None:
+    body = {"njLeadId": lead.pk, "FirstPhone": "<No Change>", "City": "<no change>",
+            "njDisposition": "<No Change>", "Name": "New"}  # fmt: skip
+    assert api.post("updateLeadFast", body).json()["code"] == 0
+    lead.refresh_from_db()
+    assert (lead.fields["City"], lead.fields["Name"], lead.disposition.name) == (
+        "Abbotsford", "New", "No Answer",
+    )  # fmt: skip
+    refused(api, {**body, "njDisposition": "Nope"}, 106, "INVALID_DISPOSTION")
+    refused(api, {**body, "njVersion": 1}, 110, "LEAD_NOT_UPDATED_DUE_TO_CONFLICT")
+    refused(api, {"njLeadId": lead.pk}, 102, "NO_PHONE_FIELDS")

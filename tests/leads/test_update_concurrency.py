@@ -32,18 +32,23 @@ def api(client: Client, settings: Any) -> Api:
     return api
 
 
+@pytest.mark.parametrize("by", ["external id", "lead id", "both"])
 def test_racing_updates_of_one_version_let_exactly_one_win(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, monkeypatch: pytest.MonkeyPatch, by: str
 ) -> None:
     """Every racer has read version 1 and passed every check before any of them writes (they
-    meet at the conditional write), so only ``WHERE version = …`` can stop the losers."""
+    meet at the conditional write), so only ``WHERE version = …`` can stop the losers. The
+    racers name the lead by its external id, by its id (``njLeadId``), or by both."""
     meet_before(monkeypatch, lead_update, "lead_write", RACERS)
+    ids: dict[str, Any] = {"njExternalLeadId": "crm-1", "njLeadId": str(Lead.objects.get().pk)}
+    if by != "both":
+        del ids["njLeadId" if by == "external id" else "njExternalLeadId"]
 
     def call(i: int) -> Any:
         racer = Api(Client(), api.template, api.campaign, api.allocation, api.key)
         return racer.post(
             "updateLeadFast",
-            {"njExternalLeadId": "crm-1", "FirstPhone": f"04000000{i:02d}",
+            {**ids, "FirstPhone": f"04000000{i:02d}",
              "Name": f"racer {i}", "njDisposition": "No Answer"},
         ).json()  # fmt: skip
 

@@ -203,6 +203,17 @@ def test_the_size_limit_and_the_target_are_checked(
     }
     no_file = admin_api.post("imports/", {"template": api.template.pk})
     assert no_file.status_code == 400 and set(no_file.json()["errors"]) >= {"file", "campaign"}
+    # The file under another form key: both the unknown key and the missing file are named.
+    other_key = io.BytesIO(b"Name,FirstPhone\nAnn,0400000001\n")
+    other_key.name = "leads.csv"
+    form = {"template": api.template.pk, "campaign": api.campaign.pk,
+            "allocation": api.allocation.pk, "upload": other_key}  # fmt: skip
+    misnamed = admin_api.client.post("/api/v1/imports/", data=form)
+    assert misnamed.status_code == 400
+    assert misnamed.json()["errors"] == {
+        "file": ["No file was submitted."], "upload": ["Unknown key."],
+    }  # fmt: skip
+    assert database_rows() == before
     assert database_rows() == before
 
 

@@ -268,8 +268,9 @@ def test_lead_search_by_normalised_phone_and_filters(admin_api: Any) -> None:
         "disposition": None,
         "closed": False,
         "version": 1,
-        "checkedOutBy": "",
+        "checkedOutBy": None,  # never checked out: null, like checkedOutUntil
         "checkedOutUntil": None,
+        "dialAttempts": 0,
         "createdAt": lead["createdAt"],
         "updatedAt": lead["updatedAt"],
     }
