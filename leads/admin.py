@@ -257,6 +257,8 @@ class LeadAdmin(TeamScopedAdmin):
             "can_change": can_change,
             "phones": lead.phones.order_by("field_name"),
             "history": lead.dispositions.select_related("disposition").order_by("-id")[:50],
+            "calls": lead.calls.select_related("disposition").order_by("-attempt")[:50],
+            "calls_total": lead.calls.count(),
             "zone": form.zone.key,
         }  # fmt: skip
         return TemplateResponse(request, "admin/leads/lead/edit.html", context, status=status)

@@ -8,6 +8,7 @@ Screenshots of each step: ``.data/screenshots/operator-*.png``."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -274,7 +275,9 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
     from selenium.webdriver.common.by import By
 
     from campaigner.models import Allocation, Disposition
+    from dialer.services import dialer_outcome
     from leads.provisioning import provision_apply
+    from leads.services.calls import CallDetails
 
     call_command("collectstatic", interactive=False, verbosity=0)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
@@ -288,11 +291,26 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
         lead_body = {"Name": "Jane Citizen", "FirstPhone": "0383218199", "njExternalLeadId": "c-9"}
         assert call(base, "insertLeadFast", ids, lead_body) == 0
         lead = Lead.objects.get(external_id="c-9")
+        for details in (CallDetails(), CallDetails(duration_s=95, unique_call_id="1513228517.3")):
+            until = timezone.now() + dt.timedelta(minutes=3)
+            Lead.objects.filter(pk=lead.pk).update(  # as a hand-out leaves it
+                checked_out_by="agent-7", checked_out_until=until, checked_out_number="0383218199"
+            )
+            dialer_outcome(lead.pk, "No Answer", call=details)
         driver.get(f"{base}/admin/login/?next=/admin/leads/lead/{lead.pk}/change/")
         driver.find_element(By.NAME, "username").send_keys("ops")
         driver.find_element(By.NAME, "password").send_keys(password)
         driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
         wait(driver, lambda d: d.find_elements(By.ID, "lead-form"))
+        # The lead's calls, newest first.
+        calls = driver.find_element(By.ID, "lead-calls")
+        driver.execute_script("arguments[0].scrollIntoView()", calls)
+        assert "Calls (2 dial attempts)" in driver.page_source
+        rows = calls.find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert [row.text.split()[0] for row in rows] == ["2", "1"]
+        assert "95" in rows[0].text and "1513228517.3" in rows[0].text
+        assert "agent-7" in rows[1].text and "0383218199" in rows[1].text
+        screenshot(driver, "ops-0-lead-calls")
 
         # The operator changes the name and a phone, while the CRM changes priority and
         # disposition (once the operator's check-out has run out).
