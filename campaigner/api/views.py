@@ -44,8 +44,9 @@ def call_param(request: Request, *names: str) -> str | None:
 
 
 class ListApi(CampaignApiView):
-    """A read call answering the list envelope: ``entities`` are ``{id, name}`` by default,
-    ordered by id."""
+    # A read call answering the list envelope: entities are {id, name}, ordered by id unless
+    # order_by says otherwise. (A comment: drf-spectacular would show a docstring as every
+    # list call's description.)
 
     entity_type: ClassVar[str]
     order_by: ClassVar[tuple[str, ...]] = ("id",)
