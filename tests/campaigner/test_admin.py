@@ -43,6 +43,7 @@ SHOWN_ELSEWHERE = {
     "CampaignStats": "a campaign's figures, on the admin's home page (the dashboard)",
     "LeadPhone": "a lead's numbers, listed on its page (changed through its phone fields)",
     "DispositionRecord": "a lead's disposition history, listed on its page",
+    "CallRecord": "a lead's calls, listed on its page",
     "LeadImportFile": "the bytes of an import's file, named on the import's page",
     "LeadImportReport": "an import's rejected rows: the error report linked from its page",
 }
