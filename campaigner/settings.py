@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 import environ
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 
 from campaigner import embedded_broker
@@ -284,6 +285,15 @@ SPECTACULAR_SETTINGS = {
         }
     },
 }
+# Phone numbers (leads/phone.py): read in this region's numbering plan and compared in E.164
+# ("" reads none: numbers are compared as cleaned); handed to the dialer in national form
+# ("0393812222", other countries with the international prefix) or as E.164 ("e164").
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="AU").strip().upper()
+if PHONE_DEFAULT_REGION and PHONE_DEFAULT_REGION not in phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(f"PHONE_DEFAULT_REGION {PHONE_DEFAULT_REGION!r} is no region code")
+PHONE_DIAL_FORMAT = env.str("PHONE_DIAL_FORMAT", default="national").strip().lower()
+if PHONE_DIAL_FORMAT not in {"national", "e164"}:
+    raise ImproperlyConfigured("PHONE_DIAL_FORMAT must be 'national' or 'e164'")
 # A DNC file of /api/v1/dnc/upload is read whole (one transaction): 1,000,000 numbers ≈ 15 MB.
 DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_MB", default=64) * 1024 * 1024
 # Manual lead imports (domain.md §5.3): the largest file accepted, and how many rows each of

@@ -43,6 +43,7 @@ from dialer.order import AllocationLeads, Candidate, balance
 from dialer.schedule import Schedule, schedule_load
 from leads import lead_input
 from leads.models import DispositionRecord, Lead
+from leads.phone import dial_form
 from leads.selectors import phone_normaliser_load
 from leads.services.calls import CallDetails
 from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
@@ -247,13 +248,18 @@ def dialer_lead_next(campaign_id: int, agent: str = "") -> HandOut | None:
     One call of the database function ``dialer_next_lead`` (``dialer/sql.py``), one round
     trip and one transaction: it takes the first cache entry nobody else holds, deletes it,
     re-checks the lead, drops stale entries, and checks the lead out for
-    ``DIALER_CHECKOUT_SECONDS`` with a version bump. ``agent`` names the holder.
+    ``DIALER_CHECKOUT_SECONDS`` with a version bump. ``agent`` names the holder. The number
+    is the one stored (E.164) in the form the PBX dials (``PHONE_DIAL_FORMAT``).
     """
     holder = agent.strip()[:150] or "dialer"
     until = timezone.now() + dt.timedelta(seconds=settings.DIALER_CHECKOUT_SECONDS)
-    return fetch_one(
+    handed = fetch_one(
         partial(HandOut, checked_out_until=until), sql.HANDOUT, [campaign_id, holder, until]
     )
+    if handed is None:
+        return None
+    dialled = dial_form(handed.phone, settings.PHONE_DEFAULT_REGION, settings.PHONE_DIAL_FORMAT)
+    return replace(handed, phone=dialled)
 
 
 def dialer_outcome(

@@ -55,6 +55,7 @@ from leads.services.dnc import dnc_entry_put, dnc_upload
 from leads.services.lead_edit import Merge, lead_edit, lead_merge, lead_values
 from leads.services.lead_import import lead_import_cancel, lead_import_create
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
+from leads.templatetags.phones import phone
 
 
 # Campaigns and allocations are saved by the API's services (here, where they can be
@@ -103,7 +104,7 @@ class LeadAdmin(TeamScopedAdmin):
 
     @admin.display(description="numbers")
     def numbers(self, lead: Lead) -> str:
-        return ", ".join(p.number for p in lead.phones.all()) or "—"
+        return ", ".join(phone(p.number) for p in lead.phones.all()) or "—"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str
@@ -346,10 +347,16 @@ class DncEntryForm(forms.ModelForm):
 @admin.register(DncEntry)
 class DncEntryAdmin(admin.ModelAdmin):
     form = DncEntryForm
-    list_display = ("number", "expires_on", "note", "source", "created_at")
+    list_display = ("shown_number", "expires_on", "note", "source", "created_at")
     list_filter = ("source", "expires_on")
     search_fields = ("number", "note")
     change_list_template = "admin/leads/dncentry/change_list.html"
+
+    @admin.display(description="number", ordering="number")
+    def shown_number(self, entry: DncEntry) -> str:
+        """As a person reads it, with the stored (E.164) form beside it."""
+        shown = phone(entry.number)
+        return entry.number if shown == entry.number else f"{shown} ({entry.number})"
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[DncEntry], search_term: str
@@ -373,7 +380,8 @@ class DncEntryAdmin(admin.ModelAdmin):
         )
         if not added:
             messages.info(
-                request, f"{entry.number} was listed already: its expiry and note are updated."
+                request,
+                f"{phone(entry.number)} was listed already: its expiry and note are updated.",
             )
 
     def get_urls(self) -> list[Any]:

@@ -456,7 +456,7 @@ def _classify(batch: _Batch, candidates: list[_Candidate], taken: _Taken) -> lis
             )
             if duplicate is not None:
                 outcome.code = Code.DUPLICATE
-                outcome.detail = f"{duplicate} is already used by a lead of the campaign"
+                outcome.detail = f"the number {duplicate} is already used by a lead of the campaign"
                 continue
             accepted_numbers.update(number for _, number in candidate.numbers)
         if external_id is not None:

@@ -64,7 +64,7 @@ def test_noojees_clients_replayed(client: Client, tmp_path: Path) -> None:
     for name, duration in (("Fax", 30), ("Sale", 598)):
         until = timezone.now() + dt.timedelta(minutes=3)
         Lead.objects.filter(pk=lead_id).update(
-            checked_out_by="agent-7", checked_out_until=until, checked_out_number="0383218199"
+            checked_out_by="agent-7", checked_out_until=until, checked_out_number="+61383218199"
         )
         dialer_outcome(lead_id, name, call=CallDetails(duration_s=duration, unique_call_id=name))
 

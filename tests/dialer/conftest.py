@@ -79,7 +79,7 @@ def make_lead(
         lead=lead,
         campaign=allocation.campaign,
         field_name="FirstPhone",
-        number=f"03{next(_numbers):08d}",
+        number=f"+613{next(_numbers):08d}",  # E.164, as stored
         blocked=blocked,
     )
     return lead

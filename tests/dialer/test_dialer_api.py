@@ -75,9 +75,10 @@ def test_refresh_cache_and_hand_out_in_order(dialer: Client, campaign: Campaign)
     response = next_lead(dialer, campaign)
     assert response.status_code == 200
     body = response.json()
-    phone = LeadPhone.objects.get(lead=urgent).number
+    phone = LeadPhone.objects.get(lead=urgent).number  # E.164; handed out as the PBX dials it
+    assert phone.startswith("+613")
     assert body == {
-        "leadId": urgent.pk, "externalId": None, "allocationId": main.pk, "phone": phone,
+        "leadId": urgent.pk, "externalId": None, "allocationId": main.pk, "phone": "0" + phone[3:],
         "fields": {"Name": "Lead"}, "version": 2, "checkedOutUntil": body["checkedOutUntil"],
     }  # fmt: skip
     until = dt.datetime.fromisoformat(body["checkedOutUntil"])

@@ -84,7 +84,7 @@ def make_lead(allocation: Allocation, spec: dict[str, Any], zone: str, now: dt.d
         contact_hours=own,
     )
     for field, kind in zip(("FirstPhone", "SecondPhone"), spec["phones"], strict=False):
-        number = f"04{next(_names):08d}"
+        number = f"+614{next(_names):08d}"
         LeadPhone.objects.create(
             lead=lead, campaign=lead.campaign, field_name=field, number=number,
             blocked=kind == "blocked",

@@ -129,14 +129,14 @@ class LeadPhoneFactory(factory.django.DjangoModelFactory):
     lead = factory.SubFactory(LeadFactory)
     campaign = factory.SelfAttribute("lead.campaign")
     field_name = "FirstPhone"
-    number = factory.Sequence(lambda n: f"03{n:08d}")
+    number = factory.Sequence(lambda n: f"+613{n:08d}")  # E.164, as every door stores it
 
 
 class DncEntryFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = DncEntry
 
-    number = factory.Sequence(lambda n: f"04{n:08d}")
+    number = factory.Sequence(lambda n: f"+614{n:08d}")
 
 
 class ApiKeyFactory(factory.django.DjangoModelFactory):

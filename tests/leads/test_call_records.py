@@ -88,7 +88,7 @@ def test_an_outcome_with_details_stores_its_call(dialer: Client, campaign: Campa
         lead.pk, 1, 598, "1513228517.34030", "Kim",
     )  # fmt: skip
     assert call.called_at == dt.datetime.fromisoformat(started)
-    assert call.dialed_number == "0300000000"  # read by the phone rules
+    assert call.dialed_number == "+61300000000"  # read as every door reads numbers (E.164)
     assert call.record == DispositionRecord.objects.get()
     assert (call.campaign_id, call.allocation_id) == (lead.campaign_id, lead.allocation_id)
     assert call.disposition.name == "No Answer"

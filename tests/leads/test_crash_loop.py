@@ -92,7 +92,7 @@ def test_killing_the_worker_mid_batch_never_leaves_part_of_a_batch(
             written = Lead.objects.filter(fields__Name=f"r{n}").count()
             assert written in (0, BATCH), (n, written)  # whole or nothing
             assert Lead.objects.count() == before + written
-            assert LeadPhone.objects.filter(number__startswith=f"04{n:02d}").count() == written
+            assert LeadPhone.objects.filter(number__startswith=f"+614{n:02d}").count() == written
             outcomes.append("whole" if written else "nothing")
             # The restarted worker takes the next call at once, and no lock was left behind.
             worker_pid(master)

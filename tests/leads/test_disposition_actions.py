@@ -116,20 +116,20 @@ def test_set_priority_and_the_disposition_priority(api: Api, lead: Lead) -> None
 
 def test_dnc_of_the_dialed_number(api: Api, lead: Lead) -> None:
     disposition(api, "Wrong number", {"kind": "dnc", "numbers": "dialed"})
-    Lead.objects.update(checked_out_number="0390001234")
+    Lead.objects.update(checked_out_number="+61390001234")
     assert set_disposition(api, "Wrong number")["code"] == 0
-    assert list(DncEntry.objects.values_list("number", flat=True)) == ["0390001234"]
+    assert list(DncEntry.objects.values_list("number", flat=True)) == ["+61390001234"]
     assert sorted(LeadPhone.objects.values_list("number", "blocked")) == [
-        ("0383218199", False), ("0390001234", True),
+        ("+61383218199", False), ("+61390001234", True),
     ]  # fmt: skip
 
 
 def test_dnc_of_all_numbers_makes_an_expiring_entry_permanent(api: Api, lead: Lead) -> None:
-    DncEntry.objects.create(number="0390001234", expires_on=dt.date(2099, 1, 1), note="kept")
+    DncEntry.objects.create(number="+61390001234", expires_on=dt.date(2099, 1, 1), note="kept")
     disposition(api, "Do Not Call", {"kind": "dnc", "numbers": "all"}, {"kind": "close"})
     assert set_disposition(api, "Do Not Call")["code"] == 0
     assert sorted(DncEntry.objects.values_list("number", "expires_on", "note")) == [
-        ("0383218199", None, f"lead {lead.pk}"), ("0390001234", None, "kept"),
+        ("+61383218199", None, f"lead {lead.pk}"), ("+61390001234", None, "kept"),
     ]  # fmt: skip
     assert set(LeadPhone.objects.values_list("blocked", flat=True)) == {True}
     assert Lead.objects.get().closed

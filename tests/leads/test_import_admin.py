@@ -94,7 +94,7 @@ def test_a_dnc_upload_stores_normalised_numbers_and_shows_the_result() -> None:
     )
     page = answer.content.decode()
     assert 'id="dnc-added">1<' in page and 'id="dnc-rejected">1<' in page
-    assert DncEntry.objects.get().number == "0893812222"
+    assert DncEntry.objects.get().number == "+61893812222"
     before = database_rows()
     answer = client.post(
         "/admin/leads/dncentry/upload/", {"file": SimpleUploadedFile("dnc.csv", b"\xff\xfe")}

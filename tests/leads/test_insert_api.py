@@ -68,7 +68,7 @@ def test_insert_lead_fast_stores_the_lead(api: Api) -> None:
     assert lead.allocation == api.allocation and lead.campaign == api.campaign
     assert lead.contact_hours == api.template.contact_hours
     assert sorted(lead.phones.values_list("field_name", "number", "blocked")) == [
-        ("FirstPhone", "0383218199", False), ("SecondPhone", "0390001234", False),
+        ("FirstPhone", "+61383218199", False), ("SecondPhone", "+61390001234", False),
     ]  # fmt: skip
 
 
@@ -181,25 +181,25 @@ def test_taken_external_id_is_112(api: Api) -> None:
 
 
 def test_dnc_is_104_when_every_number_is_blocked(api: Api) -> None:
-    DncEntry.objects.create(number="0383218199")
-    DncEntry.objects.create(number="0390001234")
+    DncEntry.objects.create(number="+61383218199")
+    DncEntry.objects.create(number="+61390001234")
     response = api.post("insertLeadFast", {**JANE, "SecondPhone": "03 9000 1234"})
     assert (response.status_code, without_detail(response.json())) == (400, error(104, "DNC"))
     assert not Lead.objects.exists()
 
 
 def test_partial_dnc_is_accepted_with_the_number_blocked(api: Api) -> None:
-    DncEntry.objects.create(number="0383218199")
+    DncEntry.objects.create(number="+61383218199")
     response = api.post("insertLeadFast", {**JANE, "SecondPhone": "03 9000 1234"})
     assert response.status_code == 200
     assert sorted(LeadPhone.objects.values_list("number", "blocked")) == [
-        ("0383218199", True), ("0390001234", False),
+        ("+61383218199", True), ("+61390001234", False),
     ]  # fmt: skip
 
 
 def test_expired_dnc_entries_do_not_block(api: Api) -> None:
-    DncEntry.objects.create(number="0383218199", expires_on=dt.date(2020, 1, 1))
-    DncEntry.objects.create(number="0390001234", expires_on=dt.date(2999, 1, 1))
+    DncEntry.objects.create(number="+61383218199", expires_on=dt.date(2020, 1, 1))
+    DncEntry.objects.create(number="+61390001234", expires_on=dt.date(2999, 1, 1))
     assert api.post("insertLeadFast", JANE).status_code == 200
     blocked = api.post("insertLeadFast", {"FirstPhone": "0390001234"})
     assert blocked.json()["code"] == 104
@@ -225,7 +225,7 @@ OTHER_SCRIPTS = ["٠٣٨٣٢١٨١٩٩", "０３ ８３２１ ８１９９"]
 
 @pytest.mark.parametrize("typed", OTHER_SCRIPTS)
 def test_digits_of_another_script_are_checked_against_dnc(api: Api, typed: str) -> None:
-    DncEntry.objects.create(number="0383218199")
+    DncEntry.objects.create(number="+61383218199")
     response = api.post("insertLeadFast", {"FirstPhone": typed})
     assert (response.status_code, response.json()["code"]) == (400, 104)
     assert not Lead.objects.exists()
@@ -237,7 +237,7 @@ def test_digits_of_another_script_are_the_same_number_for_duplicates(api: Api, t
     assert api.post("insertLeadFast", {"FirstPhone": typed}).json()["code"] == 105
     body = api.post("insertLeadsFast", [{"FirstPhone": typed}, {"FirstPhone": "0383218199"}])
     assert [r["code"] for r in body.json()["results"]] == [105, 105]
-    assert list(LeadPhone.objects.values_list("number", flat=True)) == ["0383218199"]
+    assert list(LeadPhone.objects.values_list("number", flat=True)) == ["+61383218199"]
 
 
 @pytest.mark.parametrize("flag", ["true", "TRUE", "True"])
@@ -256,13 +256,13 @@ def test_allow_duplicates_anything_else_keeps_the_check(api: Api, flag: str) -> 
 def test_phone_pattern_rules_rewrite_before_checks(api: Api) -> None:
     PhonePattern.objects.create(name="AU", pattern=r"^\+61(\d{9})$", replacement=r"0\1")
     api.post("insertLeadFast", {"FirstPhone": "+61 3 8321 8199"})
-    assert LeadPhone.objects.get().number == "0383218199"
+    assert LeadPhone.objects.get().number == "+61383218199"
     assert api.post("insertLeadFast", JANE).json()["code"] == 105
 
 
 def test_check_order_of_one_lead(api: Api) -> None:
     """§4.3: the first failing check wins."""
-    DncEntry.objects.create(number="0383218199")
+    DncEntry.objects.create(number="+61383218199")
     api.post("insertLeadFast", {"FirstPhone": "0390000000", "njExternalLeadId": "taken"})
     steps: list[tuple[dict[str, Any], int]] = [
         ({"PostCode": {}}, 150),
@@ -282,7 +282,7 @@ def test_check_order_of_one_lead(api: Api) -> None:
     # DNC (104) comes before duplicates (105).
     lead_with_dup_and_dnc = {"FirstPhone": "0383218199", "SecondPhone": "0390000000"}
     assert api.post("insertLeadFast", lead_with_dup_and_dnc).json()["code"] == 105
-    DncEntry.objects.create(number="0390000000")
+    DncEntry.objects.create(number="+61390000000")
     assert api.post("insertLeadFast", lead_with_dup_and_dnc).json()["code"] == 104
 
 
@@ -487,7 +487,7 @@ def test_an_empty_batch(api: Api) -> None:
 
 
 def test_a_mixed_batch_gives_the_exact_summary(api: Api) -> None:
-    DncEntry.objects.create(number="0390000001")
+    DncEntry.objects.create(number="+61390000001")
     api.post("insertLeadFast", {"FirstPhone": "0390000002", "njExternalLeadId": "old"})
     batch = [
         {"Name": "Ann", "FirstPhone": "0383218101", "njExternalLeadId": "a"},

@@ -84,7 +84,7 @@ def test_chunked_batches_give_what_one_pass_gives(
     batch: list[dict[str, Any]],
     allow_duplicates: bool,
 ) -> None:
-    DncEntry.objects.get_or_create(number="0490000001")
+    DncEntry.objects.get_or_create(number="+61490000001")
     existing = Lead.objects.filter(campaign=allocation.campaign, external_id="taken").first()
     if existing is None:
         insert(allocation, [{"FirstPhone": "0390000004", "njExternalLeadId": "taken"}])

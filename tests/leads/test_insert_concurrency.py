@@ -38,7 +38,7 @@ def test_racing_inserts_of_one_number_insert_it_once(racers_meet_at_the_lock: No
     bodies = race(api, lambda i: {"FirstPhone": "03 8321 8199", "njExternalLeadId": f"e{i}"})
 
     assert sorted(b["code"] for b in bodies) == [0] + [105] * (RACERS - 1)
-    assert LeadPhone.objects.filter(number="0383218199").count() == 1
+    assert LeadPhone.objects.filter(number="+61383218199").count() == 1
     assert Lead.objects.count() == 1
 
 

@@ -91,7 +91,7 @@ def test_opening_a_lead_checks_it_out_and_saving_releases_it(api: Api, operator:
 
 def test_a_phone_edit_rewrites_the_number_rows(api: Api, operator: Client) -> None:
     lead_id = Lead.objects.get().pk
-    DncEntry.objects.create(number="0400111222")
+    DncEntry.objects.create(number="+61400111222")
     data = opened(operator, lead_id)
     answer = operator.post(
         url(Lead(pk=lead_id)),
@@ -99,8 +99,8 @@ def test_a_phone_edit_rewrites_the_number_rows(api: Api, operator: Client) -> No
     )
     assert answer.status_code == 302
     assert sorted(LeadPhone.objects.values_list("field_name", "number", "blocked")) == [
-        ("FirstPhone", "0399990000", False),
-        ("SecondPhone", "0400111222", True),
+        ("FirstPhone", "+61399990000", False),
+        ("SecondPhone", "+61400111222", True),
     ]
     lead = Lead.objects.get()
     assert lead.fields["FirstPhone"] == "(03) 9999 0000"  # the field as typed, the row normalised
@@ -260,11 +260,12 @@ def test_only_the_leads_own_allocations_are_offered(api: Api, operator: Client) 
 
 def test_the_list_shows_names_and_numbers_and_finds_them(api: Api, operator: Client) -> None:
     listing = operator.get("/admin/leads/lead/").content.decode()
-    assert "Jane" in listing and "0383218199" in listing
-    for term in ("(03) 8321 8199", "crm-1", "jan"):
+    assert "Jane" in listing and "(03) 8321 8199" in listing  # as a person reads it
+    for term in ("(03) 8321 8199", "+61 3 8321 8199", "61383218199", "crm-1", "jan"):
         found = operator.get("/admin/leads/lead/", {"q": term}).content.decode()
-        assert "0383218199" in found, term
-    assert "0383218199" not in operator.get("/admin/leads/lead/", {"q": "nobody"}).content.decode()
+        assert "(03) 8321 8199" in found, term
+    nobody = operator.get("/admin/leads/lead/", {"q": "nobody"}).content.decode()
+    assert "(03) 8321 8199" not in nobody
 
 
 def test_a_check_out_racing_the_save_is_no_conflict(

@@ -99,7 +99,7 @@ def test_an_operators_day_in_the_admin(tmp_path: Path, settings: Any, client: Cl
                                name="Feb leads")  # fmt: skip
     hidden = TemplateFactory(name="Other team's")
     AllocationFactory(campaign=CampaignFactory(template=hidden, name="Not mine"))
-    DncEntry.objects.create(number=DNC)
+    DncEntry.objects.create(number="+61" + DNC[1:])  # stored as every door stores it
     DispositionFactory(disposition_set=api.template.disposition_set, name="Interested")
     rows = first_file(tmp_path / "vendor.csv")
     big = tmp_path / "big.csv"
@@ -223,7 +223,7 @@ def test_an_operators_day_in_the_admin(tmp_path: Path, settings: Any, client: Cl
         rejected = driver.find_element(By.ID, "dnc-rejected-lines").text
         assert "not a usable phone number" in rejected
         assert "'expires' must be a date YYYY-MM-DD" in rejected
-        assert DncEntry.objects.filter(number="0893812222", note="asked").exists()
+        assert DncEntry.objects.filter(number="+61893812222", note="asked").exists()
         screenshot(driver, "operator-6-dnc-upload")
 
         # A lead changed by the API while the operator has it open: the merge screen on save.
@@ -294,7 +294,7 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
         for details in (CallDetails(), CallDetails(duration_s=95, unique_call_id="1513228517.3")):
             until = timezone.now() + dt.timedelta(minutes=3)
             Lead.objects.filter(pk=lead.pk).update(  # as a hand-out leaves it
-                checked_out_by="agent-7", checked_out_until=until, checked_out_number="0383218199"
+                checked_out_by="agent-7", checked_out_until=until, checked_out_number="+61383218199"
             )
             dialer_outcome(lead.pk, "No Answer", call=details)
         driver.get(f"{base}/admin/login/?next=/admin/leads/lead/{lead.pk}/change/")
@@ -309,7 +309,7 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
         rows = calls.find_elements(By.CSS_SELECTOR, "tbody tr")
         assert [row.text.split()[0] for row in rows] == ["2", "1"]
         assert "95" in rows[0].text and "1513228517.3" in rows[0].text
-        assert "agent-7" in rows[1].text and "0383218199" in rows[1].text
+        assert "agent-7" in rows[1].text and "(03) 8321 8199" in rows[1].text
         screenshot(driver, "ops-0-lead-calls")
 
         # The operator changes the name and a phone, while the CRM changes priority and
@@ -344,7 +344,10 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
                                 "SecondPhone": "0400 123 456"}  # fmt: skip
         assert saved.priority == 2
         assert saved.disposition_id == Disposition.objects.get(name="Call Back").pk
-        assert sorted(saved.phones.values_list("number", flat=True)) == ["0383218199", "0400123456"]
+        assert sorted(saved.phones.values_list("number", flat=True)) == [
+            "+61383218199",
+            "+61400123456",
+        ]
         assert (saved.checked_out_by, saved.checked_out_until) == ("", None)
 
         # A number typed with spaces in the admin blocks the next insert of it.
@@ -353,7 +356,7 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
         driver.find_element(By.ID, "id_note").send_keys("asked on the phone")
         driver.find_element(By.NAME, "_save").click()
         wait(driver, lambda d: d.find_elements(By.ID, "result_list"))
-        assert "0893812222" in driver.find_element(By.ID, "result_list").text
+        assert "(08) 9381 2222 (+61893812222)" in driver.find_element(By.ID, "result_list").text
         screenshot(driver, "ops-4-dnc-listed")
         assert call(base, "insertLeadFast", ids, {"Name": "X", "FirstPhone": "08 9381 2222"}) == 104
 

@@ -72,8 +72,8 @@ def test_creates_what_the_file_describes(demo_spec: dict[str, Any]) -> None:
     assert hours.windows.count() == 6  # five weekdays + Saturday
     assert [str(d) for d in hours.closed_dates.all()] == ["2026-12-25", "2026-12-26", "2027-01-01"]
     assert {(d.number, d.expires_on and str(d.expires_on)) for d in DncEntry.objects.all()} == {
-        ("0383218100", None),
-        ("0383218101", "2027-01-01"),
+        ("+61383218100", None),
+        ("+61383218101", "2027-01-01"),
     }
 
 

@@ -88,7 +88,7 @@ def test_update_changes_the_given_fields_and_keeps_the_rest(api: Api, lead: Lead
     assert lead.version == 2
     assert lead.disposition.name == "No Answer"  # absent: kept
     assert sorted(lead.phones.values_list("field_name", "number", "blocked")) == [
-        ("FirstPhone", "0383218199", False), ("SecondPhone", "0390005555", False),
+        ("FirstPhone", "+61383218199", False), ("SecondPhone", "+61390005555", False),
     ]  # fmt: skip
 
 
@@ -123,13 +123,13 @@ def test_an_emptied_phone_clears_that_number(api: Api, lead: Lead) -> None:
 
 
 def test_a_number_on_the_dnc_list_is_blocked_by_an_update(api: Api, lead: Lead) -> None:
-    DncEntry.objects.create(number="0390009999")
+    DncEntry.objects.create(number="+61390009999")
     response = api.post(
         "updateLeadFast", {"njExternalLeadId": "crm-1", "SecondPhone": "0390009999"}
     )
     assert response.json()["code"] == 0
     assert sorted(LeadPhone.objects.values_list("number", "blocked")) == [
-        ("0383218199", False), ("0390009999", True),
+        ("+61383218199", False), ("+61390009999", True),
     ]  # fmt: skip
 
 
@@ -138,7 +138,7 @@ def test_no_duplicate_check_on_update(api: Api, lead: Lead) -> None:
     response = api.post("updateLeadFast", {"njExternalLeadId": "crm-2", "FirstPhone": "0383218199",
                                            "njDisposition": "No Answer"})  # fmt: skip
     assert response.json()["code"] == 0
-    assert LeadPhone.objects.filter(number="0383218199").count() == 2
+    assert LeadPhone.objects.filter(number="+61383218199").count() == 2
 
 
 def test_a_disposition_is_matched_case_insensitively_and_final_closes(api: Api, lead: Lead) -> None:
@@ -211,7 +211,7 @@ def test_107_when_the_lead_has_no_disposition_and_none_is_given(api: Api, lead: 
 
 
 def test_104_when_every_number_would_be_on_the_dnc_list(api: Api, lead: Lead) -> None:
-    DncEntry.objects.create(number="0383218199")
+    DncEntry.objects.create(number="+61383218199")
     refused(api, {"njExternalLeadId": "crm-1", "FirstPhone": "<No Change>", "SecondPhone": ""},
             104, "DNC")  # fmt: skip
 

@@ -59,7 +59,7 @@ def test_racing_updates_of_one_version_let_exactly_one_win(
     lead = Lead.objects.get()
     assert lead.version == 2
     assert lead.fields["Name"] == f"racer {winner}"
-    assert list(lead.phones.values_list("number", flat=True)) == [f"04000000{winner:02d}"]
+    assert list(lead.phones.values_list("number", flat=True)) == [f"+614000000{winner:02d}"]
     assert lead.dispositions.count() == 1
 
 
@@ -92,5 +92,5 @@ def test_a_write_between_read_and_write_makes_the_update_110(
     lead.refresh_from_db()
     assert lead.version == 2
     assert lead.fields == {"Name": "Set by the admin"}
-    assert list(lead.phones.values_list("number", flat=True)) == ["0383218199"]
+    assert list(lead.phones.values_list("number", flat=True)) == ["+61383218199"]
     assert lead.dispositions.count() == 0

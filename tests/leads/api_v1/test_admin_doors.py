@@ -34,17 +34,18 @@ def test_a_dnc_number_typed_with_spaces_blocks_the_next_insert(
     )
     assert answer.status_code == 302, answer.content
     entry = DncEntry.objects.get()
-    assert (entry.number, entry.note, entry.source) == ("0893812222", "asked", "admin")
+    assert (entry.number, entry.note, entry.source) == ("+61893812222", "asked", "admin")
     code = api.post("insertLeadFast", {"Name": "X", "FirstPhone": "(08) 9381-2222"}).json()["code"]
     assert code == 104
     # The API's door, same input: the same entry, updated rather than doubled.
     same = admin_api.post("dnc/", {"phone": "08 9381 2222", "note": "asked"})
-    assert same.status_code == 200 and same.json()["phone"] == "0893812222"
+    assert same.status_code == 200 and same.json()["phone"] == "+61893812222"
     assert DncEntry.objects.count() == 1
     # Listing it again in the admin updates the note, as the API does.
     admin.post("/admin/leads/dncentry/add/", {"number": "0893812222", "note": "again"})
-    assert list(DncEntry.objects.values_list("number", "note")) == [("0893812222", "again")]
-    assert "0893812222" in admin.get("/admin/leads/dncentry/?q=08+9381+2222").content.decode()
+    assert list(DncEntry.objects.values_list("number", "note")) == [("+61893812222", "again")]
+    listed = admin.get("/admin/leads/dncentry/?q=%2B61+8+9381+2222").content.decode()
+    assert "(08) 9381 2222 (+61893812222)" in listed  # as a person reads it, and as stored
 
 
 def test_an_unusable_number_is_refused_in_the_admin(admin: Client) -> None:

@@ -74,8 +74,8 @@ def test_an_import_checks_each_row_as_insert_leads_fast_and_reports_the_rest(
     admin_api: Api, api: CampaignApi
 ) -> None:
     LeadFactory(allocation=api.allocation, external_id="taken")
-    LeadPhoneFactory(lead=Lead.objects.get(external_id="taken"), number="0400000009")
-    DncEntry.objects.create(number="0383218100")
+    LeadPhoneFactory(lead=Lead.objects.get(external_id="taken"), number="+61400000009")
+    DncEntry.objects.create(number="+61383218100")
     content = (
         "\ufeff"
         + HEADER
@@ -116,8 +116,8 @@ def test_an_import_checks_each_row_as_insert_leads_fast_and_reports_the_rest(
     assert leads["Smith, Ann"].priority == 5 and leads["Smith, Ann"].external_id == "e1"
     assert "Shoe size" not in leads["Smith, Ann"].fields
     assert sorted(leads["Last"].phones.values_list("number", flat=True)) == [
-        "0400000006",
-        "0400000007",
+        "+61400000006",
+        "+61400000007",
     ]
     rows = report(admin_api, import_id)
     assert rows[0] == ["line", "code", "reason", *HEADER.strip().split(",")]
@@ -378,7 +378,7 @@ def test_inserts_into_the_held_campaign_wait_then_109_and_others_go_at_once(
     answer = api.post("insertLeadFast", {"FirstPhone": "0499999999"}).json()
     waited = time.monotonic() - started_at
     assert answer["code"] == Code.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS and waited >= 0.5
-    assert not Lead.objects.filter(phones__number="0499999999").exists()
+    assert not Lead.objects.filter(phones__number="+61499999999").exists()
     other = AllocationFactory(campaign=CampaignFactory(template=api.template))
     started_at = time.monotonic()
     elsewhere = api.post(
@@ -409,7 +409,7 @@ def test_the_report_of_many_chunks_is_in_file_order(
     admin_api: Api, api: CampaignApi, small_chunks: None
 ) -> None:
     """Rows rejected in different chunks (and a chunk with none) come out in line order."""
-    DncEntry.objects.create(number="0400000001")
+    DncEntry.objects.create(number="+61400000001")
     content = rows(14).replace("r5,0400000005,,,,", "r5,,,,,").replace("r13,", "r13,x,y,z,")
     content = content.replace("r3,0400000003,,,,", "r3,0400000001,,,,")  # r1's DNC number again
     import_id = started(admin_api, api, content)

@@ -54,7 +54,7 @@ def test_dnc_add_normalises_and_a_second_post_updates(admin_api: Any) -> None:
     body = created.json()
     assert body == {
         "id": body["id"],
-        "phone": "0383218100",
+        "phone": "+61383218100",  # E.164: how every door compares numbers
         "expires": None,
         "note": "asked",
         "createdAt": body["createdAt"],
@@ -76,9 +76,9 @@ def test_dnc_add_normalises_and_a_second_post_updates(admin_api: Any) -> None:
 
 
 def test_dnc_check_in_order_with_one_query_per_chunk(admin_api: Any) -> None:
-    DncEntryFactory(number="0383218100")
-    DncEntryFactory(number="0383218101", expires_on=dt.date(2000, 1, 1))  # expired
-    DncEntryFactory(number="0383218102", expires_on=dt.date(2999, 1, 1))
+    DncEntryFactory(number="+61383218100")
+    DncEntryFactory(number="+61383218101", expires_on=dt.date(2000, 1, 1))  # expired
+    DncEntryFactory(number="+61383218102", expires_on=dt.date(2999, 1, 1))
     phones = ["03 8321 8100", "0383218101", "nonsense", "0383218102"] * 25_000  # 100,000
     with CaptureQueriesContext(connection) as queries:
         response = admin_api.post("dnc/check", {"phones": phones})
@@ -86,12 +86,12 @@ def test_dnc_check_in_order_with_one_query_per_chunk(admin_api: Any) -> None:
     results = response.json()["results"]
     assert len(results) == 100_000
     assert results[:4] == [
-        {"phone": "03 8321 8100", "normalised": "0383218100", "blocked": True, "expires": None},
-        {"phone": "0383218101", "normalised": "0383218101", "blocked": False, "expires": None},
+        {"phone": "03 8321 8100", "normalised": "+61383218100", "blocked": True, "expires": None},
+        {"phone": "0383218101", "normalised": "+61383218101", "blocked": False, "expires": None},
         {"phone": "nonsense", "normalised": None, "blocked": False, "expires": None},
         {
             "phone": "0383218102",
-            "normalised": "0383218102",
+            "normalised": "+61383218102",
             "blocked": True,
             "expires": "2999-01-01",
         },
@@ -127,7 +127,7 @@ UPLOAD = (
 
 
 def test_dnc_upload_one_transaction_with_rejected_lines(admin_api: Any) -> None:
-    DncEntryFactory(number="0383218101", note="old")
+    DncEntryFactory(number="+61383218101", note="old")
     response = admin_api.post("dnc/upload", UPLOAD.encode(), content_type="text/csv")
     assert response.status_code == 200, response.content
     assert response.json() == {
@@ -144,9 +144,9 @@ def test_dnc_upload_one_transaction_with_rejected_lines(admin_api: Any) -> None:
         ],
     }
     assert dict(DncEntry.objects.values_list("number", "note")) == {
-        "0383218100": "again",
-        "0383218101": "by letter, twice",
-        "0383218199": "line\nbreak",
+        "+61383218100": "again",
+        "+61383218101": "by letter, twice",
+        "+61383218199": "line\nbreak",
     }
 
 
@@ -202,23 +202,27 @@ def test_phone_patterns_apply_to_the_dnc_and_bad_ones_are_400(admin_api: Any) ->
         400,
     )
     assert list(body["errors"]) == ["pattern"]
+    # A local oddity: the PBX's "9" for an outside line, typed before a Melbourne number.
+    assert admin_api.post("dnc/", {"phone": "9 8321 8100"}).json()["phone"] == "+61983218100"
     created = admin_api.post(
-        "phone-patterns/", {"name": "+61", "pattern": r"^\+61(\d{9})$", "replacement": r"0\1"}
+        "phone-patterns/",
+        {"name": "outside line", "pattern": r"^9(\d{8})$", "replacement": r"03\1"},
     )
     assert created.status_code == 201
     assert created.json() == {
         "id": created.json()["id"],
-        "name": "+61",
+        "name": "outside line",
         "position": 0,
-        "pattern": r"^\+61(\d{9})$",
-        "replacement": r"0\1",
+        "pattern": r"^9(\d{8})$",
+        "replacement": r"03\1",
         "enabled": True,
     }
-    assert admin_api.post("dnc/", {"phone": "+61 3 8321 8100"}).json()["phone"] == "0383218100"
+    # The rule first, then the numbering plan.
+    assert admin_api.post("dnc/", {"phone": "9 8321 8100"}).json()["phone"] == "+61383218100"
     assert refused(
         admin_api, "patch", f"phone-patterns/{created.json()['id']}", {"replacement": r"0\2"}, 400
     )["errors"].keys() == {"pattern"}
-    assert PhonePattern.objects.get().replacement == r"0\1"
+    assert PhonePattern.objects.get().replacement == r"03\1"
 
 
 def test_deliveries_read_filter_and_retry(admin_api: Any) -> None:
@@ -249,9 +253,9 @@ def test_deliveries_read_filter_and_retry(admin_api: Any) -> None:
 def test_lead_search_by_normalised_phone_and_filters(admin_api: Any) -> None:
     allocation = AllocationFactory()
     ann = LeadFactory(allocation=allocation, fields={"Name": "Ann"}, external_id="crm-1")
-    LeadPhoneFactory(lead=ann, number="0383218100")
+    LeadPhoneFactory(lead=ann, number="+61383218100")
     bob = LeadFactory(allocation=allocation, fields={"Name": "Bob"}, closed=True)
-    LeadPhoneFactory(lead=bob, number="0383218101")
+    LeadPhoneFactory(lead=bob, number="+61383218101")
     found = admin_api.get("leads/?phone=(03) 8321 8100").json()
     assert found["count"] == 1
     lead = found["results"][0]
@@ -261,7 +265,7 @@ def test_lead_search_by_normalised_phone_and_filters(admin_api: Any) -> None:
         "allocation": allocation.pk,
         "externalId": "crm-1",
         "fields": {"Name": "Ann"},
-        "phones": [{"field": "FirstPhone", "number": "0383218100", "blocked": False}],
+        "phones": [{"field": "FirstPhone", "number": "+61383218100", "blocked": False}],
         "priority": 10,
         "callbackDate": None,
         "contactHours": None,

@@ -26,7 +26,7 @@ def two_teams() -> dict[str, Any]:
         )
         allocation.campaign.template.teams.set([TeamFactory(name=team)])
         lead = LeadFactory(allocation=allocation)
-        LeadPhoneFactory(lead=lead, number=f"038321810{'AB'.index(team)}")
+        LeadPhoneFactory(lead=lead, number=f"+6138321810{'AB'.index(team)}")
         delivery = ActionDelivery.objects.create(kind="webhook", lead=lead, payload={})
         out[team] = {
             "template": allocation.campaign.template_id,

@@ -29,8 +29,8 @@ API = DispositionContext(source=DispositionRecord.Source.API)
 def lead() -> Lead:
     fields = {"Name": "Jane", "FirstPhone": "0383218199", "SecondPhone": "0390001234"}
     lead = LeadFactory.create(external_id="crm-1", fields=fields)
-    LeadPhoneFactory(lead=lead, field_name="FirstPhone", number="0383218199")
-    LeadPhoneFactory(lead=lead, field_name="SecondPhone", number="0390001234")
+    LeadPhoneFactory(lead=lead, field_name="FirstPhone", number="+61383218199")
+    LeadPhoneFactory(lead=lead, field_name="SecondPhone", number="+61390001234")
     return lead
 
 
@@ -112,16 +112,16 @@ def test_retry_limit_runs_its_action_from_the_nth_time(lead: Lead) -> None:
 @pytest.mark.parametrize(
     ("numbers", "context", "expected"),
     [
-        ("all", API, {"0383218199", "0390001234"}),
-        ("dialed", DispositionContext(source="dialer", dialed_number="0390001234"),
-         {"0390001234"}),
-        ("dialed", API, {"0383218199"}),  # nobody dialed: the first unblocked number
+        ("all", API, {"+61383218199", "+61390001234"}),
+        ("dialed", DispositionContext(source="dialer", dialed_number="+61390001234"),
+         {"+61390001234"}),
+        ("dialed", API, {"+61383218199"}),  # nobody dialed: the first unblocked number
     ],
 )  # fmt: skip
 def test_dnc_action_lists_and_blocks_the_numbers(
     lead: Lead, numbers: str, context: DispositionContext, expected: set[str]
 ) -> None:
-    DncEntry.objects.create(number="0390001234", expires_on=timezone.now().date())
+    DncEntry.objects.create(number="+61390001234", expires_on=timezone.now().date())
     set_disposition(lead, disposition(lead, "Remove", {"kind": "dnc", "numbers": numbers}), context)
     dnc = {e.number: e.expires_on for e in DncEntry.objects.filter(number__in=expected)}
     assert set(dnc) == expected and set(dnc.values()) == {None}  # no longer expires
