@@ -86,6 +86,8 @@ def _number(value: Any) -> str | None:
     if not isinstance(value, str) or not set(value) <= _PHONE_CHARACTERS:
         return None
     digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) == 10 and digits[0] == "0":  # the batch's Australian numbers: E.164
+        return "+61" + digits[1:]
     return digits or None
 
 

@@ -49,11 +49,18 @@ HEADLINE_DNC = 100_000  # the DNC list of the headline run (the other benchmarks
 
 
 def existing_number(i: int) -> str:
+    """The number of existing lead ``i`` as a vendor sends it (stored as ``+613…``)."""
     return f"03{i:08d}"
 
 
 def dnc_number(i: int) -> str:
+    """DNC number ``i`` as a vendor sends it (stored as ``+614…``)."""
     return f"04{i:08d}"
+
+
+def stored(number: str) -> str:
+    """A bench number (national, ``0`` and nine digits) as the server stores it: E.164."""
+    return "+61" + number[1:]
 
 
 # --- seeding ----------------------------------------------------------------------------------
@@ -79,6 +86,9 @@ def seed(existing: int, dnc: int | None = None) -> Allocation:
         Lead.objects.filter(campaign=campaign).count() == existing
         and LeadPhone.objects.filter(campaign=campaign).count() == existing
         and DncEntry.objects.filter(source="bench").count() >= dnc
+        # Seeded before numbers were stored in E.164: seeded again.
+        and LeadPhone.objects.filter(campaign=campaign, number__startswith="+").exists()
+        and not DncEntry.objects.filter(source="bench").exclude(number__startswith="+").exists()
     )
     if seeded:
         print(f"  reusing the seeded campaign of {existing:,} leads")
@@ -105,9 +115,12 @@ def seed(existing: int, dnc: int | None = None) -> Allocation:
         cursor.execute(
             f"""INSERT INTO {LeadPhone._meta.db_table} (lead_id, campaign_id, field_name, number,
                 blocked)
-            SELECT id, campaign_id, 'FirstPhone', fields->>'FirstPhone', false
+            SELECT id, campaign_id, 'FirstPhone', '+61' || substr(fields->>'FirstPhone', 2), false
             FROM {Lead._meta.db_table} WHERE campaign_id = %s""",
             [campaign.pk],
+        )
+        cursor.execute(  # an older seed's national spellings
+            f"DELETE FROM {DncEntry._meta.db_table} WHERE source = 'bench' AND number NOT LIKE '+%%'"
         )
         dnc_fill(cursor, dnc)
         cursor.execute("ANALYZE")
@@ -119,7 +132,7 @@ def dnc_fill(cursor: Any, count: int) -> None:
     """The bench DNC numbers ``dnc_number(0 .. count - 1)``, those missing added."""
     cursor.execute(
         f"""INSERT INTO {DncEntry._meta.db_table} (number, source, note, created_at)
-        SELECT '04' || lpad(i::text, 8, '0'), 'bench', '', now()
+        SELECT '+614' || lpad(i::text, 8, '0'), 'bench', '', now()
         FROM generate_series(0, %s - 1) AS i ON CONFLICT (number) DO NOTHING""",
         [count],
     )
@@ -132,7 +145,7 @@ def dnc_list(size: int) -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {DncEntry._meta.db_table} WHERE source = 'bench' AND number > %s",
-            [dnc_number(size - 1)],
+            [stored(dnc_number(size - 1))],
         )
     try:
         yield
@@ -149,7 +162,7 @@ def make_batch(size: int, existing: int, dnc: int | None = None) -> list[dict[st
         lead: dict[str, Any] = {
             "Name": f"New lead {i}", "StreetAddress": "Suite 8/10 Hoddle St",
             "City": "Abbotsford", "State": "Vic", "PostCode": "3064",
-            "FirstPhone": f"05 {i // 10_000:04d} {i % 10_000:04d}", "njExternalLeadId": f"new-{i}",
+            "FirstPhone": f"02 {i // 10_000:04d} {i % 10_000:04d}", "njExternalLeadId": f"new-{i}",
         }  # fmt: skip
         roll = rng.random()
         if roll < 0.10:

@@ -75,7 +75,7 @@ def run(existing: int) -> None:
     _token()
     rng = random.Random(14)
     phones = [
-        _spaced(dnc_number(rng.randrange(existing)) if i % 2 else f"05{i:08d}")
+        _spaced(dnc_number(rng.randrange(existing)) if i % 2 else f"02{i:08d}")
         for i in range(CHECK_SIZE)
     ]
     with gunicorn(workers=1, threads=1) as (port, _):

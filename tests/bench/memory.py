@@ -31,7 +31,7 @@ def run(existing: int, calls: int = CALLS) -> None:
         worker = psutil.Process(pid)
         for call in range(calls):
             leads = [
-                {"Name": f"Memory {j}", "FirstPhone": f"05{call:02d}{j:06d}", "City": "Bench"}
+                {"Name": f"Memory {j}", "FirstPhone": f"02{call:02d}{j:06d}", "City": "Bench"}
                 for j in range(SIZE)
             ]
             status, answer = post(port, path, json.dumps(leads).encode())
