@@ -41,7 +41,7 @@ _OPERATOR = [
     ("leads", "view_dncentry"), ("leads", "add_dncentry"), ("leads", "change_dncentry"),
     ("leads", "view_leadimport"), ("leads", "add_leadimport"), ("leads", "change_leadimport"),
     ("leads", "view_actiondelivery"), ("leads", "change_actiondelivery"),
-    ("leads", "view_deliveryattempt"),
+    ("leads", "view_deliveryattempt"), ("leads", "view_numberfinding"),
     ("dialer", "view_campaigncache"), ("dialer", "change_campaigncache"),
     ("dialer", "view_cacheentry"),
 ]  # fmt: skip
@@ -53,7 +53,7 @@ PERMISSIONS = {
           for verb in ("add", "change", "delete")),
         ("campaigner", "view_apikey"), ("campaigner", "add_apikey"),
         ("campaigner", "change_apikey"), ("campaigner", "delete_apikey"),
-        ("leads", "delete_dncentry"),
+        ("leads", "delete_dncentry"), ("leads", "delete_numberfinding"),
     ],
 }  # fmt: skip
 

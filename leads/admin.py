@@ -27,8 +27,9 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 
 from campaigner.admin import (
     AllocationAdmin,
@@ -38,7 +39,12 @@ from campaigner.admin import (
 )
 from campaigner.contract import Code, Refused
 from campaigner.models import Allocation, Campaign, CampaignTemplate
-from campaigner.selectors import allocations_visible, campaigns_visible, templates_visible
+from campaigner.selectors import (
+    allocations_visible,
+    campaign_ids_visible,
+    campaigns_visible,
+    templates_visible,
+)
 from leads.lead_form import LeadEditForm, encode
 from leads.models import (
     ActionDelivery,
@@ -46,6 +52,7 @@ from leads.models import (
     DncEntry,
     Lead,
     LeadImport,
+    NumberFinding,
     PhonePattern,
 )
 from leads.selectors import phone_normaliser_load
@@ -419,6 +426,47 @@ class PhonePatternAdmin(admin.ModelAdmin):
     list_editable = ("position", "enabled")
     list_filter = ("enabled",)
     search_fields = ("name", "pattern")
+
+
+@admin.register(NumberFinding)
+class NumberFindingAdmin(admin.ModelAdmin):
+    """What re-keying the stored numbers to E.164 revealed (migration leads.0013): numbers
+    that were one line written differently. Read only; delete a finding once it is dealt with.
+    A finding of a campaign is seen by the users who see the campaign."""
+
+    list_display = ("kind", "campaign", "shown_number", "lead_links", "was_stored_as")
+    list_filter = ("kind", ("campaign", VisibleRelatedFilter))
+    search_fields = ("number",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[NumberFinding]:
+        findings = super().get_queryset(request).select_related("campaign")
+        visible = campaign_ids_visible(request.user)
+        if visible is None:
+            return findings
+        return findings.filter(Q(campaign__isnull=True) | Q(campaign__in=visible))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="number", ordering="number")
+    def shown_number(self, finding: NumberFinding) -> str:
+        return f"{phone(finding.number)} ({finding.number})"
+
+    @admin.display(description="leads")
+    def lead_links(self, finding: NumberFinding) -> str:
+        links = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:leads_lead_change", args=[lead]), lead) for lead in finding.leads),
+        )
+        return links or "—"
+
+    @admin.display(description="stored before as")
+    def was_stored_as(self, finding: NumberFinding) -> str:
+        return ", ".join(finding.spellings) or "—"
 
 
 # --- manual import and DNC upload (domain.md §5.3, §5.4) -------------------------------------

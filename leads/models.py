@@ -454,3 +454,29 @@ class LeadImportReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rows} rejected rows from line {self.first_line}"
+
+
+class NumberFinding(models.Model):
+    """What re-keying the stored numbers to E.164 (migration leads.0013) revealed, for an
+    operator to review: numbers that were one line spelled differently. Written once by the
+    migration; read in the admin."""
+
+    class Kind(models.TextChoices):
+        DUPLICATE = "duplicate", "leads of one campaign share the number"
+        DNC = "dnc", "a lead's number is on the DNC list (now blocked)"
+        DNC_MERGED = "dnc_merged", "DNC entries that were one number (merged)"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    number = models.CharField(max_length=17, help_text="E.164")
+    leads = models.JSONField(default=list, blank=True, help_text="The leads' ids")
+    spellings = models.JSONField(default=list, blank=True, help_text="As stored before")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("kind", "campaign", "number")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.number}"

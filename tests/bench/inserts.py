@@ -120,7 +120,8 @@ def seed(existing: int, dnc: int | None = None) -> Allocation:
             [campaign.pk],
         )
         cursor.execute(  # an older seed's national spellings
-            f"DELETE FROM {DncEntry._meta.db_table} WHERE source = 'bench' AND number NOT LIKE '+%%'"
+            f"DELETE FROM {DncEntry._meta.db_table}"
+            " WHERE source = 'bench' AND number NOT LIKE '+%%'"
         )
         dnc_fill(cursor, dnc)
         cursor.execute("ANALYZE")

@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from leads.models import DncEntry, Lead, LeadImport
+from leads.models import DncEntry, Lead, LeadImport, NumberFinding
 from tests.browser import browser, screenshot
 from tests.campaignapi import BASE, GLOBAL_KEY, make_api
 from tests.factories import (
@@ -358,6 +358,19 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
         wait(driver, lambda d: d.find_elements(By.ID, "result_list"))
         assert "(08) 9381 2222 (+61893812222)" in driver.find_element(By.ID, "result_list").text
         screenshot(driver, "ops-4-dnc-listed")
+
+        # What the move to E.164 revealed (migration leads.0013), for the operator to review.
+        NumberFinding.objects.create(
+            kind="duplicate", campaign=allocation.campaign, number="+61383218199",
+            leads=[lead.pk], spellings=["0383218199", "+610383218199"],
+        )  # fmt: skip
+        driver.get(f"{base}/admin/leads/numberfinding/")
+        wait(driver, lambda d: d.find_elements(By.ID, "result_list"))
+        row = driver.find_element(By.CSS_SELECTOR, "#result_list tbody tr").text
+        assert "(03) 8321 8199 (+61383218199)" in row and "+610383218199" in row, row
+        screenshot(driver, "ops-4b-number-findings")
+        driver.find_element(By.LINK_TEXT, str(lead.pk)).click()
+        wait(driver, lambda d: d.find_elements(By.ID, "lead-form"))
         assert call(base, "insertLeadFast", ids, {"Name": "X", "FirstPhone": "08 9381 2222"}) == 104
 
         # The dashboard, once beat has counted (here: the refresh called directly).
