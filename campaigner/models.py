@@ -30,11 +30,27 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA timezone name")
 
 
+class ZoneMode(models.TextChoices):
+    """In which time zone a Contact Hours' windows apply to a number (campaignapi.md §8)."""
+
+    HOURS = "hours", "the Contact Hours' own zone"
+    NUMBER_STRICT = "number_strict", "the number's zone; open in all of them when it has several"
+    NUMBER_OR_HOURS = "number_or_hours", "the number's zone; its own zone when it has several"
+
+
 class ContactHours(models.Model):
-    """When leads may be called: weekly windows in an IANA timezone, minus closed dates."""
+    """When leads may be called: weekly windows in an IANA timezone, minus closed dates.
+    ``zone_mode`` may apply the windows in the zone of the number called instead."""
 
     name = models.CharField(max_length=100, unique=True)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    zone_mode = models.CharField(
+        max_length=16,
+        choices=ZoneMode.choices,
+        default=ZoneMode.HOURS,
+        help_text="Where the windows apply: in this zone, or in the zone of each number called "
+        "(libphonenumber's, by its area code; a number without one: this zone).",
+    )
 
     class Meta:
         verbose_name_plural = "contact hours"

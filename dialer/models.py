@@ -46,6 +46,11 @@ class CacheEntry(models.Model):
     lead = models.ForeignKey(
         Lead, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
+    # Under Contact Hours read in the number's zone (ZoneMode): the number the rebuild chose
+    # and the zones (comma separated) whose windows the hand-out checks again; a lead whose
+    # first dialable number is another by then is skipped. NULL: the Contact Hours' own zone.
+    number = models.CharField(max_length=17, null=True, blank=True)  # noqa: DJ001
+    zones = models.TextField(null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ("cache", "generation", "position")

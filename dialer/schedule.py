@@ -14,7 +14,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from campaigner.models import ContactHours
+from campaigner.models import ContactHours, ZoneMode
 
 # How far ahead next_open looks (a year of closed dates would be an odd configuration).
 LOOKAHEAD_DAYS = 400
@@ -27,35 +27,64 @@ class Schedule:
     zone: zoneinfo.ZoneInfo
     windows: tuple[tuple[int, int, int], ...]  # (weekday 0=Mon, start minute, end minute)
     closed_dates: frozenset[dt.date]
+    zone_mode: str = ZoneMode.HOURS
 
-    def closed_on(self, at: dt.datetime) -> bool:
-        return at.astimezone(self.zone).date() in self.closed_dates
+    def zones_for(self, number_zones: tuple[str, ...]) -> tuple[str, ...]:
+        """The zones whose wall clock the windows are read in for a number that
+        libphonenumber places in ``number_zones``; ``()``: the schedule's own zone (its mode
+        says so, the number has no zone, or has several and the mode falls back then)."""
+        if self.zone_mode == ZoneMode.HOURS or not number_zones:
+            return ()
+        if len(number_zones) > 1 and self.zone_mode == ZoneMode.NUMBER_OR_HOURS:
+            return ()
+        return number_zones
 
-    def is_open(self, at: dt.datetime) -> bool:
-        local = at.astimezone(self.zone)
+    def closed_on(self, at: dt.datetime, zone: zoneinfo.ZoneInfo | None = None) -> bool:
+        return at.astimezone(zone or self.zone).date() in self.closed_dates
+
+    def is_open(self, at: dt.datetime, zone: zoneinfo.ZoneInfo | None = None) -> bool:
+        """Whether ``at`` is inside the windows, read in ``zone`` (default: the schedule's)."""
+        local = at.astimezone(zone or self.zone)
         if local.date() in self.closed_dates:
             return False
         minute = local.hour * 60 + local.minute
         weekday = local.weekday()
         return any(d == weekday and s <= minute < e for d, s, e in self.windows)
 
-    def next_open(self, at: dt.datetime) -> dt.datetime | None:
-        """The first moment at or after ``at`` inside the schedule, or ``None`` if it never
-        opens within ``LOOKAHEAD_DAYS``."""
-        if self.is_open(at):
+    def open_in(self, at: dt.datetime, zones: tuple[zoneinfo.ZoneInfo, ...]) -> bool:
+        """Open in every one of ``zones`` (none: the schedule's own zone)."""
+        return all(self.is_open(at, zone) for zone in zones or (self.zone,))
+
+    def next_open(
+        self, at: dt.datetime, zones: tuple[zoneinfo.ZoneInfo, ...] = ()
+    ) -> dt.datetime | None:
+        """The first moment at or after ``at`` when the schedule is open in every one of
+        ``zones`` (none: its own zone), or ``None`` if there is none within
+        ``LOOKAHEAD_DAYS``. It is ``at`` or a moment when one of the zones opens."""
+        zones = zones or (self.zone,)
+        if self.open_in(at, zones):
             return at
-        local = at.astimezone(self.zone)
-        for offset in range(LOOKAHEAD_DAYS):
+        for days in (14, LOOKAHEAD_DAYS):  # most answers are within two weeks
+            openings = sorted(opens for zone in zones for opens in self._openings(at, zone, days))
+            found = next((opens for opens in openings if self.open_in(opens, zones)), None)
+            if found is not None:
+                return found
+        return None
+
+    def _openings(self, at: dt.datetime, zone: zoneinfo.ZoneInfo, days: int) -> list[dt.datetime]:
+        """The moments from ``at`` on, within ``days`` days, when a window opens in ``zone``."""
+        found = []
+        local = at.astimezone(zone)
+        for offset in range(days):
             day = local.date() + dt.timedelta(days=offset)
             if day in self.closed_dates:
                 continue
-            for weekday, start, _end in sorted(self.windows, key=lambda w: w[1]):
-                if weekday != day.weekday():
-                    continue
-                opens = _instant(day, start, self.zone)
-                if opens >= at:
-                    return opens
-        return None
+            for weekday, start, _end in self.windows:
+                if weekday == day.weekday():
+                    opens = _instant(day, start, zone)
+                    if opens >= at:
+                        found.append(opens)
+        return found
 
 
 def _instant(day: dt.date, minute: int, zone: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -88,6 +117,7 @@ def schedule_of(hours: ContactHours) -> Schedule:
         zone=zoneinfo.ZoneInfo(hours.timezone),
         windows=tuple((w.weekday, w.start_minute, w.end_minute) for w in hours.windows.all()),
         closed_dates=frozenset(d.date for d in hours.closed_dates.all()),
+        zone_mode=hours.zone_mode,
     )
 
 

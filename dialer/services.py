@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import zoneinfo
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -35,7 +36,7 @@ from prometheus_client import Histogram
 
 from campaigner.contract import CampaignApiError, Refusal, Refused
 from campaigner.locks import LockKey, advisory_xact_lock, advisory_xact_try_lock
-from campaigner.models import Campaign
+from campaigner.models import Campaign, ContactHours, ZoneMode
 from campaigner.sql import execute_prepared, fetch_one
 from dialer import sql
 from dialer.models import CacheEntry, CampaignCache
@@ -43,7 +44,7 @@ from dialer.order import AllocationLeads, Candidate, balance
 from dialer.schedule import Schedule, schedule_load
 from leads import lead_input
 from leads.models import DispositionRecord, Lead
-from leads.phone import dial_form
+from leads.phone import dial_form, number_zones
 from leads.selectors import phone_normaliser_load
 from leads.services.calls import CallDetails
 from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
@@ -120,16 +121,25 @@ def eligibility_of(
     if lead.callback_at is not None and lead.callback_at > now:
         reasons.append(Reason("callback_in_future", f"callback due {lead.callback_at.isoformat()}"))
         waits.append(lead.callback_at)
-    if schedule is not None and schedule.closed_on(now):
-        reasons.append(Reason("closed_date", f"{schedule.name} is closed today"))
-    elif schedule is not None and not schedule.is_open(now):
-        local = now.astimezone(schedule.zone)
-        reasons.append(
-            Reason(
-                "outside_contact_hours",
-                f"{local:%a %H:%M} {schedule.zone.key} is outside {schedule.name}",
+    zones: tuple[zoneinfo.ZoneInfo, ...] = ()
+    if schedule is not None and number is not None:
+        read_in = schedule.zones_for(number_zones(number, settings.PHONE_DEFAULT_REGION))
+        zones = tuple(zoneinfo.ZoneInfo(zone) for zone in read_in)
+    for zone in zones or ((schedule.zone,) if schedule is not None else ()):
+        assert schedule is not None
+        whose = "the number's zone " if zones else ""
+        if schedule.closed_on(now, zone):
+            reasons.append(
+                Reason("closed_date", f"{schedule.name} is closed today in {whose}{zone.key}")
             )
-        )
+        elif not schedule.is_open(now, zone):
+            local = now.astimezone(zone)
+            reasons.append(
+                Reason(
+                    "outside_contact_hours",
+                    f"{local:%a %H:%M} {whose}{zone.key} is outside {schedule.name}",
+                )
+            )
     if number is None:
         reasons.append(Reason("no_dialable_number", "every number is blocked or on the DNC list"))
         never = True
@@ -148,7 +158,7 @@ def eligibility_of(
         return Eligibility(reasons, None)
     at: dt.datetime | None = max(waits)
     if schedule is not None and at is not None:
-        at = schedule.next_open(at)
+        at = schedule.next_open(at, zones)
     return Eligibility(reasons, at)
 
 
@@ -179,10 +189,15 @@ def dialer_cache_refresh(campaign_id: int, *, wait: bool = True) -> RefreshResul
             return None
         campaign = Campaign.objects.select_related("template").get(pk=campaign_id)
         cache, _ = CampaignCache.objects.get_or_create(campaign=campaign)
-        lead_ids = _next_leads(campaign, now) if campaign.active else []
+        lead_ids, zoned = _next_leads(campaign, now) if campaign.active else ([], {})
+        read_in = [zoned.get(lead_id) for lead_id in lead_ids]
         generation = cache.generation + 1
         with connection.cursor() as cursor:
-            cursor.execute(sql.CACHE_INSERT, [campaign_id, generation, lead_ids])
+            cursor.execute(
+                sql.CACHE_INSERT,
+                [campaign_id, generation, lead_ids, [z and z[0] for z in read_in],
+                 [z and ",".join(z[1]) for z in read_in]],
+            )  # fmt: skip
         duration_ms = (time.perf_counter() - started) * 1000
         CampaignCache.objects.filter(pk=campaign_id).update(
             generation=generation, size=len(lead_ids), refreshed_at=now, duration_ms=duration_ms
@@ -193,23 +208,79 @@ def dialer_cache_refresh(campaign_id: int, *, wait: bool = True) -> RefreshResul
     return RefreshResult(campaign_id, len(lead_ids), duration_ms, now)
 
 
-def _next_leads(campaign: Campaign, now: dt.datetime) -> list[int]:
+# Where Contact Hours are read in the number's zone, the rebuild reads candidates a page at a
+# time (of the cache's size) and keeps those open in their number's zones: at most this many
+# pages per allocation.
+ZONED_PAGES = 10
+
+
+def _next_leads(
+    campaign: Campaign, now: dt.datetime
+) -> tuple[list[int], dict[int, tuple[str, tuple[str, ...]]]]:
+    """The campaign's next leads in hand-out order, and for those under Contact Hours read in
+    the number's zone (``ZoneMode``) the number and the zones checked (the hand-out checks
+    them again)."""
     limit = settings.DIALER_CACHE_SIZE
     default_hours = campaign.template.contact_hours_id
+    zoned_hours = {
+        schedule.id: schedule
+        for schedule in schedule_load(
+            ContactHours.objects.exclude(zone_mode=ZoneMode.HOURS).values_list("pk", flat=True)
+        ).values()
+    }
     per_allocation = []
+    read_in: dict[int, tuple[str, tuple[str, ...]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql.NEXT_LEADS_SETTINGS)
         cursor.execute(sql.OPEN_CONTACT_HOURS, [now])
         open_hours = [row[0] for row in cursor.fetchall()]
         for allocation in campaign.allocations.filter(started=True).order_by("id"):
-            cursor.execute(
-                sql.NEXT_LEADS,
-                {"allocation": allocation.pk, "now": now, "default": default_hours,
-                 "open": open_hours, "limit": limit},
-            )  # fmt: skip
-            leads = [Candidate(*row) for row in cursor.fetchall()]
+            params = {"allocation": allocation.pk, "now": now, "default": default_hours,
+                      "open": open_hours, "limit": limit}  # fmt: skip
+            if zoned_hours:
+                leads = _zoned_candidates(cursor, params, zoned_hours, now, read_in)
+            else:
+                cursor.execute(sql.NEXT_LEADS, params)
+                leads = [Candidate(*row) for row in cursor.fetchall()]
             per_allocation.append(AllocationLeads(allocation.pk, allocation.weight, leads))
-    return balance(campaign.balance_mode, per_allocation, limit)
+    chosen = balance(campaign.balance_mode, per_allocation, limit)
+    return chosen, {lead_id: read_in[lead_id] for lead_id in chosen if lead_id in read_in}
+
+
+def _zoned_candidates(
+    cursor: Any,
+    params: dict[str, Any],
+    zoned_hours: dict[int, Schedule],
+    now: dt.datetime,
+    read_in: dict[int, tuple[str, tuple[str, ...]]],
+) -> list[Candidate]:
+    """One allocation's next ``limit`` leads where some Contact Hours are read in the
+    number's zone: those leads are kept when their windows are open in the zones
+    ``Schedule.zones_for`` gives their number (noted in ``read_in``)."""
+    limit, region = params["limit"], settings.PHONE_DEFAULT_REGION
+    open_hours = set(params["open"])
+    leads: list[Candidate] = []
+    for page in range(ZONED_PAGES):
+        cursor.execute(sql.NEXT_LEADS_ZONED,
+                       {**params, "zoned": list(zoned_hours), "offset": page * limit})  # fmt: skip
+        rows = cursor.fetchall()
+        for lead_id, priority, callback_at, created_at, hours_id, number in rows:
+            schedule = zoned_hours.get(hours_id)
+            if schedule is not None:
+                zones = schedule.zones_for(number_zones(number, region))
+                if not zones:
+                    if hours_id not in open_hours:
+                        continue
+                elif not schedule.open_in(now, tuple(zoneinfo.ZoneInfo(z) for z in zones)):
+                    continue
+                else:
+                    read_in[lead_id] = (number, zones)
+            leads.append(Candidate(lead_id, priority, callback_at, created_at))
+            if len(leads) == limit:
+                return leads
+        if len(rows) < limit:
+            break
+    return leads
 
 
 def dialer_cache_refresh_all() -> dict[int, RefreshResult | None]:

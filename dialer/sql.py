@@ -7,7 +7,9 @@ eligibility reports (``dialer.services.dialable_number``).
 - ``has_dialable_number(l)`` / ``first_dialable_number(l)``: an unblocked number that is not on
   the DNC list now (``leads.sql.dnc_active``), the first in the order the numbers were stored.
 - ``contact_hours_open(hours, at)``: the database function testing a Contact Hours at an
-  instant; ``dialer.schedule`` is its Python twin (tests/dialer/test_schedule_sql.py).
+  instant in its own zone, ``contact_hours_open_in(hours, zones, at)`` in every one of
+  ``zones`` (Contact Hours read in the number's zone, ``ZoneMode``); ``dialer.schedule`` is
+  their Python twin (tests/dialer/test_schedule_sql.py).
 - campaign active and allocation started: columns, tested where the campaign and allocation
   are joined.
 
@@ -82,6 +84,23 @@ NEXT_LEADS = f"""
     ORDER BY l.priority, l.callback_at NULLS FIRST, l.created_at DESC, l.id
     LIMIT %(limit)s"""  # noqa: S608
 
+# The same, where some Contact Hours are read in the number's zone (%(zoned)s: their ids):
+# their leads come with the Contact Hours and the number to dial, for the rebuild to read the
+# windows in the number's zone; a page at a time (%(offset)s).
+NEXT_LEADS_ZONED = f"""
+    SELECT l.id, l.priority, l.callback_at, l.created_at,
+           COALESCE(l.contact_hours_id, %(default)s::bigint) AS hours_id,
+           CASE WHEN COALESCE(l.contact_hours_id, %(default)s::bigint) = ANY(%(zoned)s)
+                THEN {first_dialable_number("l.id")} END AS number
+    FROM {LEAD} l
+    WHERE l.allocation_id = %(allocation)s AND {lead_due("l", "%(now)s")}
+      AND (COALESCE(l.contact_hours_id, %(default)s::bigint) IS NULL
+           OR COALESCE(l.contact_hours_id, %(default)s::bigint) = ANY(%(open)s)
+           OR COALESCE(l.contact_hours_id, %(default)s::bigint) = ANY(%(zoned)s))
+      AND {has_dialable_number("l.id")}
+    ORDER BY l.priority, l.callback_at NULLS FIRST, l.created_at DESC, l.id
+    LIMIT %(limit)s OFFSET %(offset)s"""  # noqa: S608
+
 # The planner guesses the eligibility filters' combined selectivity far too low and would read
 # and sort a whole allocation instead of walking the index and stopping after `limit` rows.
 # These end with the rebuild's transaction.
@@ -91,9 +110,11 @@ NEXT_LEADS_SETTINGS = (
 )
 
 CACHE_INSERT = (
-    f"INSERT INTO {CacheEntry._meta.db_table} (cache_id, generation, position, lead_id)"  # noqa: S608
-    " SELECT %s, %s, position, lead_id"
-    " FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(lead_id, position)"
+    f"INSERT INTO {CacheEntry._meta.db_table}"  # noqa: S608
+    " (cache_id, generation, position, lead_id, number, zones)"
+    " SELECT %s, %s, position, lead_id, number, zones"
+    " FROM unnest(%s::bigint[], %s::text[], %s::text[])"
+    " WITH ORDINALITY AS t(lead_id, number, zones, position)"
 )
 
 # Parameters: campaign, holder, check-out end. Columns named as dialer.services.HandOut's.
@@ -113,11 +134,24 @@ HANDOUT = (
 # and checks it out with a version bump; a stale entry is dropped and the next one tried.
 # Returns no row when the cache has nothing eligible left.
 FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION contact_hours_open_in(p_hours bigint, p_zones text[],
+                                                 p_at timestamptz)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_zone text;
+BEGIN
+    FOREACH v_zone IN ARRAY p_zones LOOP
+        IF NOT contact_hours_open_at_wall(p_hours, p_at AT TIME ZONE v_zone) THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN true;
+END $$;
+
 CREATE OR REPLACE FUNCTION contact_hours_open(p_hours bigint, p_at timestamptz)
 RETURNS boolean LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_wall timestamp;
-    v_minute int;
 BEGIN
     IF p_hours IS NULL THEN
         RETURN true;
@@ -127,6 +161,14 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
+    RETURN contact_hours_open_at_wall(p_hours, v_wall);
+END $$;
+
+CREATE OR REPLACE FUNCTION contact_hours_open_at_wall(p_hours bigint, v_wall timestamp)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_minute int;
+BEGIN
     v_minute := extract(hour FROM v_wall)::int * 60 + extract(minute FROM v_wall)::int;
     RETURN NOT EXISTS (SELECT 1 FROM {ContactHoursClosedDate._meta.db_table} d
                        WHERE d.contact_hours_id = p_hours AND d.date = v_wall::date)
@@ -144,11 +186,13 @@ DECLARE
     v_entry bigint;
     v_lead bigint;
     v_number text;
+    v_entry_number text;
+    v_zones text;
     v_now timestamptz := clock_timestamp();
 BEGIN
     out_skipped := 0;
     LOOP
-        SELECT e.id, e.lead_id INTO v_entry, v_lead
+        SELECT e.id, e.lead_id, e.number, e.zones INTO v_entry, v_lead, v_entry_number, v_zones
         FROM {CacheEntry._meta.db_table} e
         WHERE e.cache_id = p_campaign
           AND e.generation = (SELECT c.generation FROM {CampaignCache._meta.db_table} c
@@ -170,8 +214,15 @@ BEGIN
         JOIN {Campaign._meta.db_table} c ON c.id = l.campaign_id
         JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
         WHERE l.id = v_lead AND c.active AND a.started AND {lead_due("l", "v_now")}
-          AND contact_hours_open(COALESCE(l.contact_hours_id, t.contact_hours_id), v_now)
+          AND CASE WHEN v_zones IS NULL
+                   THEN contact_hours_open(COALESCE(l.contact_hours_id, t.contact_hours_id),
+                                           v_now)
+                   ELSE contact_hours_open_in(COALESCE(l.contact_hours_id, t.contact_hours_id),
+                                              string_to_array(v_zones, ','), v_now) END
         FOR UPDATE OF l;
+        IF v_zones IS NOT NULL AND v_number IS DISTINCT FROM v_entry_number THEN
+            v_number := NULL;  -- another number now: its zones were not the ones checked
+        END IF;
 
         IF v_number IS NOT NULL THEN
             UPDATE {LEAD}
@@ -192,4 +243,6 @@ END $$;
 DROP_FUNCTIONS = """
 DROP FUNCTION IF EXISTS dialer_next_lead(bigint, text, timestamptz);
 DROP FUNCTION IF EXISTS contact_hours_open(bigint, timestamptz);
+DROP FUNCTION IF EXISTS contact_hours_open_in(bigint, text[], timestamptz);
+DROP FUNCTION IF EXISTS contact_hours_open_at_wall(bigint, timestamp);
 """

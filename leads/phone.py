@@ -30,6 +30,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
+import phonenumbers.timezone
 from phonenumbers import PhoneNumberFormat
 
 _SEPARATORS = re.compile(r"[\s\-.()\[\]]")
@@ -132,6 +133,19 @@ def _valid(number: str, region: str) -> phonenumbers.PhoneNumber | None:
     except phonenumbers.NumberParseException:
         return None
     return parsed if phonenumbers.is_valid_number(parsed) else None
+
+
+def number_zones(number: str, region: str) -> tuple[str, ...]:
+    """The IANA zones libphonenumber gives a stored number (by its area code; a mobile: every
+    zone of its country), ``()`` when it knows none (no E.164 form, an unknown line)."""
+    if not number.startswith("+"):
+        return ()
+    try:
+        parsed = phonenumbers.parse(number, region or None)
+    except phonenumbers.NumberParseException:
+        return ()
+    zones = phonenumbers.timezone.time_zones_for_number(parsed)
+    return tuple(zone for zone in zones if zone != phonenumbers.timezone.UNKNOWN_TIMEZONE)
 
 
 def dial_form(number: str, region: str, form: str) -> str:
