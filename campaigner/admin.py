@@ -167,7 +167,7 @@ class SharedByUseAdmin(admin.ModelAdmin):
 
 @admin.register(ContactHours)
 class ContactHoursAdmin(SharedByUseAdmin):
-    list_display = ("name", "timezone")
+    list_display = ("name", "timezone", "zone_mode")
     search_fields = ("name", "timezone")
     inlines = (ContactHoursWindowInline, ContactHoursClosedDateInline)
 

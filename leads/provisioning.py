@@ -49,6 +49,7 @@ from campaigner.models import (
     DispositionSet,
     FieldType,
     TemplateField,
+    ZoneMode,
     hash_secret,
     hhmm_to_minutes,
 )
@@ -245,11 +246,17 @@ class _Provisioner:
         self.upsert(Group, {"name": name}, {})
 
     def contact_hours(self, item: Any) -> None:
-        self.obj(item, {"name", "timezone", "windows", "closed_dates"}, ("name", "timezone"))
+        self.obj(item, {"name", "timezone", "zone_mode", "windows", "closed_dates"},
+                 ("name", "timezone"))  # fmt: skip
         tz = self.text(item, "timezone")
         if tz not in zoneinfo.available_timezones():
             raise self.fail(f"unknown timezone {tz!r} (an IANA name such as 'Australia/Melbourne')")
-        hours = self.upsert(ContactHours, {"name": self.text(item, "name")}, {"timezone": tz})
+        mode = item.get("zone_mode", ZoneMode.HOURS)
+        if mode not in ZoneMode.values:
+            raise self.fail(f"'zone_mode' must be one of {', '.join(ZoneMode.values)}")
+        hours = self.upsert(
+            ContactHours, {"name": self.text(item, "name")}, {"timezone": tz, "zone_mode": mode}
+        )
         windows = []
         for j, window in enumerate(self.items(item, "windows")):
             with self.entry("windows", j):

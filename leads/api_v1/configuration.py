@@ -29,6 +29,7 @@ from campaigner.models import (
     ContactHours,
     DispositionSet,
     FieldType,
+    ZoneMode,
     hhmm_to_minutes,
     minutes_to_hhmm,
 )
@@ -109,10 +110,16 @@ class ContactHoursWindowSerializer(ManagementSerializer):
 class ContactHoursSerializer(ManagementModelSerializer):
     windows = serializers.ListField(child=ContactHoursWindowSerializer(), required=False)
     closedDates = serializers.ListField(child=serializers.DateField(), required=False)
+    zoneMode = serializers.ChoiceField(
+        source="zone_mode", choices=ZoneMode.choices, required=False,
+        help_text="Where the windows apply: 'hours' (this zone), 'number_strict' (the "
+        "number's zone; open in all when it has several), 'number_or_hours' (the number's "
+        "zone; this zone when it has several)",
+    )  # fmt: skip
 
     class Meta:
         model = ContactHours
-        fields = ("id", "name", "timezone", "windows", "closedDates")
+        fields = ("id", "name", "timezone", "zoneMode", "windows", "closedDates")
         extra_kwargs = {"name": NO_UNIQUE_CHECK}
 
     def to_representation(self, instance: ContactHours) -> dict[str, Any]:
@@ -124,6 +131,7 @@ class ContactHoursSerializer(ManagementModelSerializer):
             "id": instance.pk,
             "name": instance.name,
             "timezone": instance.timezone,
+            "zoneMode": instance.zone_mode,
             "windows": [
                 {"days": days, "start": minutes_to_hhmm(s), "end": minutes_to_hhmm(e)}
                 for (s, e), days in grouped.items()
@@ -133,7 +141,7 @@ class ContactHoursSerializer(ManagementModelSerializer):
 
     def save_hours(self, instance: ContactHours) -> ContactHours:
         data = self.validated_data
-        for key in ("name", "timezone"):
+        for key in ("name", "timezone", "zone_mode"):
             if key in data:
                 setattr(instance, key, data[key])
         windows = None

@@ -120,6 +120,26 @@ def test_the_rebuild_notes_the_zones_for_the_hand_out(setup: dict[str, Any]) -> 
     assert setup["leads"]["mobile"] not in chosen
 
 
+def test_a_lead_whose_number_changed_since_the_rebuild_is_skipped(
+    setup: dict[str, Any],
+) -> None:
+    """The hand-out checks the zones of the number the rebuild chose; another number by then
+    (its zones unchecked) waits for the next rebuild."""
+    hours = setup["hours"]
+    hours.windows.all().delete()
+    for day in range(7):  # always open: any clock will do
+        ContactHoursWindow.objects.create(contact_hours=hours, weekday=day, start_minute=0,
+                                          end_minute=1440)  # fmt: skip
+    ContactHours.objects.filter(pk=hours.pk).update(zone_mode=ZoneMode.NUMBER_STRICT)
+    Lead.objects.exclude(pk=setup["leads"]["brisbane"]).delete()
+    dialer_cache_refresh(setup["campaign"].pk)
+    LeadPhone.objects.filter(lead_id=setup["leads"]["brisbane"]).update(number="+61893812222")
+    assert dialer_lead_next(setup["campaign"].pk, "agent") is None
+    dialer_cache_refresh(setup["campaign"].pk)  # the next rebuild reads the new number's zones
+    handed = dialer_lead_next(setup["campaign"].pk, "agent")
+    assert handed is not None and handed.phone == "0893812222"
+
+
 @pytest.mark.parametrize("zones", [["Australia/Brisbane"], ["Australia/Perth"],
                                    ["Australia/Adelaide", "Australia/Perth"],
                                    ["Australia/Sydney", "Indian/Christmas"]])  # fmt: skip

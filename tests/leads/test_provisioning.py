@@ -104,6 +104,7 @@ def test_a_changed_file_is_applied_then_stable(demo_spec: dict[str, Any]) -> Non
     ]
     template["dispositions"][1]["actions"][0]["minutes"] = 30
     demo_spec["contact_hours"][0]["windows"][0]["end"] = "24:00"
+    demo_spec["contact_hours"][0]["zone_mode"] = "number_or_hours"
     demo_spec["api_keys"][0]["revoked"] = True
 
     report = provision_apply(demo_spec, demo=True)
@@ -118,6 +119,7 @@ def test_a_changed_file_is_applied_then_stable(demo_spec: dict[str, Any]) -> Non
         ContactHours.objects.get(name="Melbourne business").windows.filter(end_minute=1440).count()
         == 5
     )
+    assert ContactHours.objects.get(name="Melbourne business").zone_mode == "number_or_hours"
     assert ApiKey.objects.get(name="demo").revoked is True
     assert provision_apply(demo_spec, demo=True).changed == 0
 
@@ -136,6 +138,11 @@ def _break(spec: dict[str, Any], path: list[Any], value: Any) -> None:
             ["contact_hours", 1, "timezone"],
             "Mars/Olympus",
             "contact_hours[1] \"Sydney evenings\": unknown timezone 'Mars/Olympus'",
+        ),
+        (
+            ["contact_hours", 1, "zone_mode"],
+            "moon",
+            "contact_hours[1] \"Sydney evenings\": 'zone_mode' must be one of hours, number_strict",
         ),
         (
             ["contact_hours", 0, "windows", 0, "start"],

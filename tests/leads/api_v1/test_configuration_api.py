@@ -39,7 +39,7 @@ def test_contact_hours_round_trip(admin_api: Any) -> None:
     created = admin_api.post("contact-hours/", HOURS)
     assert created.status_code == 201
     body = created.json()
-    assert body == {"id": body["id"], **HOURS}
+    assert body == {"id": body["id"], "zoneMode": "hours", **HOURS}  # by default: its own zone
     windows = ContactHoursWindow.objects.filter(contact_hours_id=body["id"])
     assert sorted(windows.values_list("weekday", "start_minute", "end_minute")) == [
         (0, 540, 1020),
@@ -47,9 +47,13 @@ def test_contact_hours_round_trip(admin_api: Any) -> None:
         (5, 600, 1440),
     ]
     assert admin_api.get(f"contact-hours/{body['id']}").json() == body
-    changed = admin_api.patch(f"contact-hours/{body['id']}", {"closedDates": []})
+    changed = admin_api.patch(
+        f"contact-hours/{body['id']}", {"closedDates": [], "zoneMode": "number_strict"}
+    )
     assert changed.status_code == 200
-    assert changed.json() == {**body, "closedDates": []}
+    assert changed.json() == {**body, "closedDates": [], "zoneMode": "number_strict"}
+    assert refused(admin_api, "patch", f"contact-hours/{body['id']}", {"zoneMode": "moon"},
+                   400)["errors"] == {"zoneMode": ['"moon" is not a valid choice.']}  # fmt: skip
     listed = admin_api.get("contact-hours/").json()
     assert listed == {"count": 1, "next": None, "previous": None, "results": [changed.json()]}
     assert admin_api.delete(f"contact-hours/{body['id']}").status_code == 204
