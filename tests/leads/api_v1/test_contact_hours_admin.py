@@ -27,7 +27,7 @@ def admin(db: Any) -> Client:
 
 def form(name: str, *windows: tuple[int, str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "name": name, "timezone": "Australia/Perth",
+        "name": name, "timezone": "Australia/Perth", "zone_mode": "hours",
         "windows-TOTAL_FORMS": len(windows), "windows-INITIAL_FORMS": 0,
         "closed_dates-TOTAL_FORMS": 0, "closed_dates-INITIAL_FORMS": 0,
     }  # fmt: skip
