@@ -60,7 +60,12 @@ def has_dialable_number(lead_id: str) -> str:
     return f"EXISTS (SELECT 1 {_dialable(lead_id)})"
 
 
-def first_dialable_number(lead_id: str) -> str:
+def first_dialable_number(lead_id: str, *, unsorted: bool = False) -> str:
+    """The lead's first dialable number. ``unsorted``: the same number, written as an ordered
+    aggregate, for the rebuild's statements, which run with sorting off (their planner would
+    otherwise walk the whole number table in id order for each lead)."""
+    if unsorted:
+        return f"(SELECT (array_agg(p.number ORDER BY p.id))[1] {_dialable(lead_id)})"
     return f"(SELECT p.number {_dialable(lead_id)} ORDER BY p.id LIMIT 1)"
 
 
@@ -91,7 +96,7 @@ NEXT_LEADS_ZONED = f"""
     SELECT l.id, l.priority, l.callback_at, l.created_at,
            COALESCE(l.contact_hours_id, %(default)s::bigint) AS hours_id,
            CASE WHEN COALESCE(l.contact_hours_id, %(default)s::bigint) = ANY(%(zoned)s)
-                THEN {first_dialable_number("l.id")} END AS number
+                THEN {first_dialable_number("l.id", unsorted=True)} END AS number
     FROM {LEAD} l
     WHERE l.allocation_id = %(allocation)s AND {lead_due("l", "%(now)s")}
       AND (COALESCE(l.contact_hours_id, %(default)s::bigint) IS NULL

@@ -30,6 +30,7 @@ from campaigner.memory import cyclic_gc_paused
 from campaigner.models import Allocation, ApiKey, Campaign, CampaignTemplate, TemplateField
 from leads.models import (
     ActionDelivery,
+    CallRecord,
     DeliveryAttempt,
     DispositionRecord,
     DncEntry,
@@ -207,13 +208,13 @@ def real_path(allocation: Allocation, body: bytes) -> tuple[float, list[int], li
 
 def delete_history(cursor: Any, leads: str, params: list[Any]) -> None:
     """Delete what refers to the leads the query ``leads`` selects: their webhook and email
-    deliveries (and attempts) and their disposition records."""
+    deliveries (and attempts), their call records and their disposition records."""
     deliveries = f"SELECT id FROM {ActionDelivery._meta.db_table} WHERE lead_id IN ({leads})"
     cursor.execute(
         f"DELETE FROM {DeliveryAttempt._meta.db_table} WHERE delivery_id IN ({deliveries})",
         params,
     )
-    for model in (ActionDelivery, DispositionRecord):
+    for model in (ActionDelivery, CallRecord, DispositionRecord):
         cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE lead_id IN ({leads})", params)
 
 
