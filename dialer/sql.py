@@ -129,6 +129,19 @@ HANDOUT = (
     " out_version AS version, out_skipped AS skipped FROM dialer_next_lead(%s, %s, %s)"
 )
 
+# Whether the Contact Hours p_hours are open at the wall-clock time v_wall (a local timestamp)
+# whose minute of the day is v_minute: not a closed date, inside a window of that weekday.
+# Written once, used by both functions below (a call of one PL/pgSQL function from another
+# would cost every hand-out).
+_OPEN_AT_WALL = f"""
+    NOT EXISTS (SELECT 1 FROM {ContactHoursClosedDate._meta.db_table} d
+                WHERE d.contact_hours_id = p_hours AND d.date = v_wall::date)
+    AND EXISTS (SELECT 1 FROM {ContactHoursWindow._meta.db_table} w
+                WHERE w.contact_hours_id = p_hours
+                  AND w.weekday = extract(isodow FROM v_wall)::int - 1
+                  AND w.start_minute <= v_minute AND v_minute < w.end_minute)"""  # noqa: S608
+_MINUTE = "v_minute := extract(hour FROM v_wall)::int * 60 + extract(minute FROM v_wall)::int;"
+
 # contact_hours_open: PL/pgSQL rather than SQL so that its plans are cached per session (a SQL
 # function that cannot be inlined is planned again on every call). The wall-clock comparison
 # of dialer/schedule.py, with PostgreSQL's own IANA zone data (AT TIME ZONE).
@@ -139,24 +152,11 @@ HANDOUT = (
 # and checks it out with a version bump; a stale entry is dropped and the next one tried.
 # Returns no row when the cache has nothing eligible left.
 FUNCTIONS = f"""
-CREATE OR REPLACE FUNCTION contact_hours_open_in(p_hours bigint, p_zones text[],
-                                                 p_at timestamptz)
-RETURNS boolean LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v_zone text;
-BEGIN
-    FOREACH v_zone IN ARRAY p_zones LOOP
-        IF NOT contact_hours_open_at_wall(p_hours, p_at AT TIME ZONE v_zone) THEN
-            RETURN false;
-        END IF;
-    END LOOP;
-    RETURN true;
-END $$;
-
 CREATE OR REPLACE FUNCTION contact_hours_open(p_hours bigint, p_at timestamptz)
 RETURNS boolean LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_wall timestamp;
+    v_minute int;
 BEGIN
     IF p_hours IS NULL THEN
         RETURN true;
@@ -166,21 +166,26 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    RETURN contact_hours_open_at_wall(p_hours, v_wall);
+    {_MINUTE}
+    RETURN {_OPEN_AT_WALL};
 END $$;
 
-CREATE OR REPLACE FUNCTION contact_hours_open_at_wall(p_hours bigint, v_wall timestamp)
+CREATE OR REPLACE FUNCTION contact_hours_open_in(p_hours bigint, p_zones text[],
+                                                 p_at timestamptz)
 RETURNS boolean LANGUAGE plpgsql STABLE AS $$
 DECLARE
+    v_zone text;
+    v_wall timestamp;
     v_minute int;
 BEGIN
-    v_minute := extract(hour FROM v_wall)::int * 60 + extract(minute FROM v_wall)::int;
-    RETURN NOT EXISTS (SELECT 1 FROM {ContactHoursClosedDate._meta.db_table} d
-                       WHERE d.contact_hours_id = p_hours AND d.date = v_wall::date)
-       AND EXISTS (SELECT 1 FROM {ContactHoursWindow._meta.db_table} w
-                   WHERE w.contact_hours_id = p_hours
-                     AND w.weekday = extract(isodow FROM v_wall)::int - 1
-                     AND w.start_minute <= v_minute AND v_minute < w.end_minute);
+    FOREACH v_zone IN ARRAY p_zones LOOP
+        v_wall := p_at AT TIME ZONE v_zone;
+        {_MINUTE}
+        IF NOT ({_OPEN_AT_WALL}) THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN true;
 END $$;
 
 CREATE OR REPLACE FUNCTION dialer_next_lead(p_campaign bigint, p_holder text, p_until timestamptz)
@@ -249,5 +254,4 @@ DROP_FUNCTIONS = """
 DROP FUNCTION IF EXISTS dialer_next_lead(bigint, text, timestamptz);
 DROP FUNCTION IF EXISTS contact_hours_open(bigint, timestamptz);
 DROP FUNCTION IF EXISTS contact_hours_open_in(bigint, text[], timestamptz);
-DROP FUNCTION IF EXISTS contact_hours_open_at_wall(bigint, timestamp);
 """
