@@ -8,8 +8,10 @@ works in two steps around the caller's versioned lead write (``lead_version.lead
    ``retry_limit`` has reached — into the values the caller is about to write, so the whole
    update is one write and one version bump.
 2. ``DispositionPlan.finish`` (after the write, same transaction) records the disposition in the
-   lead's history, puts numbers on the DNC list (``dnc``), inserts copies (``copy_lead``, through
-   the insert service so its checks apply) and stores the ``webhook``/``email`` deliveries. The
+   lead's history (and, for a dialer call, its call record), puts numbers on the DNC list
+   (``dnc``), inserts copies (``copy_lead``, through the insert service so its checks apply)
+   and stores the ``webhook``/``email`` deliveries (Noojee's URL action payload,
+   ``leads.services.calls``). The
    deliveries are queued to Celery with ``transaction.on_commit``: nothing leaves the server for
    a write that rolls back, and a failing webhook never undoes the lead update.
 
@@ -90,7 +92,7 @@ class DispositionPlan:
                     self.log.append(_copy(lead, params))
                 else:
                     payload = payload or noojee_payload(
-                        payload_lead(lead), self.disposition.name, self.now, call
+                        _payload_lead(lead), self.disposition.name, self.now, call
                     )
                     deliveries.append(_delivery(kind, params, action, lead, payload))
                     self.log.append(f"{kind}: queued")
@@ -225,7 +227,7 @@ def _copy(lead: Lead, params: dict[str, Any]) -> str:
     return f"copy_lead: lead {outcome.lead_id} in {campaign.name}"
 
 
-def payload_lead(lead: Lead) -> PayloadLead:
+def _payload_lead(lead: Lead) -> PayloadLead:
     """What a URL action's payload says of ``lead`` (its Contact Hours zone for the date)."""
     hours = lead.contact_hours or lead.campaign.template.contact_hours
     return PayloadLead(

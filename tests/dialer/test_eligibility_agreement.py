@@ -1,7 +1,9 @@
 """One set of eligibility rules, three readers: over generated leads and clocks,
 ``lead_eligibility`` (the Python explanation) says a lead is eligible exactly when a cache
 rebuild (``dialer.sql.NEXT_LEADS``) caches it and exactly when the hand-out
-(``dialer_next_lead``) gives it out."""
+(``dialer_next_lead``) gives it out; also with Contact Hours read in the number's zone
+(``ZoneMode``), for numbers of one zone (Sydney, Brisbane), two (Adelaide or Perth) and a
+mobile's eight."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from campaigner.models import (
     ContactHours,
     ContactHoursClosedDate,
     ContactHoursWindow,
+    ZoneMode,
 )
 from dialer.models import CacheEntry, CampaignCache
 from dialer.services import dialer_cache_refresh, dialer_lead_next, lead_eligibility
@@ -37,6 +40,7 @@ MOSTLY = st.sampled_from([True, True, True, False])
 # Offsets from now in minutes, far enough from it that the readers' clocks agree.
 WHEN = st.sampled_from([None, None, -90, 90])
 HOURS = st.sampled_from(["open", "open", "none", "shut", "closed_today"])
+PREFIXES = ["+614", "+613", "+617", "+618"]  # a mobile; Sydney; Brisbane; Adelaide or Perth
 
 lead_specs = st.fixed_dictionaries(
     {
@@ -47,15 +51,16 @@ lead_specs = st.fixed_dictionaries(
         "phones": st.lists(
             st.sampled_from(["ok", "ok", "blocked", "dnc", "dnc_expired"]), min_size=1, max_size=2
         ),
+        "prefix": st.sampled_from(PREFIXES),
         "priority": st.integers(0, 100),
     }
 )
 
 
-def contact_hours(kind: str, zone: str) -> ContactHours | None:
+def contact_hours(kind: str, zone: str, mode: str = ZoneMode.HOURS) -> ContactHours | None:
     if kind == "none":
         return None
-    hours = ContactHours.objects.create(name=f"H{next(_names)}", timezone=zone)
+    hours = ContactHours.objects.create(name=f"H{next(_names)}", timezone=zone, zone_mode=mode)
     if kind != "shut":
         ContactHoursWindow.objects.bulk_create(
             ContactHoursWindow(contact_hours=hours, weekday=d, start_minute=0, end_minute=1440)
@@ -67,11 +72,13 @@ def contact_hours(kind: str, zone: str) -> ContactHours | None:
     return hours
 
 
-def make_lead(allocation: Allocation, spec: dict[str, Any], zone: str, now: dt.datetime) -> Lead:
+def make_lead(
+    allocation: Allocation, spec: dict[str, Any], zone: str, mode: str, now: dt.datetime
+) -> Lead:
     def at(minutes: int | None) -> dt.datetime | None:
         return None if minutes is None else now + dt.timedelta(minutes=minutes)
 
-    own = None if spec["hours"] == "template" else contact_hours(spec["hours"], zone)
+    own = None if spec["hours"] == "template" else contact_hours(spec["hours"], zone, mode)
     lead = Lead.objects.create(
         campaign=allocation.campaign,
         allocation=allocation,
@@ -84,7 +91,7 @@ def make_lead(allocation: Allocation, spec: dict[str, Any], zone: str, now: dt.d
         contact_hours=own,
     )
     for field, kind in zip(("FirstPhone", "SecondPhone"), spec["phones"], strict=False):
-        number = f"+614{next(_names):08d}"
+        number = f"{spec['prefix']}{next(_names) % 10**8:08d}"
         LeadPhone.objects.create(
             lead=lead, campaign=lead.campaign, field_name=field, number=number,
             blocked=kind == "blocked",
@@ -100,21 +107,27 @@ def make_lead(allocation: Allocation, spec: dict[str, Any], zone: str, now: dt.d
 )
 @given(
     zone=st.sampled_from(ZONES),
+    mode=st.sampled_from(ZoneMode.values),
     template_hours=HOURS,
     active=MOSTLY,
     started=MOSTLY,
     specs=st.lists(lead_specs, min_size=1, max_size=6),
 )
-def test_eligibility_cache_and_hand_out_agree(
-    zone: str, template_hours: str, active: bool, started: bool, specs: list[dict[str, Any]]
+def test_eligibility_cache_and_hand_out_agree(  # noqa: PLR0917 (drawn by hypothesis)
+    zone: str,
+    mode: str,
+    template_hours: str,
+    active: bool,
+    started: bool,
+    specs: list[dict[str, Any]],
 ) -> None:
     now = timezone.now()
     template = TemplateFactory(
-        name=f"T{next(_names)}", contact_hours=contact_hours(template_hours, zone)
+        name=f"T{next(_names)}", contact_hours=contact_hours(template_hours, zone, mode)
     )
     campaign = Campaign.objects.create(template=template, name=f"C{next(_names)}", active=active)
     allocation = Allocation.objects.create(campaign=campaign, name="A", started=started)
-    leads = [make_lead(allocation, spec, zone, now) for spec in specs]
+    leads = [make_lead(allocation, spec, zone, mode, now) for spec in specs]
 
     eligible = {lead.pk for lead in leads if lead_eligibility(lead.pk, timezone.now()).eligible}
 
