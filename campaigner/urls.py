@@ -3,7 +3,10 @@ imports neither ``leads`` nor ``dialer`` (dependencies point one way: dialer →
 campaigner)."""
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.urls import include, path, re_path, reverse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from campaigner.api import views as read_api
@@ -16,6 +19,18 @@ _STAFF = {
     "authentication_classes": ManagementApiView.authentication_classes,
     "permission_classes": ManagementApiView.permission_classes,
 }
+
+_docs = SpectacularSwaggerView.as_view(url_name="schema", **_STAFF)
+
+
+def docs_view(request: HttpRequest) -> HttpResponseBase:
+    """The docs page. A person who is not signed in (no session, no token) is sent to the
+    admin's login and brought back, rather than shown a bare 401."""
+    if "HTTP_AUTHORIZATION" not in request.META and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+    response: HttpResponseBase = _docs(request)
+    return response
+
 
 urlpatterns = [
     path(CAMPAIGN_API + "getCampaignTemplateList", read_api.TemplateListApi.as_view()),
@@ -33,7 +48,7 @@ urlpatterns = [
     path("api/v1/", include("leads.api_v1.urls")),
     # The schema and its docs page are behind the same staff authentication as the API.
     path("api/v1/schema/", SpectacularAPIView.as_view(**_STAFF), name="schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema", **_STAFF), name="docs"),
+    path("api/v1/docs/", docs_view, name="docs"),
     re_path(r"^api/v1/", read_api.management_not_found_view),  # any other path, newlines too
 ]
 

@@ -32,7 +32,8 @@ def test_docs_page_lists_the_operations(tmp_path: Path, settings: Any) -> None:
     reader.save()
     with gunicorn(tmp_path) as (port, _), browser() as driver:
         base = f"http://127.0.0.1:{port}"
-        driver.get(f"{base}/admin/login/?next=/api/v1/docs/")
+        driver.get(f"{base}/api/v1/docs/")  # signed out: the login page, then the docs
+        assert driver.current_url == f"{base}/admin/login/?next=/api/v1/docs/"
         driver.find_element(By.NAME, "username").send_keys("reader")
         driver.find_element(By.NAME, "password").send_keys("reader-password-1")
         driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()

@@ -17,6 +17,15 @@ CHECKED_IN = Path(__file__).resolve().parents[2] / "campaigner" / "api" / "opena
 
 def test_schema_and_docs_are_served_to_staff(client: Client) -> None:
     assert client.get("/api/v1/schema/").status_code == 401
+    # The docs page sends a person who is not signed in to the login; a bad token is 401.
+    signed_out = client.get("/api/v1/docs/")
+    assert (signed_out.status_code, signed_out["Location"]) == (
+        302, "/admin/login/?next=/api/v1/docs/",
+    )  # fmt: skip
+    assert client.get("/api/v1/docs/", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+    non_staff = Client()
+    non_staff.force_login(UserFactory(is_staff=False))
+    assert non_staff.get("/api/v1/docs/").status_code == 403
     client.force_login(UserFactory(is_staff=True))
     schema = client.get("/api/v1/schema/")
     assert schema.status_code == 200
