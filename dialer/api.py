@@ -133,8 +133,16 @@ class EligibilitySerializer(serializers.Serializer):
 
 
 class NextLeadApi(ManagementApiView):
-    @extend_schema(request=NextLeadInputSerializer,
-                   responses={200: HandedLeadSerializer, 204: None}, tags=["dialer"])  # fmt: skip
+    @extend_schema(
+        summary="Hand out the campaign's next lead",
+        description="Takes the first eligible lead of the campaign's dialer cache, checks it "
+        "out for DIALER_CHECKOUT_SECONDS (to `agent`, if given) and answers it with the number "
+        "to dial, in the form the PBX dials (PHONE_DIAL_FORMAT). Two callers never get the same "
+        "lead. 204 when no lead is eligible now.",
+        request=NextLeadInputSerializer,
+        responses={200: HandedLeadSerializer, 204: None},
+        tags=["dialer"],
+    )
     def post(self, request: Request, campaign_id: int) -> Response:
         get_object_or_404(campaigns_visible(request.user), pk=campaign_id)
         data = _valid(NextLeadInputSerializer, request)
@@ -155,8 +163,16 @@ class NextLeadApi(ManagementApiView):
 
 
 class OutcomeApi(ManagementApiView):
-    @extend_schema(request=OutcomeInputSerializer, responses={200: OutcomeResultSerializer},
-                   tags=["dialer"])  # fmt: skip
+    @extend_schema(
+        summary="Record a call's outcome on a checked-out lead",
+        description="Sets the disposition (its actions run), an optional callback date "
+        "(yyyy/MM/dd HH:mm in the lead's Contact Hours zone) and notes, stores the call's "
+        "record (the details are optional) and releases the check-out. 400: unknown "
+        "disposition, bad date or detail; 409: the lead is not checked out, or changed.",
+        request=OutcomeInputSerializer,
+        responses={200: OutcomeResultSerializer},
+        tags=["dialer"],
+    )
     def post(self, request: Request, lead_id: int) -> Response:
         _lead_visible(request, lead_id)
         data = _valid(OutcomeInputSerializer, request)
@@ -185,6 +201,9 @@ class OutcomeApi(ManagementApiView):
 
 class RefreshApi(ManagementApiView):
     @extend_schema(
+        summary="Rebuild the campaign's dialer cache now",
+        description="Waits for a rebuild already running, then rebuilds (beat does this every "
+        "DIALER_REFRESH_SECONDS).",
         request=None,
         responses=inline_serializer(
             "DialerRefresh",
@@ -204,7 +223,11 @@ class RefreshApi(ManagementApiView):
 
 
 class CacheApi(ManagementApiView):
-    @extend_schema(responses={200: CacheSerializer}, tags=["dialer"])
+    @extend_schema(
+        summary="The campaign's dialer cache, in hand-out order",
+        responses={200: CacheSerializer},
+        tags=["dialer"],
+    )
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = get_object_or_404(campaigns_visible(request.user), pk=campaign_id)
         cache = CampaignCache.objects.filter(campaign=campaign).first()
@@ -228,7 +251,13 @@ class CacheApi(ManagementApiView):
 
 
 class EligibilityApi(ManagementApiView):
-    @extend_schema(responses={200: EligibilitySerializer}, tags=["leads"])
+    @extend_schema(
+        summary="Why a lead is or is not dialable now",
+        description="Every dialer rule the lead fails now (Contact Hours read in the zones "
+        "that apply to its number), and when it will next pass them all.",
+        responses={200: EligibilitySerializer},
+        tags=["leads"],
+    )
     def get(self, request: Request, lead_id: int) -> Response:
         _lead_visible(request, lead_id)
         result = lead_eligibility(lead_id)
