@@ -45,7 +45,7 @@ from campaigner.selectors import (
     campaigns_visible,
     templates_visible,
 )
-from leads.lead_form import LeadEditForm, encode
+from leads.lead_form import LeadEditForm, encode, lead_zone
 from leads.models import (
     ActionDelivery,
     DeliveryAttempt,
@@ -285,8 +285,13 @@ class LeadAdmin(TeamScopedAdmin):
 
 
 def _checked_out_message(lead: Lead) -> str:
-    until = timezone.localtime(lead.checked_out_until) if lead.checked_out_until else None
-    return f"{lead.checked_out_by or 'Someone'} has this lead checked out until {until:%H:%M:%S}."
+    """Who holds the lead and until when, in the lead's zone (as the rest of its page)."""
+    zone = lead_zone(lead)
+    until = lead.checked_out_until.astimezone(zone) if lead.checked_out_until else None
+    return (
+        f"{lead.checked_out_by or 'Someone'} has this lead checked out until"
+        f" {until:%H:%M:%S} ({zone.key})."
+    )
 
 
 class DeliveryAttemptInline(admin.TabularInline):

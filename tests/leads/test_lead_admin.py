@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -290,3 +291,18 @@ def test_a_check_out_racing_the_save_is_no_conflict(
     assert saved.status_code == 302
     assert len(calls) == 2 and calls[1] == calls[0] + 1
     assert Lead.objects.get().priority == 8
+
+
+def test_the_leads_page_shows_its_times_in_the_leads_zone(api: Api, operator: Client) -> None:
+    """Created, updated, check-out, history and calls in the lead's Contact Hours zone (as its
+    callback), not the server's UTC."""
+    created = dt.datetime(2026, 12, 5, 3, 58, tzinfo=dt.UTC)  # 14:58 in Melbourne (UTC+11)
+    until = timezone.now() + dt.timedelta(minutes=5)
+    Lead.objects.update(created_at=created, checked_out_by="agent 7", checked_out_until=until)
+    lead = Lead.objects.get()
+    page = operator.get(url(lead)).content.decode()
+    assert "Times on this page are Australia/Melbourne time" in page
+    assert "5 Dec 2026, 2:58 p.m." in page and "3:58 a.m." not in page
+    local = until.astimezone(zoneinfo.ZoneInfo("Australia/Melbourne"))
+    assert f"agent 7 until {local:%H:%M:%S}" in page
+    assert f"checked out until {local:%H:%M:%S} (Australia/Melbourne)" in page
