@@ -255,6 +255,10 @@ def lead_import_create(
     return lead_import
 
 
+# The dialer's task that rebuilds one campaign's cache (dialer/tasks.py).
+CACHE_REFRESH_TASK = "dialer.tasks.dialer_cache_refresh_task"
+
+
 def _queue(import_id: int) -> None:
     current_app.signature(RUN_TASK, args=(import_id,)).delay()
 
@@ -296,6 +300,16 @@ def _finish(import_id: int, status: str, error: str = "") -> None:
     )
     if status != LeadImport.Status.FAILED:  # a failed import keeps its file for a resume
         LeadImportFile.objects.filter(lead_import_id=import_id).delete()
+    imported = LeadImport.objects.filter(pk=import_id, imported__gt=0)
+    campaign_id = imported.values_list("campaign_id", flat=True).first()
+    if campaign_id is not None:
+        # Its leads are dialed from the next rebuild of the campaign's cache: now, rather than
+        # at beat's next round (up to DIALER_REFRESH_SECONDS). Queued by name: the dialer
+        # app imports this one. A broker that is down leaves it to beat.
+        transaction.on_commit(
+            lambda: current_app.signature(CACHE_REFRESH_TASK, args=(campaign_id,)).delay(),
+            robust=True,
+        )
 
 
 def lead_import_run(import_id: int) -> str:

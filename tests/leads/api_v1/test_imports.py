@@ -417,3 +417,33 @@ def test_the_report_of_many_chunks_is_in_file_order(
     lines = [(line, code) for line, code, *_ in report(admin_api, import_id)[1:]]
     assert lines == [("3", "104"), ("5", "104"), ("7", "102"), ("15", "150")]
     assert status(admin_api, import_id)["imported"] == 10
+
+
+def test_a_finished_import_has_its_campaigns_cache_rebuilt(
+    admin_api: Api, api: CampaignApi
+) -> None:
+    """Its leads are dialable at once, not after beat's next round of rebuilds."""
+    from campaigner.celery import app as celery_app
+    from dialer import tasks  # registers the task the import queues by name
+    from dialer.models import CampaignCache
+    from tests.dialer.conftest import always_open
+
+    assert tasks.dialer_cache_refresh_task.name == lead_import.CACHE_REFRESH_TASK
+
+    api.template.contact_hours = always_open()
+    api.template.save()
+    api.campaign.active = True
+    api.campaign.save()
+    api.allocation.started = True
+    api.allocation.save()
+    import_id = started(admin_api, api, HEADER + "Ann,0400000001,,,,\nBob,0400000002,,,,\n")
+    celery_app.conf.task_always_eager = True
+    try:
+        assert lead_import_run(import_id) == "done"
+    finally:
+        celery_app.conf.task_always_eager = False
+    cache = CampaignCache.objects.get(pk=api.campaign.pk)
+    assert cache.size == 2 and cache.refreshed_at is not None
+    assert set(cache.entries.values_list("lead_id", flat=True)) == set(
+        Lead.objects.values_list("pk", flat=True)
+    )
