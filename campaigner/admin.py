@@ -3,6 +3,7 @@ value is shown exactly once, in the confirmation message after saving; only a ha
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any, cast
 
 from django import forms
@@ -165,8 +166,22 @@ class SharedByUseAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj) and self._may_write(request, obj)
 
 
+class ContactHoursForm(forms.ModelForm):
+    """The zone chosen from the IANA zones, not typed (a typo is no zone at all)."""
+
+    timezone = forms.ChoiceField(
+        choices=lambda: [("", "—"), *((z, z) for z in sorted(zoneinfo.available_timezones()))],
+        help_text="The zone its windows and closed dates are read in",
+    )
+
+    class Meta:
+        model = ContactHours
+        fields = ("name", "timezone", "zone_mode")
+
+
 @admin.register(ContactHours)
 class ContactHoursAdmin(SharedByUseAdmin):
+    form = ContactHoursForm
     list_display = ("name", "timezone", "zone_mode")
     search_fields = ("name", "timezone")
     inlines = (ContactHoursWindowInline, ContactHoursClosedDateInline)

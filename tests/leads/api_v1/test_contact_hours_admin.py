@@ -74,3 +74,11 @@ def test_the_admin_and_the_api_store_the_same_windows(admin: Client, admin_api: 
     assert stored(by_admin) == [(0, 540, 1440), (4, 510, 720)]
     page = admin.get(f"/admin/campaigner/contacthours/{by_admin.pk}/change/").content.decode()
     assert 'value="09:00"' in page and 'value="24:00"' in page
+
+
+def test_the_zone_is_chosen_from_the_iana_zones(admin: Client) -> None:
+    page = admin.get(URL).content.decode()
+    assert '<select name="timezone"' in page and '<option value="Australia/Perth">' in page
+    answer = admin.post(URL, {**form("Typo", (0, "09:00", "17:00")), "timezone": "Australia/Pert"})
+    assert answer.status_code == 200 and "Select a valid choice" in answer.content.decode()
+    assert not ContactHours.objects.exists()
