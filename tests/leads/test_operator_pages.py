@@ -393,7 +393,7 @@ def test_a_supervisor_writes_an_action_with_its_kinds_inputs_only(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    from campaigner.models import DispositionAction
+    from campaigner.models import ContactHours, DispositionAction
     from campaigner.roles import SUPERVISOR
 
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -432,6 +432,17 @@ def test_a_supervisor_writes_an_action_with_its_kinds_inputs_only(
         driver.find_element(By.NAME, "_continue").click()
         wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist .success"))
         screenshot(driver, "supervisor-2-action-saved")
+
+        # Contact Hours: the zone picked from a list, the windows read in the number's zone.
+        driver.get(f"{base}/admin/campaigner/contacthours/add/")
+        driver.find_element(By.NAME, "name").send_keys("Perth business")
+        Select(driver.find_element(By.NAME, "timezone")).select_by_value("Australia/Perth")
+        Select(driver.find_element(By.NAME, "zone_mode")).select_by_value("number_or_hours")
+        screenshot(driver, "supervisor-3-contact-hours")
+        driver.find_element(By.NAME, "_save").click()
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist .success"))
+    hours = ContactHours.objects.get(name="Perth business")
+    assert (hours.timezone, hours.zone_mode) == ("Australia/Perth", "number_or_hours")
     action = DispositionAction.objects.get(disposition=disposition)
     assert (action.kind, action.params) == (
         "retry_limit",
