@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
@@ -83,6 +85,14 @@ class OutcomeInputSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=150,
         help_text="Who took the call (default: who checked the lead out)",
     )  # fmt: skip
+
+    def validate_callStartedAt(self, value: dt.datetime | None) -> dt.datetime | None:
+        """A start the database stores and reads back: from 2000 on, at most a day ahead of
+        the server's clock (a PBX's clock may be a little off, not years)."""
+        earliest = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        if value is not None and not earliest <= value <= timezone.now() + dt.timedelta(days=1):
+            raise serializers.ValidationError("must be from 2000 on and not over a day ahead")
+        return value
 
 
 class HandedLeadSerializer(serializers.Serializer):

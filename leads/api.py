@@ -263,9 +263,11 @@ def _moment(request: Request, name: str, zone: zoneinfo.ZoneInfo) -> dt.datetime
         return None
     for pattern in _RANGE_FORMATS:
         try:
-            return dt.datetime.strptime(str(raw).strip(), pattern).replace(tzinfo=zone)
-        except ValueError:
+            moment = dt.datetime.strptime(str(raw).strip(), pattern).replace(tzinfo=zone)
+            moment.astimezone(dt.UTC)  # year 1 in a zone east of UTC is before year 1 in UTC
+        except (ValueError, OverflowError):
             continue
+        return moment
     raise CampaignApiError(
         Code.MALFORMED_REQUEST, f"{name} must be yyyy/MM/dd HH:mm or yyyy/MM/dd HH:mm:ss"
     )

@@ -80,3 +80,17 @@ def _no_minimum_call_hold(settings: Any) -> None:
     # The 100 ms minimum hold of a lead write call is tested in tests/campaigner/test_ratelimit.py;
     # elsewhere it would only make the suite slow.
     settings.CAMPAIGNAPI_MIN_CALL_MS = 0
+
+
+@pytest.fixture(autouse=True)
+def _no_key_failures_left_over(request: pytest.FixtureRequest) -> None:
+    """Wrong keys are counted on a connection of their own, so that the count outlives a
+    request's rollback (``campaigner.api.auth.wrong_secret_count``): a test's wrong keys
+    outlive the test's own rollback too, and enough of them would lock 127.0.0.1 out of the
+    tests after it. Each test with the database starts without them."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("_django_db_helper")  # the database, as the test's marker asks
+    from campaigner.models import KeyFailure
+
+    KeyFailure.objects.all().delete()

@@ -114,7 +114,8 @@ def test_an_outcome_without_details_is_still_one_call(dialer: Client, campaign: 
 @pytest.mark.parametrize(
     "details",
     [{"durationSeconds": -1}, {"durationSeconds": "long"}, {"callStartedAt": "yesterday"},
-     {"uniqueCallId": "x" * 151}, {"dialedNumber": "1" * 33}],
+     {"uniqueCallId": "x" * 151}, {"dialedNumber": "1" * 33},
+     {"callStartedAt": "0001-01-01T00:00:00+10:00"}, {"callStartedAt": "2999-01-01T00:00:00Z"}],
 )  # fmt: skip
 def test_bad_details_are_refused_and_write_nothing(
     dialer: Client, campaign: Campaign, details: dict[str, Any]
@@ -230,7 +231,8 @@ def test_get_call_record_list_refusals(
     assert answer(f"fTemplateId={template}&fCampaignId={mine}", TEAM_KEY)[1]["code"] == 116
     assert answer(f"fTemplateId={template}&fCampaignId={mine}", "wrong")[0] == 401
     for bad in ("fDispositions=1,x", "fLimit=0", "fLimit=5001", "fOffset=-1",
-                "fStartDate=2026-11-30", "fEndDate=30/11/2026 10:00"):  # fmt: skip
+                "fStartDate=2026-11-30", "fEndDate=30/11/2026 10:00",
+                "fStartDate=0001/01/01 00:00"):  # fmt: skip
         status, body = answer(f"fTemplateId={template}&fCampaignId={mine}&{bad}")
         assert (status, body["code"], body["message"]) == (400, 150, "MALFORMED_REQUEST"), bad
 
