@@ -36,11 +36,10 @@ from campaigner.api.campaignapi_schema import (
 from campaigner.api.views import call_param, list_envelope
 from campaigner.contract import CampaignApiError, Code, envelope
 from campaigner.memory import cyclic_gc_paused
-from campaigner.models import Campaign
 from campaigner.ratelimit import run_limited
 from leads import lead_input
 from leads.models import CallRecord
-from leads.services.calls import PayloadLead, noojee_payload
+from leads.services.calls import noojee_payload, payload_lead
 from leads.services.lead_insert import (
     InsertBatchResult,
     InsertTarget,
@@ -342,26 +341,20 @@ class CallRecordListApi(CampaignApiView):
         limit = _whole(request, "fLimit", RECORDS_PAGE, 1, RECORDS_MAX_PAGE)
         offset = _whole(request, "fOffset", 0, 0, 10**9)
         page = list(
-            records.select_related("lead__contact_hours", "allocation", "disposition").order_by(
-                "-called_at", "-id"
-            )[offset : offset + limit + 1]
-        )
-        entities = [_record_entity(record, campaign, zone) for record in page[:limit]]
+            records.select_related(
+                "lead__contact_hours", "lead__campaign__template__contact_hours", "allocation",
+                "disposition",
+            ).order_by("-called_at", "-id")[offset : offset + limit + 1]
+        )  # fmt: skip
+        entities = [_record_entity(record) for record in page[:limit]]
         return Response(list_envelope("CallRecord", entities, more=len(page) > limit))
 
     post = get
 
 
-def _record_entity(record: CallRecord, campaign: Campaign, zone: zoneinfo.ZoneInfo) -> Any:
-    lead = record.lead
-    about = PayloadLead(
-        lead_id=lead.pk,
-        external_id=lead.external_id,
-        fields=lead.fields,
-        campaign=campaign.name,
-        allocation=record.allocation.name if record.allocation else "",
-        zone=lead_input.zone(lead.contact_hours.timezone) if lead.contact_hours else zone,
-    )
+def _record_entity(record: CallRecord) -> Any:
+    allocation = record.allocation.name if record.allocation else ""
+    about = payload_lead(record.lead, allocation)
     entity = noojee_payload(about, record.disposition.name, record.called_at, record)
     del entity["njAction"]
     entity["njAgent"] = record.agent

@@ -114,13 +114,18 @@ def e164(candidate: str, region: str) -> str | None:
     quick = plan.e164(candidate) if plan is not None else None
     if quick is not None:
         return quick
-    try:
-        number = phonenumbers.parse(candidate, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
+    number = _parse(candidate, region)
+    if number is None or not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """The library's reading of ``text`` in ``region``, ``None`` where it reads no number."""
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def _valid(number: str, region: str) -> phonenumbers.PhoneNumber | None:
@@ -128,21 +133,15 @@ def _valid(number: str, region: str) -> phonenumbers.PhoneNumber | None:
     ``+61123456``, is shown and dialled as stored: its national spelling is a guess)."""
     if not region or not number.startswith("+"):
         return None
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return None
-    return parsed if phonenumbers.is_valid_number(parsed) else None
+    parsed = _parse(number, region)
+    return parsed if parsed is not None and phonenumbers.is_valid_number(parsed) else None
 
 
 def number_zones(number: str, region: str) -> tuple[str, ...]:
     """The IANA zones libphonenumber gives a stored number (by its area code; a mobile: every
     zone of its country), ``()`` when it knows none (no E.164 form, an unknown line)."""
-    if not number.startswith("+"):
-        return ()
-    try:
-        parsed = phonenumbers.parse(number, region or None)
-    except phonenumbers.NumberParseException:
+    parsed = _parse(number, region or None) if number.startswith("+") else None
+    if parsed is None:
         return ()
     zones = phonenumbers.timezone.time_zones_for_number(parsed)
     return tuple(zone for zone in zones if zone != phonenumbers.timezone.UNKNOWN_TIMEZONE)

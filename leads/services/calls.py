@@ -18,6 +18,8 @@ from typing import Any
 
 from django.db.models import Max
 
+from leads import lead_input
+from leads.lead_input import json_spelling
 from leads.models import CallRecord, Lead
 
 CALL_DATE_FORMAT = "%Y/%m/%d %H:%M:%S"  # Noojee's njCallDate: njCallBackDate's, with seconds
@@ -57,15 +59,6 @@ def call_record_new(
     )
 
 
-def wire_text(value: Any) -> str:
-    """A stored value as Noojee sends it: text (null empty, booleans as Java writes them)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 @dataclass(frozen=True)
 class PayloadLead:
     """What the payload says of the lead and where it is."""
@@ -78,12 +71,26 @@ class PayloadLead:
     zone: zoneinfo.ZoneInfo  # of the lead's Contact Hours: njCallDate's
 
 
+def payload_lead(lead: Lead, allocation: str) -> PayloadLead:
+    """What the payload says of ``lead`` (with its campaign's template and Contact Hours
+    loaded), in ``allocation`` (its own, or the one it was in at a call)."""
+    hours = lead.contact_hours or lead.campaign.template.contact_hours
+    return PayloadLead(
+        lead_id=lead.pk,
+        external_id=lead.external_id,
+        fields=lead.fields,
+        campaign=lead.campaign.name,
+        allocation=allocation,
+        zone=lead_input.zone(hours.timezone if hours else None),
+    )
+
+
 def noojee_payload(
     lead: PayloadLead, disposition: str, at: dt.datetime, call: CallRecord | None
 ) -> dict[str, str]:
     """The lead's fields and the system keys, every value a string. ``at``: when the
     disposition was set (a call's start, when it came from one)."""
-    payload = {name: wire_text(value) for name, value in lead.fields.items()}
+    payload = {name: json_spelling(value) for name, value in lead.fields.items()}
     payload.update(
         {
             "njAction": "",
@@ -95,7 +102,7 @@ def noojee_payload(
             "njCallDate": (call.called_at if call else at)
             .astimezone(lead.zone)
             .strftime(CALL_DATE_FORMAT),
-            "njCallDuration": wire_text(call.duration_s) if call else "",
+            "njCallDuration": json_spelling(call.duration_s) if call else "",
             "njDialAttempts": str(call.attempt) if call else "",
             "njDialedNumber": call.dialed_number if call else "",
             "njUniqueCallId": call.unique_call_id if call else "",

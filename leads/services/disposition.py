@@ -35,7 +35,7 @@ from campaigner.models import Allocation, Campaign
 from campaigner.sql import execute_prepared, fetch_one
 from leads import lead_input, sql
 from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, LeadPhone
-from leads.services.calls import CallDetails, PayloadLead, call_record_new, noojee_payload
+from leads.services.calls import CallDetails, call_record_new, noojee_payload, payload_lead
 from leads.services.delivery import deliveries_queue_on_commit
 from leads.services.lead_insert import insert_target_load, lead_insert_batch
 from leads.sql import ActionRow, FoundDisposition
@@ -92,7 +92,10 @@ class DispositionPlan:
                     self.log.append(_copy(lead, params))
                 else:
                     payload = payload or noojee_payload(
-                        _payload_lead(lead), self.disposition.name, self.now, call
+                        payload_lead(lead, lead.allocation.name),
+                        self.disposition.name,
+                        self.now,
+                        call,
                     )
                     deliveries.append(_delivery(kind, params, action, lead, payload))
                     self.log.append(f"{kind}: queued")
@@ -225,19 +228,6 @@ def _copy(lead: Lead, params: dict[str, Any]) -> str:
     if outcome.lead_id is None:
         return f"copy_lead: rejected {int(outcome.code)} {outcome.code.message}"
     return f"copy_lead: lead {outcome.lead_id} in {campaign.name}"
-
-
-def _payload_lead(lead: Lead) -> PayloadLead:
-    """What a URL action's payload says of ``lead`` (its Contact Hours zone for the date)."""
-    hours = lead.contact_hours or lead.campaign.template.contact_hours
-    return PayloadLead(
-        lead_id=lead.pk,
-        external_id=lead.external_id,
-        fields=lead.fields,
-        campaign=lead.campaign.name,
-        allocation=lead.allocation.name,
-        zone=lead_input.zone(hours.timezone if hours else None),
-    )
 
 
 def render(text: str, values: dict[str, Any]) -> str:
