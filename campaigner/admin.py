@@ -1,14 +1,21 @@
 """Admin for the campaign configuration. Keys and tokens are generated here and their plain
-value is shown exactly once, in the confirmation message after saving; only a hash is kept."""
+value is shown exactly once, in the confirmation message after saving; only a hash is kept.
+
+Every write goes through ``campaigner.services`` (``ServiceBackedAdmin``): the page and its
+inlines are forms, the rules are the services', the same ones the management API and
+provisioning call."""
 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group
+from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponseRedirect
@@ -43,7 +50,25 @@ from campaigner.selectors import (
     shared_writable_by,
     teams_of,
 )
-from campaigner.services import Window, api_key_create, api_key_save, contact_hours_save
+from campaigner.services import (
+    DispositionSpec,
+    FieldSpec,
+    Window,
+    allocation_delete,
+    allocation_save,
+    api_key_create,
+    api_key_revoke,
+    api_key_save,
+    campaign_delete,
+    campaign_save,
+    contact_hours_delete,
+    contact_hours_save,
+    disposition_delete,
+    disposition_save,
+    disposition_set_delete,
+    disposition_set_save,
+    template_save,
+)
 
 # How each scoped model reaches its template (domain.md §5.1: a user sees the templates of
 # their teams and what is under them; a superuser sees everything).
@@ -80,6 +105,111 @@ class TeamScopedAdmin(admin.ModelAdmin):
                 model._default_manager.all(), request.user, TEMPLATE_PATHS[model]
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ServiceBackedAdmin(admin.ModelAdmin):
+    """An admin whose writes are the services': ``write`` saves the page's row, ``remove``
+    deletes one, ``write_related`` the many-to-many values (default: Django's) and
+    ``save_formset`` each inline (overridden where the model has children). Django still works
+    out what changed for the history (``formset.save(commit=False)``) but never writes a row
+    itself.
+
+    A ``Refused`` is shown on the page as an error, the admin's transaction for the request is
+    rolled back (the row written before an inline was refused goes too), and no history entry
+    or success message is written."""
+
+    def write(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def remove(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def write_related(self, request: HttpRequest, form: Any) -> None:
+        form.save_m2m()
+
+    @contextmanager
+    def refusals(self, request: HttpRequest) -> Iterator[None]:
+        try:
+            with transaction.atomic():
+                yield
+        except Refused as refused:
+            messages.error(request, refused.detail)
+            if connection.in_atomic_block:
+                transaction.set_rollback(True)
+            request._refused = True  # type: ignore[attr-defined]
+
+    @staticmethod
+    def refused(request: HttpRequest) -> bool:
+        return bool(getattr(request, "_refused", False))
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with self.refusals(request):
+            self.write(request, obj)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if self.refused(request):
+            return
+        with self.refusals(request):
+            self.write_related(request, form)
+            for formset in formsets:
+                self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with self.refusals(request):
+            self.remove(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with self.refusals(request):
+            for obj in queryset:
+                self.remove(request, obj)
+
+    def message_user(self, request: HttpRequest, message: Any, *args: Any, **kwargs: Any) -> None:
+        level = kwargs.get("level", args[0] if args else messages.INFO)
+        if not (self.refused(request) and level in (messages.SUCCESS, messages.INFO)):
+            super().message_user(request, message, *args, **kwargs)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None if self.refused(request) else super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        return None if self.refused(request) else super().log_change(request, obj, message)
+
+    def log_deletion(self, request: HttpRequest, obj: Any, object_repr: str) -> Any:
+        if self.refused(request):
+            return None
+        return super().log_deletion(request, obj, object_repr)
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        if self.refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        if self.refused(request):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> Any:
+        if self.refused(request):
+            return HttpResponseRedirect(request.path.rsplit("delete/", 1)[0])
+        return super().response_delete(request, obj_display, obj_id)
+
+
+def kept_forms(formset: Any) -> list[Any]:
+    """The inline's forms that stay: filled in and not ticked for deletion, in the order of
+    their ``position`` where they have one (else as shown)."""
+    kept = [f for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+    return sorted(kept, key=lambda f: f.cleaned_data.get("position") or 0)
+
+
+def save_each(formset: Any, save: Any, delete: Any) -> None:
+    """An inline of rows that are saved one by one (a template's campaigns, a campaign's
+    allocations), after ``formset.save(commit=False)``: each through its services."""
+    for obj in formset.deleted_objects:
+        delete(obj)
+    for f in kept_forms(formset):
+        if f.has_changed():
+            save(f.instance)
 
 
 class ContactHoursWindowForm(forms.ModelForm):
@@ -138,7 +268,7 @@ class ContactHoursClosedDateInline(admin.TabularInline):
     extra = 0
 
 
-class SharedByUseAdmin(admin.ModelAdmin):
+class SharedByUseAdmin(ServiceBackedAdmin):
     """Contact Hours, disposition sets and dispositions (``campaigner.selectors``): a user
     sees those their templates use or none does, and may change or delete only those no other
     team's template uses (the page is read only otherwise)."""
@@ -186,18 +316,25 @@ class ContactHoursAdmin(SharedByUseAdmin):
     search_fields = ("name", "timezone")
     inlines = (ContactHoursWindowInline, ContactHoursClosedDateInline)
 
+    def write(self, request: HttpRequest, obj: ContactHours) -> None:
+        contact_hours_save(obj, actor=request.user)
+
+    def remove(self, request: HttpRequest, obj: ContactHours) -> None:
+        contact_hours_delete(obj, actor=request.user)
+
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        """The windows are written by ``contact_hours_save``, as the API's and provisioning's."""
-        if formset.model is not ContactHoursWindow:
-            super().save_formset(request, form, formset, change)
-            return
+        """The windows and closed dates are written by ``contact_hours_save``."""
         formset.save(commit=False)  # what changed, for the history; the service writes it
-        windows = [
-            Window(f.cleaned_data["weekday"], f.cleaned_data["start"], f.cleaned_data["end"])
-            for f in formset.forms
-            if f.cleaned_data and not f.cleaned_data.get("DELETE")
-        ]
-        contact_hours_save(form.instance, windows=windows, actor=request.user)
+        kept = kept_forms(formset)
+        if formset.model is ContactHoursWindow:
+            windows = [
+                Window(f.cleaned_data["weekday"], f.cleaned_data["start"], f.cleaned_data["end"])
+                for f in kept
+            ]
+            contact_hours_save(form.instance, windows=windows, actor=request.user)
+        else:
+            dates = [f.cleaned_data["date"] for f in kept]
+            contact_hours_save(form.instance, closed_dates=dates, actor=request.user)
 
 
 class DispositionInline(admin.TabularInline):
@@ -211,6 +348,25 @@ class DispositionSetAdmin(SharedByUseAdmin):
     list_display = ("name",)
     search_fields = ("name",)
     inlines = (DispositionInline,)
+
+    def write(self, request: HttpRequest, obj: DispositionSet) -> None:
+        disposition_set_save(obj, actor=request.user)
+
+    def remove(self, request: HttpRequest, obj: DispositionSet) -> None:
+        disposition_set_delete(obj, actor=request.user)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The set's dispositions, as a list, by ``disposition_set_save`` (a disposition left
+        out is deleted unless leads name it); their actions are on each disposition's page."""
+        formset.save(commit=False)
+        specs = [
+            DispositionSpec(
+                name=d.name, id=d.pk, enabled=d.enabled, priority=d.priority, final=d.final,
+                callback_required=d.callback_required, actions=None,
+            )
+            for d in (f.instance for f in kept_forms(formset))
+        ]  # fmt: skip
+        disposition_set_save(form.instance, specs, actor=request.user)
 
 
 # The inputs each action kind takes (a retry_limit's other inputs are its "then" action's).
@@ -355,6 +511,17 @@ class DispositionAdmin(SharedByUseAdmin):
     search_fields = ("name",)
     inlines = (DispositionActionInline,)
 
+    def write(self, request: HttpRequest, obj: Disposition) -> None:
+        disposition_save(obj, actor=request.user)
+
+    def remove(self, request: HttpRequest, obj: Disposition) -> None:
+        disposition_delete(obj, actor=request.user)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        formset.save(commit=False)
+        actions = [(f.instance.kind, f.instance.params) for f in kept_forms(formset)]
+        disposition_save(form.instance, actions, actor=request.user)
+
 
 class TemplateFieldInline(admin.TabularInline):
     model = TemplateField
@@ -368,7 +535,7 @@ class CampaignInline(admin.TabularInline):
 
 
 @admin.register(CampaignTemplate)
-class CampaignTemplateAdmin(TeamScopedAdmin):
+class CampaignTemplateAdmin(ServiceBackedAdmin, TeamScopedAdmin):
     list_display = ("id", "name", "contact_hours", "disposition_set")
     list_display_links = ("id", "name")
     search_fields = ("name",)
@@ -399,58 +566,31 @@ class CampaignTemplateAdmin(TeamScopedAdmin):
                 fields[name].queryset = model.objects.filter(mine | kept)
         return form
 
+    def write(self, request: HttpRequest, obj: CampaignTemplate) -> None:
+        template_save(obj, actor=request.user)
+
+    def write_related(self, request: HttpRequest, form: Any) -> None:
+        template_save(form.instance, teams=form.cleaned_data.get("teams"), actor=request.user)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The fields as a list, by ``template_save`` (its checks: a phone field, no ``nj``
+        name, no field removed that leads hold values for); the campaigns one by one."""
+        formset.save(commit=False)
+        if formset.model is TemplateField:
+            fields = [FieldSpec(f.instance.name, f.instance.display_type, f.instance.is_phone)
+                      for f in kept_forms(formset)]  # fmt: skip
+            template_save(form.instance, fields=fields, actor=request.user)
+            return
+        save_each(formset, campaign_save, campaign_delete)
+
 
 class AllocationInline(admin.TabularInline):
     model = Allocation
     extra = 0
 
 
-class ServiceBackedAdmin(TeamScopedAdmin):
-    """An admin whose saves are a service's (``service_save(obj)``, set where the services can
-    be imported: ``leads.admin``). The services check before they write, so a ``Refused`` is
-    shown on the form's page with nothing written. Deletes need no service: a lead's campaign
-    and allocation are protected, and the admin's delete page says what stands in the way."""
-
-    service_save: Any = None
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        self._through(request, type(self).service_save, obj)
-
-    def _through(self, request: HttpRequest, service: Any, obj: Any) -> bool:
-        try:
-            service(obj)
-        except Refused as refused:
-            messages.error(request, refused.detail)
-            request._refused = True  # type: ignore[attr-defined]
-            return False
-        return True
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if not getattr(request, "_refused", False):
-            super().save_related(request, form, formsets, change)
-
-    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        if not getattr(request, "_refused", False):
-            return super().log_addition(request, obj, message)
-        return None
-
-    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
-        if not getattr(request, "_refused", False):
-            return super().log_change(request, obj, message)
-        return None
-
-    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
-        if getattr(request, "_refused", False):
-            return HttpResponseRedirect(request.path)
-        return super().response_add(request, obj, post_url_continue)
-
-    def response_change(self, request: HttpRequest, obj: Any) -> Any:
-        if getattr(request, "_refused", False):
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
-
-
-class CampaignAdmin(ServiceBackedAdmin):
+@admin.register(Campaign)
+class CampaignAdmin(ServiceBackedAdmin, TeamScopedAdmin):
     template_path = "template"
     list_display = ("id", "name", "template", "active", "balance_mode")
     list_display_links = ("id", "name")
@@ -458,14 +598,31 @@ class CampaignAdmin(ServiceBackedAdmin):
     search_fields = ("name", "template__name")
     inlines = (AllocationInline,)
 
+    def write(self, request: HttpRequest, obj: Campaign) -> None:
+        campaign_save(obj)
 
-class AllocationAdmin(ServiceBackedAdmin):
+    def remove(self, request: HttpRequest, obj: Campaign) -> None:
+        campaign_delete(obj)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        formset.save(commit=False)
+        save_each(formset, allocation_save, allocation_delete)
+
+
+@admin.register(Allocation)
+class AllocationAdmin(ServiceBackedAdmin, TeamScopedAdmin):
     template_path = "campaign__template"
     list_display = ("id", "name", "campaign", "started", "weight")
     list_display_links = ("id", "name")
     list_filter = ("started", ("campaign", VisibleRelatedFilter))
     search_fields = ("name", "campaign__name")
     actions = ("start", "stop")
+
+    def write(self, request: HttpRequest, obj: Allocation) -> None:
+        allocation_save(obj)
+
+    def remove(self, request: HttpRequest, obj: Allocation) -> None:
+        allocation_delete(obj)
 
     @admin.action(description="Start the selected allocations", permissions=["change"])
     def start(self, request: HttpRequest, queryset: QuerySet[Allocation]) -> None:
@@ -478,9 +635,10 @@ class AllocationAdmin(ServiceBackedAdmin):
     def _set_started(
         self, request: HttpRequest, queryset: QuerySet[Allocation], started: bool
     ) -> None:
-        for allocation in queryset:
-            allocation.started = started
-            self._through(request, type(self).service_save, allocation)
+        with self.refusals(request):
+            for allocation in queryset:
+                allocation.started = started
+                allocation_save(allocation)
         self.message_user(
             request, f"{'Started' if started else 'Stopped'} {queryset.count()} allocation(s)."
         )
@@ -493,7 +651,7 @@ def _show_once(request: HttpRequest, what: str, plain: str) -> None:
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ServiceBackedAdmin):
     """Keys of the user's own teams only; a global key (no team) is a superuser's."""
 
     list_display = ("name", "key_prefix", "team", "user", "revoked", "created_at", "last_used_at")
@@ -521,15 +679,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
             fields["user"].queryset = members.distinct()
         return form
 
-    def save_model(
-        self, request: HttpRequest, obj: ApiKey, form: ModelForm[Any], change: bool
-    ) -> None:
-        if change:
+    def write(self, request: HttpRequest, obj: ApiKey) -> None:
+        if obj.pk is not None:
             api_key_save(obj, actor=request.user)
             return
         key, plain = api_key_create(obj.name, obj.team, obj.user, actor=request.user)
         if obj.revoked:
-            ApiKey.objects.filter(pk=key.pk).update(revoked=True)
+            api_key_revoke(key, actor=request.user)
         obj.pk, obj.key_hash, obj.key_prefix, obj.created_at = (
             key.pk,
             key.key_hash,
@@ -538,9 +694,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
         _show_once(request, f"API key {obj.name!r}", plain)
 
+    def remove(self, request: HttpRequest, obj: ApiKey) -> None:
+        obj.delete()  # a key's delete has no rule: it only stops working, as revoked
+
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        self.message_user(request, f"Revoked {queryset.update(revoked=True)} key(s).")
+        revoked = 0
+        with self.refusals(request):
+            revoked = sum(api_key_revoke(key, actor=request.user) for key in queryset)
+        self.message_user(request, f"Revoked {revoked} key(s).")
 
 
 @admin.register(ApiToken)

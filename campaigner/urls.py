@@ -44,6 +44,7 @@ urlpatterns = [
     path("health", health_view, name="health"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("campaigner.api_v1.urls")),
     path("api/v1/", include("dialer.urls")),
     path("api/v1/", include("leads.api_v1.urls")),
     # The schema and its docs page are behind the same staff authentication as the API.

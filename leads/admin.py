@@ -31,12 +31,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from campaigner.admin import (
-    AllocationAdmin,
-    CampaignAdmin,
-    TeamScopedAdmin,
-    VisibleRelatedFilter,
-)
+from campaigner.admin import TeamScopedAdmin, VisibleRelatedFilter
 from campaigner.contract import Code, Refused
 from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.selectors import (
@@ -56,27 +51,12 @@ from leads.models import (
     PhonePattern,
 )
 from leads.selectors import phone_normaliser_load
-from leads.services.configuration import allocation_save, campaign_save
 from leads.services.delivery import action_delivery_retry
-from leads.services.dnc import dnc_entry_put, dnc_upload
+from leads.services.dnc import dnc_entry_change, dnc_entry_put, dnc_upload
 from leads.services.lead_edit import Merge, lead_edit, lead_merge, lead_values
 from leads.services.lead_import import lead_import_cancel, lead_import_create
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 from leads.templatetags.phones import phone
-
-
-# Campaigns and allocations are saved by the API's services (here, where they can be
-# imported): a campaign or allocation with leads cannot move.
-class ServicedCampaignAdmin(CampaignAdmin):
-    service_save = staticmethod(campaign_save)
-
-
-class ServicedAllocationAdmin(AllocationAdmin):
-    service_save = staticmethod(allocation_save)
-
-
-admin.site.register(Campaign, ServicedCampaignAdmin)
-admin.site.register(Allocation, ServicedAllocationAdmin)
 
 
 def _holder(request: HttpRequest) -> str:
@@ -381,7 +361,7 @@ class DncEntryAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: DncEntry, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            dnc_entry_change(obj)
             return
         entry, added = dnc_entry_put(obj.number, obj.expires_on, obj.note, source="admin")
         obj.pk, obj.number, obj.created_at, obj.source = (

@@ -219,7 +219,7 @@ class DispositionRecord(models.Model):
         ADMIN = "admin"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="dispositions")
-    disposition = models.ForeignKey(Disposition, on_delete=models.PROTECT, related_name="+")
+    disposition = models.ForeignKey(Disposition, on_delete=models.PROTECT, related_name="records")
     source = models.CharField(max_length=10, choices=Source.choices)
     agent = models.CharField(max_length=150, blank=True, default="")
     dialed_number = models.CharField(max_length=17, blank=True, default="")

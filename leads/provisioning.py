@@ -1,17 +1,23 @@
 """Provisioning from a JSON file (domain.md §7): ``provision_apply(spec)``.
 
-It lives in ``leads`` rather than ``campaigner`` because a file also carries DNC entries, and
-dependencies point one way (``leads`` → ``campaigner``).
+A parser of the file that writes through the same services as the admin and the management
+API (``campaigner.services``, ``leads.services.dnc``): the file's shapes are checked here, the
+rules there, so a file cannot do what the other doors refuse (remove a template field that
+leads hold values for, name a field ``NJ…``). It lives in ``leads`` rather than ``campaigner``
+because a file also carries DNC entries, and dependencies point one way (``leads`` →
+``campaigner``).
 
 Guarantees:
 - **Atomic**: everything runs in one transaction; the first invalid entry raises
   ``ProvisionError`` naming it (``templates[0] "Solar" > dispositions[2] "Do Not Call" >
   actions[0]: …``) and nothing is written.
-- **Idempotent**: entities are matched by name and a row is written only when a value differs,
-  so a second run with the same file changes no row (``ProvisionReport.changed == 0``).
+- **Idempotent**: entities are matched by name and the services write a row only when a value
+  differs, so a second run with the same file changes no row (``Changes.changed == 0``).
 - **The file is the truth for what it lists**: a template's fields, a disposition's actions and a
   Contact Hours' windows and closed dates are made to equal the file. Dispositions missing from
-  the file are disabled, not deleted, because leads may still refer to them.
+  the file are disabled, not deleted, because leads may still refer to them. Dispositions are
+  written after every template's campaigns, so a ``copy_lead`` action may name an allocation
+  further down the file.
 - Plain API keys and user tokens are stored only as hashes; passwords via Django's hasher, and
   only re-hashed when the stored one no longer matches (a re-hash would change the row). A key
   has at least 16 characters (the vendor's are UUIDs); a management API token, which opens
@@ -24,15 +30,14 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import models, transaction
-from django.db.models.functions import Lower
 
 from campaigner.action_specs import ActionSpecError, validate_action
+from campaigner.contract import Refused
 from campaigner.models import (
     WEEKDAYS,
     Allocation,
@@ -42,54 +47,34 @@ from campaigner.models import (
     Campaign,
     CampaignTemplate,
     ContactHours,
-    ContactHoursClosedDate,
-    ContactHoursWindow,
-    Disposition,
-    DispositionAction,
     DispositionSet,
     FieldType,
-    TemplateField,
     ZoneMode,
     hash_secret,
     hhmm_to_minutes,
 )
 from campaigner.roles import ROLES
-from leads.models import DncEntry
-from leads.phone import PhoneNormaliser
-from leads.selectors import phone_normaliser_load
+from campaigner.services import (
+    Changes,
+    DispositionSpec,
+    FieldSpec,
+    Window,
+    allocation_save,
+    api_key_save,
+    campaign_save,
+    contact_hours_save,
+    disposition_set_save,
+    save_changed,
+    template_save,
+)
+from leads.services.dnc import dnc_entry_put
 
 PROVISIONED_TOKEN_NAME = "provisioned"  # noqa: S105 (a name, not a secret)
+DNC_SOURCE = "provisioning"
 
 
 class ProvisionError(ValueError):
     """The file is invalid; ``str()`` names the offending entry and what is wrong."""
-
-
-@dataclass
-class ProvisionReport:
-    created: dict[str, int] = field(default_factory=dict)
-    updated: dict[str, int] = field(default_factory=dict)
-    deleted: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def changed(self) -> int:
-        return sum(self.created.values()) + sum(self.updated.values()) + sum(self.deleted.values())
-
-    def count(self, kind: str, what: str, n: int = 1) -> None:
-        bucket = getattr(self, kind)
-        bucket[what] = bucket.get(what, 0) + n
-
-    def summary(self) -> str:
-        if not self.changed:
-            return "Nothing to change: the database already matches the file."
-        parts = []
-        for kind in ("created", "updated", "deleted"):
-            bucket = getattr(self, kind)
-            if bucket:
-                parts.append(
-                    f"{kind} " + ", ".join(f"{n} {what}" for what, n in sorted(bucket.items()))
-                )
-        return "; ".join(parts).capitalize() + "."
 
 
 MIN_KEY_LENGTH = 16
@@ -99,23 +84,15 @@ MIN_TOKEN_LENGTH = 32
 class _Provisioner:
     def __init__(self, *, demo: bool = False) -> None:
         self.demo = demo
-        self.report = ProvisionReport()
+        self.report = Changes()
         self._path: list[str] = []
-        self._copy_targets: list[tuple[str, dict[str, str]]] = []
-        self._normalise: PhoneNormaliser | None = None
+        # (the template's entry path, its set, the file's dispositions), written last
+        self._dispositions: list[tuple[list[str], DispositionSet, list[Any]]] = []
 
     # -- error context ---------------------------------------------------------------------
     @contextmanager
     def entry(self, section: str, index: int, item: Any = None) -> Iterator[None]:
-        label = f"{section}[{index}]"
-        name = (
-            item.get("name") or item.get("username") or item.get("phone")
-            if isinstance(item, dict)
-            else None
-        )
-        if isinstance(name, str):
-            label += f' "{name}"'
-        self._path.append(label)
+        self._path.append(_label(section, index, item))
         try:
             yield
         finally:
@@ -126,6 +103,16 @@ class _Provisioner:
 
     def fail(self, message: str) -> ProvisionError:
         return ProvisionError(f"{self.where()}: {message}")
+
+    @contextmanager
+    def service(self, item: Any) -> Iterator[None]:
+        """A service's refusal as the file's error: its key (``fields.0.name``) read as the
+        entry of ``item`` it names (``fields[0] "njName" > name``)."""
+        try:
+            yield
+        except Refused as refused:
+            where = [*self._path, *_key_labels(item, refused.field)]
+            raise ProvisionError(f"{' > '.join(where) or 'file'}: {refused.detail}") from None
 
     # -- value readers ---------------------------------------------------------------------
     def obj(self, value: Any, allowed: set[str], required: tuple[str, ...] = ()) -> None:
@@ -173,6 +160,12 @@ class _Provisioner:
         except (TypeError, ValueError):
             raise self.fail(f"{what} must be a date yyyy-mm-dd, not {value!r}") from None
 
+    def clock(self, spec: dict[str, Any], key: str) -> int:
+        try:
+            return hhmm_to_minutes(spec.get(key))
+        except ValueError as exc:
+            raise self.fail(f"{key!r} {exc}") from None
+
     def lookup(self, model: type[models.Model], what: str, **filters: Any) -> Any:
         try:
             return model._default_manager.get(**filters)
@@ -180,48 +173,25 @@ class _Provisioner:
             value = next(iter(filters.values()))
             raise self.fail(f"unknown {what} {value!r}") from None
 
-    # -- writes ----------------------------------------------------------------------------
+    def named(self, model: type[models.Model], **lookup: Any) -> Any:
+        """The row the file names (matched by name), or a new one to be saved."""
+        return model._default_manager.filter(**lookup).first() or model(**lookup)
+
     def upsert(
         self, model: type[models.Model], lookup: dict[str, Any], values: dict[str, Any]
     ) -> Any:
-        """Create, or update only the values that differ; count what happened."""
-        what = model._meta.verbose_name_plural
-        obj = model._default_manager.filter(**lookup).first()
-        if obj is None:
-            obj = model._default_manager.create(**{**lookup, **values})
-            self.report.count("created", str(what))
-            return obj
-        changed = [name for name, value in values.items() if getattr(obj, name) != value]
-        if changed:
-            for name in changed:
-                setattr(obj, name, values[name])
-            obj.save(update_fields=changed)
-            self.report.count("updated", str(what))
+        """Teams, users and tokens, which have no rules of their own: create, or write only the
+        values that differ."""
+        obj = self.named(model, **lookup)
+        for name, value in values.items():
+            setattr(obj, name, value)
+        save_changed(obj, self.report)
         return obj
 
-    def replace_children(
-        self,
-        model: type[models.Model],
-        parent: dict[str, Any],
-        wanted: list[dict[str, Any]],
-        keys: tuple[str, ...],
-    ) -> None:
-        """Make the children of ``parent`` equal ``wanted`` (compared on ``keys``, in order)."""
-        rows = model._default_manager.filter(**parent).order_by(*keys, "pk")
-        current = [dict(zip(keys, row, strict=True)) for row in rows.values_list(*keys)]
-        if current == wanted:
-            return
-        what = str(model._meta.verbose_name_plural)
-        if current:
-            rows.delete()
-            self.report.count("deleted", what, len(current))
-        model._default_manager.bulk_create([model(**parent, **values) for values in wanted])
-        self.report.count("created", what, len(wanted))
-
     # -- sections --------------------------------------------------------------------------
-    def run(self, spec: Any) -> ProvisionReport:
+    def run(self, spec: Any) -> Changes:
         # In dependency order: users name teams, templates name Contact Hours and teams, keys
-        # name teams and users.
+        # name teams and users; dispositions (copy_lead) name any template's allocations.
         sections = {
             "contact_hours": self.contact_hours,
             "teams": self.team,
@@ -235,7 +205,9 @@ class _Provisioner:
             for i, item in enumerate(self.items(spec, section)):
                 with self.entry(section, i, item):
                     apply(item)
-        self.check_copy_targets()
+        for path, disposition_set, specs in self._dispositions:
+            self._path = path
+            self.dispositions(disposition_set, specs)
         return self.report
 
     def team(self, item: Any) -> None:
@@ -254,43 +226,20 @@ class _Provisioner:
         mode = item.get("zone_mode", ZoneMode.HOURS)
         if mode not in ZoneMode.values:
             raise self.fail(f"'zone_mode' must be one of {', '.join(ZoneMode.values)}")
-        hours = self.upsert(
-            ContactHours, {"name": self.text(item, "name")}, {"timezone": tz, "zone_mode": mode}
-        )
+        hours = self.named(ContactHours, name=self.text(item, "name"))
+        hours.timezone, hours.zone_mode = tz, mode
         windows = []
         for j, window in enumerate(self.items(item, "windows")):
             with self.entry("windows", j):
                 self.obj(window, {"days", "start", "end"}, ("days", "start", "end"))
                 start, end = self.clock(window, "start"), self.clock(window, "end")
-                if start >= end:
-                    raise self.fail("'start' must be before 'end'")
                 days = window["days"]
                 if not isinstance(days, list) or not days or any(d not in WEEKDAYS for d in days):
                     raise self.fail(f"'days' must be a list of {', '.join(WEEKDAYS)}")
-                windows += [
-                    {"weekday": WEEKDAYS.index(d), "start_minute": start, "end_minute": end}
-                    for d in days
-                ]
-        windows.sort(key=lambda w: (w["weekday"], w["start_minute"], w["end_minute"]))
-        self.replace_children(
-            ContactHoursWindow,
-            {"contact_hours": hours},
-            windows,
-            ("weekday", "start_minute", "end_minute"),
-        )
-        dates = sorted({self.date(d, "a closed date") for d in self.items(item, "closed_dates")})
-        self.replace_children(
-            ContactHoursClosedDate,
-            {"contact_hours": hours},
-            [{"date": d} for d in dates],
-            ("date",),
-        )
-
-    def clock(self, spec: dict[str, Any], key: str) -> int:
-        try:
-            return hhmm_to_minutes(spec.get(key))
-        except ValueError as exc:
-            raise self.fail(f"{key!r} {exc}") from None
+                windows += [Window(WEEKDAYS.index(d), start, end) for d in days]
+        dates = [self.date(d, "a closed date") for d in self.items(item, "closed_dates")]
+        with self.service(item):
+            contact_hours_save(hours, windows, dates, actor=None, changes=self.report)
 
     def user(self, item: Any) -> None:
         self.obj(
@@ -350,53 +299,37 @@ class _Provisioner:
         hours = None
         if item.get("contact_hours") is not None:
             hours = self.lookup(ContactHours, "contact hours", name=item["contact_hours"])
-        disposition_set = self.upsert(DispositionSet, {"name": name}, {})
-        template = self.upsert(
-            CampaignTemplate,
-            {"name": name},
-            {"contact_hours": hours, "disposition_set": disposition_set},
-        )
         teams = [self.lookup(Group, "team", name=t) for t in self.items(item, "teams")]
-        if {g.pk for g in template.teams.all()} != {g.pk for g in teams}:
-            template.teams.set(teams)
-            self.report.count("updated", "template teams")
-        self.template_fields(template, self.items(item, "fields"))
-        self.dispositions(disposition_set, self.items(item, "dispositions"))
+        fields = self.template_fields(self.items(item, "fields"))
+        disposition_set = self.named(DispositionSet, name=name)
+        template = self.named(CampaignTemplate, name=name)
+        template.contact_hours, template.disposition_set = hours, disposition_set
+        with self.service(item):
+            disposition_set_save(disposition_set, actor=None, changes=self.report)
+            template_save(template, fields, teams, actor=None, changes=self.report)
         for i, campaign in enumerate(self.items(item, "campaigns")):
             with self.entry("campaigns", i, campaign):
                 self.campaign(template, campaign)
+        self._dispositions.append(
+            (list(self._path), disposition_set, self.items(item, "dispositions"))
+        )
 
-    def template_fields(self, template: CampaignTemplate, specs: list[Any]) -> None:
+    def template_fields(self, specs: list[Any]) -> list[FieldSpec]:
         if not specs:
             raise self.fail("'fields' must list at least one field")
-        names = []
+        fields = []
         for position, spec in enumerate(specs):
             with self.entry("fields", position, spec):
                 self.obj(spec, {"name", "phone", "type"}, ("name",))
-                name = self.text(spec, "name")
-                if name.lower().startswith("nj"):
-                    raise self.fail("field names starting with 'nj' are reserved for system fields")
-                if name in names:
-                    raise self.fail("field listed twice")
                 is_phone = self.flag(spec, "phone", False)
                 display = spec.get("type", FieldType.PHONE if is_phone else FieldType.TEXT)
                 if display not in FieldType.values:
                     raise self.fail(f"'type' must be one of {', '.join(FieldType.values)}")
-                names.append(name)
-                self.upsert(
-                    TemplateField,
-                    {"template": template, "name": name},
-                    {"is_phone": is_phone, "display_type": display, "position": position},
-                )
-        if not any(self.flag(s, "phone", False) for s in specs):
-            raise self.fail("a template needs at least one phone field")
-        stale = template.fields.exclude(name__in=names)
-        if stale.exists():
-            self.report.count("deleted", "template fields", stale.count())
-            stale.delete()
+                fields.append(FieldSpec(self.text(spec, "name"), display, is_phone))
+        return fields
 
     def dispositions(self, disposition_set: DispositionSet, specs: list[Any]) -> None:
-        seen: list[str] = []
+        wanted = []
         for position, spec in enumerate(specs):
             with self.entry("dispositions", position, spec):
                 self.obj(
@@ -404,50 +337,35 @@ class _Provisioner:
                     {"name", "enabled", "priority", "final", "callback_required", "actions"},
                     ("name",),
                 )
-                name = self.text(spec, "name")
-                if name.lower() in seen:
-                    raise self.fail("disposition listed twice (names are case-insensitive)")
-                seen.append(name.lower())
-                values = {
-                    "name": name,
-                    "enabled": self.flag(spec, "enabled", True),
-                    "priority": self.whole(spec, "priority", 0, 100, None),
-                    "final": self.flag(spec, "final", False),
-                    "callback_required": self.flag(spec, "callback_required", False),
-                    "position": position,
-                }
-                # Matched regardless of case, as the name's uniqueness is (a file may recase it).
-                existing = disposition_set.dispositions.filter(name__iexact=name).first()
-                lookup: dict[str, Any] = (
-                    {"pk": existing.pk}
-                    if existing
-                    else {"disposition_set": disposition_set, "name": name}
-                )
-                disposition = self.upsert(Disposition, lookup, values)
                 actions = []
                 for j, action in enumerate(self.items(spec, "actions")):
                     with self.entry("actions", j):
                         try:
-                            kind, params = validate_action(action)
+                            actions.append(validate_action(action))
                         except ActionSpecError as exc:
                             raise self.fail(str(exc)) from None
-                        if kind == "copy_lead":
-                            self._copy_targets.append((self.where(), params))
-                        actions.append({"position": j, "kind": kind, "params": params})
-                self.replace_children(
-                    DispositionAction,
-                    {"disposition": disposition},
-                    actions,
-                    ("position", "kind", "params"),
+                wanted.append(
+                    DispositionSpec(
+                        name=self.text(spec, "name"),
+                        enabled=self.flag(spec, "enabled", True),
+                        priority=self.whole(spec, "priority", 0, 100, None),
+                        final=self.flag(spec, "final", False),
+                        callback_required=self.flag(spec, "callback_required", False),
+                        actions=actions,
+                    )
                 )
-        missing = (
-            disposition_set.dispositions.filter(enabled=True)
-            .annotate(lower_name=Lower("name"))
-            .exclude(lower_name__in=seen)
-        )
-        disabled = missing.update(enabled=False)
-        if disabled:
-            self.report.count("updated", "dispositions", disabled)
+        # Left out of the file: kept, disabled, after the file's (leads may name them).
+        named = {d.name.lower() for d in wanted}
+        for d in disposition_set.dispositions.all():
+            if d.name.lower() not in named:
+                wanted.append(
+                    DispositionSpec(
+                        name=d.name, id=d.pk, enabled=False, priority=d.priority, final=d.final,
+                        callback_required=d.callback_required, actions=None,
+                    )
+                )  # fmt: skip
+        with self.service({"dispositions": specs}):
+            disposition_set_save(disposition_set, wanted, actor=None, changes=self.report)
 
     def campaign(self, template: CampaignTemplate, item: Any) -> None:
         self.obj(item, {"name", "active", "balance_mode", "allocations"}, ("name",))
@@ -458,40 +376,34 @@ class _Provisioner:
         mode = item.get("balance_mode", BalanceMode.PRIORITY)
         if mode not in BalanceMode.values:
             raise self.fail(f"'balance_mode' must be one of {', '.join(BalanceMode.values)}")
-        campaign = self.upsert(
-            Campaign,
-            {"name": name},
-            {"template": template, "active": self.flag(item, "active", True), "balance_mode": mode},
-        )
+        campaign = self.named(Campaign, name=name)
+        campaign.template, campaign.active = template, self.flag(item, "active", True)
+        campaign.balance_mode = mode
+        with self.service(item):
+            campaign_save(campaign, changes=self.report)
         for i, spec in enumerate(self.items(item, "allocations")):
             with self.entry("allocations", i, spec):
                 self.obj(spec, {"name", "started", "weight"}, ("name",))
-                self.upsert(
-                    Allocation,
-                    {"campaign": campaign, "name": self.text(spec, "name")},
-                    {
-                        "started": self.flag(spec, "started", False),
-                        "weight": self.whole(spec, "weight", 1, 1_000_000, 1),
-                    },
-                )
+                allocation = self.named(Allocation, campaign=campaign, name=self.text(spec, "name"))
+                allocation.started = self.flag(spec, "started", False)
+                allocation.weight = self.whole(spec, "weight", 1, 1_000_000, 1)
+                with self.service(spec):
+                    allocation_save(allocation, changes=self.report)
 
     def dnc(self, item: Any) -> None:
         self.obj(item, {"phone", "expires", "note"}, ("phone",))
-        if self._normalise is None:
-            self._normalise = phone_normaliser_load()
-        number = self._normalise(item["phone"])
-        if number is None:
-            raise self.fail(f"{item['phone']!r} is not a usable phone number")
         expires = item.get("expires")
-        self.upsert(
-            DncEntry,
-            {"number": number},
-            {
-                "expires_on": None if expires is None else self.date(expires, "'expires'"),
-                "note": item.get("note", ""),
-                "source": "provisioning",
-            },
-        )
+        note = item.get("note", "")
+        if not isinstance(note, str):
+            raise self.fail("'note' must be a string")
+        with self.service(item):
+            dnc_entry_put(
+                item["phone"],
+                None if expires is None else self.date(expires, "'expires'"),
+                note,
+                DNC_SOURCE,
+                changes=self.report,
+            )
 
     def api_key(self, item: Any) -> None:
         self.obj(item, {"name", "key", "team", "user", "revoked"}, ("name", "key"))
@@ -503,27 +415,43 @@ class _Provisioner:
         clash = ApiKey.objects.filter(key_hash=values["key_hash"]).exclude(name=item["name"])
         if clash.exists():
             raise self.fail("the same key is already used by another API key")
-        self.upsert(
-            ApiKey,
-            {"name": self.text(item, "name")},
-            {**values, "team": team, "user": user, "revoked": self.flag(item, "revoked", False)},
-        )
-
-    def check_copy_targets(self) -> None:
-        for where, params in self._copy_targets:
-            exists = Allocation.objects.filter(
-                name=params["allocation"],
-                campaign__name=params["campaign"],
-                campaign__template__name=params["template"],
-            ).exists()
-            if not exists:
-                raise ProvisionError(
-                    f"{where}: copy_lead target not found: template {params['template']!r}, "
-                    f"campaign {params['campaign']!r}, allocation {params['allocation']!r}"
-                )
+        key = self.named(ApiKey, name=self.text(item, "name"))
+        key.key_hash, key.key_prefix = values["key_hash"], values["key_prefix"]
+        key.team, key.user, key.revoked = team, user, self.flag(item, "revoked", False)
+        with self.service(item):
+            api_key_save(key, actor=None, changes=self.report)
 
 
-def provision_apply(spec: Any, *, demo: bool = False) -> ProvisionReport:
+def _label(section: str, index: int, item: Any) -> str:
+    label = f"{section}[{index}]"
+    name = (
+        item.get("name") or item.get("username") or item.get("phone")
+        if isinstance(item, dict)
+        else None
+    )
+    return label + (f' "{name}"' if isinstance(name, str) else "")
+
+
+def _key_labels(item: Any, key: str | None) -> list[str]:
+    """A service's error key (``dispositions.4.actions.0``) as labels of the file's entries
+    under ``item`` (``dispositions[4] "SALE"``, ``actions[0]``); the rest as it is."""
+    parts = key.split(".") if key else []
+    labels, i = [], 0
+    while i < len(parts):
+        section = parts[i]
+        listed = item.get(section) if isinstance(item, dict) else None
+        if i + 1 < len(parts) and parts[i + 1].isdigit() and isinstance(listed, list):
+            index = int(parts[i + 1])
+            item = listed[index] if index < len(listed) else None
+            labels.append(_label(section, index, item))
+            i += 2
+        else:
+            labels.append(section)
+            i += 1
+    return labels
+
+
+def provision_apply(spec: Any, *, demo: bool = False) -> Changes:
     """Create or update everything ``spec`` (the parsed JSON file) describes. ``demo``: it is
     the demo file (``settings.DEMO_PROVISION_FILE``), whose documented token is shorter.
 

@@ -197,11 +197,15 @@ SELECT k.key, found.expires_on FROM unnest(%s::text[]) AS k(key) CROSS JOIN LATE
 """  # noqa: S608 (table names from the models)
 
 # Adds the numbers (arrays of number, expiry, source, note; the numbers distinct), or changes
-# the expiry and note of those already listed. ``added`` tells which.
+# the expiry and note of those already listed where they differ. A number already listed as
+# asked is not written and not returned; ``added`` tells the others apart. The first listing's
+# source stays.
 DNC_UPSERT = f"""
 INSERT INTO {DNC_TABLE} (number, expires_on, source, note, created_at)
 SELECT n, e, s, t, now()
 FROM unnest(%s::text[], %s::date[], %s::text[], %s::text[]) AS u(n, e, s, t)
 ON CONFLICT (number) DO UPDATE SET expires_on = EXCLUDED.expires_on, note = EXCLUDED.note
+WHERE ({DNC_TABLE}.expires_on, {DNC_TABLE}.note)
+    IS DISTINCT FROM (EXCLUDED.expires_on, EXCLUDED.note)
 RETURNING id, (xmax = 0) AS added
 """  # noqa: S608

@@ -22,8 +22,9 @@ from typing import Any, ClassVar
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponseBase
+from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import serializers
+from rest_framework import mixins, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, DjangoModelPermissions
 from rest_framework.request import Request
@@ -128,3 +129,21 @@ class ManagementViewSet(GenericViewSet):
             if response.status_code >= 400:
                 transaction.set_rollback(True)
             return response
+
+
+class CrudViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ManagementViewSet,
+):
+    pass
+
+
+def ordering(*names: tuple[str, str]) -> filters.OrderingFilter:
+    """``?ordering=`` by id or the (parameter, model field) pairs given; ``-`` descends."""
+    return filters.OrderingFilter(
+        fields=[("id", "id"), *((field, param) for param, field in names)]
+    )

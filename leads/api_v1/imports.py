@@ -15,15 +15,14 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigner.api.management import ManagementSerializer, ManagementViewSet
-from campaigner.contract import Refusal, Refused
-from campaigner.selectors import campaign_ids_visible
-from leads.api_v1.configuration import ordering
-from leads.api_v1.fields import (
+from campaigner.api.management import ManagementSerializer, ManagementViewSet, ordering
+from campaigner.api_v1.fields import (
     VisibleAllocationField,
     VisibleCampaignField,
     VisibleTemplateField,
 )
+from campaigner.contract import Refusal, Refused
+from campaigner.selectors import campaign_ids_visible
 from leads.models import LeadImport
 from leads.services.lead_import import (
     lead_import_cancel,

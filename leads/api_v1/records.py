@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, parsers, serializers, status
+from rest_framework import mixins, parsers, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
@@ -19,90 +18,26 @@ from rest_framework.response import Response
 
 from campaigner.api.campaignapi_schema import LeadFieldsField
 from campaigner.api.management import (
+    CrudViewSet,
     ManagementModelSerializer,
     ManagementSerializer,
     ManagementViewSet,
+    ordering,
 )
 from campaigner.contract import Refusal, Refused
-from campaigner.models import ApiKey, Campaign
-from campaigner.selectors import api_keys_visible, campaign_ids_visible, teams
-from campaigner.services import api_key_create, api_key_save
-from leads.api_v1.configuration import CrudViewSet, ordering
-from leads.api_v1.fields import NameField
+from campaigner.models import Campaign
+from campaigner.selectors import campaign_ids_visible
 from leads.models import ActionDelivery, CallRecord, DncEntry, Lead, LeadPhone, PhonePattern
 from leads.phone import PhoneRuleError, compile_rule
 from leads.selectors import phone_normaliser_load
 from leads.services.delivery import action_delivery_retry
-from leads.services.dnc import MAX_CHECK, dnc_check, dnc_entry_put, dnc_upload
-
-# --- API keys --------------------------------------------------------------------------------
-
-
-class ApiKeySerializer(ManagementModelSerializer):
-    team = NameField(slug_field="name", queryset=teams(), allow_null=True, required=False)
-    user = NameField(
-        slug_field="username",
-        allow_null=True,
-        required=False,
-        queryset=get_user_model().objects.all(),
-    )
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True, allow_null=True)
-    prefix = serializers.CharField(
-        source="key_prefix", read_only=True, help_text="The key's first characters, to recognise it"
-    )
-
-    class Meta:
-        model = ApiKey
-        fields: tuple[str, ...] = (
-            "id", "name", "team", "user", "revoked", "createdAt", "lastUsedAt", "prefix"
-        )  # fmt: skip
-        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
-
-    def update(self, instance: ApiKey, validated_data: dict[str, Any]) -> ApiKey:
-        for key, value in validated_data.items():
-            setattr(instance, key, value)
-        return api_key_save(instance, actor=self.context["request"].user)
-
-
-class ApiKeyCreatedSerializer(ApiKeySerializer):
-    key = serializers.CharField(read_only=True, help_text="The plain key: shown this once only")
-
-    class Meta(ApiKeySerializer.Meta):
-        fields = (*ApiKeySerializer.Meta.fields, "key")
-
-
-class ApiKeyApi(CrudViewSet):
-    """CampaignAPI keys, each of a team (a key of no team, global, is a superuser's): a user
-    sees and writes the keys of their own teams only. The plain key is in the answer to
-    ``POST`` only; it is stored hashed. Revoke with ``PATCH {"revoked": true}``."""
-
-    queryset = ApiKey.objects.none()  # the model, for permissions and the schema
-    serializer_class = ApiKeySerializer
-    filterset_fields = ("revoked",)
-    # Reading keys (names, prefixes, last use) needs the view permission, which Operators lack.
-    action_permissions = {
-        "list": ["campaigner.view_apikey"],
-        "retrieve": ["campaigner.view_apikey"],
-    }
-
-    def get_queryset(self) -> QuerySet[ApiKey]:
-        return api_keys_visible(self.request.user).select_related("team", "user").order_by("id")
-
-    @extend_schema(responses={201: ApiKeyCreatedSerializer})
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        checked = self.get_serializer(data=request.data)
-        checked.is_valid(raise_exception=True)
-        data = checked.validated_data
-        key, plain = api_key_create(
-            data["name"], data.get("team"), data.get("user"), actor=request.user
-        )
-        if data.get("revoked"):
-            key.revoked = True
-            key.save(update_fields=["revoked"])
-        body = ApiKeyCreatedSerializer(key, context=self.get_serializer_context()).data
-        return Response({**body, "key": plain}, status=status.HTTP_201_CREATED)
-
+from leads.services.dnc import (
+    MAX_CHECK,
+    dnc_check,
+    dnc_entry_change,
+    dnc_entry_put,
+    dnc_upload,
+)
 
 # --- DNC -------------------------------------------------------------------------------------
 
@@ -127,6 +62,11 @@ class DncEntrySerializer(ManagementModelSerializer):
         if number is None:
             raise serializers.ValidationError(f"{value!r} is not a usable phone number")
         return number
+
+    def update(self, instance: DncEntry, validated_data: dict[str, Any]) -> DncEntry:
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        return dnc_entry_change(instance)
 
 
 class DncCheckInputSerializer(ManagementSerializer):

@@ -1,15 +1,10 @@
-"""The management API's resources (domain.md §5.2), under ``/api/v1/``."""
+"""The management API's lead resources (domain.md §5.2), under ``/api/v1/``: the DNC list,
+phone patterns, deliveries, leads and imports."""
 
 from campaigner.api.management import ManagementRouter
-from leads.api_v1 import configuration, imports, records
+from leads.api_v1 import imports, records
 
 router = ManagementRouter()
-router.register("contact-hours", configuration.ContactHoursApi, basename="contact-hours")
-router.register("disposition-sets", configuration.DispositionSetApi, basename="disposition-sets")
-router.register("templates", configuration.TemplateApi, basename="templates")
-router.register("campaigns", configuration.CampaignApi, basename="campaigns")
-router.register("allocations", configuration.AllocationApi, basename="allocations")
-router.register("api-keys", records.ApiKeyApi, basename="api-keys")
 router.register("dnc", records.DncApi, basename="dnc")
 router.register("phone-patterns", records.PhonePatternApi, basename="phone-patterns")
 router.register("deliveries", records.DeliveryApi, basename="deliveries")

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from campaigner.contract import Refusal, Refused
+from campaigner.services import Changes, save_changed
 from leads.models import DncEntry
 from leads.phone import PhoneNormaliser
 from leads.selectors import phone_normaliser_load
@@ -44,16 +45,34 @@ class DncUploadResult:
 
 
 def dnc_entry_put(
-    phone: object, expires: dt.date | None, note: str, source: str
+    phone: object,
+    expires: dt.date | None,
+    note: str,
+    source: str,
+    *,
+    changes: Changes | None = None,
 ) -> tuple[DncEntry, bool]:
     """Lists the number (normalised), or changes the expiry and note of its entry if it is
-    listed already: (the entry, whether it was added). Idempotent. An unusable number is
-    ``Refused(INVALID)`` on ``phone``."""
+    listed already: (the entry, whether it was added). Idempotent: an entry that already
+    says this is not written. An entry's ``source`` is where it was first listed (the admin,
+    the API, an upload, provisioning); a later put from elsewhere never changes it. An
+    unusable number is ``Refused(INVALID)`` on ``phone``."""
     number = phone_normaliser_load()(phone)
     if number is None:
         raise Refused(Refusal.INVALID, f"{phone!r} is not a usable phone number", "phone")
-    ids = _upsert([number], [expires], [source], [note])
-    return DncEntry.objects.get(pk=ids[0][0]), ids[0][1]
+    written = _upsert([number], [expires], [source], [note])
+    changes = Changes() if changes is None else changes
+    if not written:
+        return DncEntry.objects.get(number=number), False
+    changes.count("created" if written[0][1] else "updated", "DNC entries")
+    return DncEntry.objects.get(pk=written[0][0]), written[0][1]
+
+
+def dnc_entry_change(entry: DncEntry) -> DncEntry:
+    """Saves a changed entry (number, expiry, note; its number already normalised by the
+    form): its ``source`` and creation time stay the first listing's."""
+    save_changed(entry, None, ignore=("source", "created_at"))
+    return entry
 
 
 def dnc_check(phones: Sequence[str]) -> list[DncCheck]:

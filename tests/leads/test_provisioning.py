@@ -157,7 +157,7 @@ def _break(spec: dict[str, Any], path: list[Any], value: Any) -> None:
         (
             ["templates", 0, "dispositions", 4, "name"],
             "SALE",
-            'templates[0] "Solar" > dispositions[4] "SALE": disposition listed twice',
+            'templates[0] "Solar" > dispositions[4] "SALE" > name: \'SALE\' is listed twice',
         ),
         (
             ["templates", 0, "campaigns", 0, "allocations", 1, "weight"],
@@ -167,12 +167,12 @@ def _break(spec: dict[str, Any], path: list[Any], value: Any) -> None:
         (
             ["templates", 0, "fields", 0, "name"],
             "njName",
-            "fields[0] \"njName\": field names starting with 'nj' are reserved",
+            "fields[0] \"njName\" > name: names starting with 'nj' (in any case) are reserved",
         ),
         (
             ["dnc", 1, "phone"],
             "call me maybe",
-            "dnc[1] \"call me maybe\": 'call me maybe' is not a usable",
+            "dnc[1] \"call me maybe\" > phone: 'call me maybe' is not a usable",
         ),
         (["dnc", 1, "expires"], "2027-02-30", "dnc[1] \"0383218101\": 'expires' must be a date"),
         (["api_keys", 1, "team"], "Nobody", "api_keys[1] \"sales-crm\": unknown team 'Nobody'"),

@@ -1,28 +1,40 @@
-"""Contact Hours, disposition sets, templates, campaigns and allocations over ``/api/v1/``
-(domain.md §5.2). Serializers check the shapes; the rules are in
-``leads.services.configuration``; scoping comes from ``campaigner.selectors``."""
+"""Contact Hours, disposition sets, templates, campaigns, allocations and API keys over
+``/api/v1/`` (domain.md §5.2). Serializers check the shapes; the rules are in
+``campaigner.services`` (the admin and provisioning call the same ones); scoping comes from
+``campaigner.selectors``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigner.api.management import (
+    CrudViewSet,
     ManagementModelSerializer,
     ManagementSerializer,
-    ManagementViewSet,
+    ordering,
+)
+from campaigner.api_v1.fields import (
+    ActionField,
+    NameField,
+    VisibleCampaignField,
+    VisibleContactHoursField,
+    VisibleDispositionSetField,
+    VisibleTemplateField,
 )
 from campaigner.models import (
     WEEKDAYS,
     Allocation,
+    ApiKey,
     BalanceMode,
     Campaign,
     CampaignTemplate,
@@ -35,50 +47,32 @@ from campaigner.models import (
 )
 from campaigner.selectors import (
     allocations_visible,
+    api_keys_visible,
     campaigns_visible,
     shared_visible,
+    teams,
     templates_visible,
 )
-from campaigner.services import Window, contact_hours_save, shared_write_check
-from leads.api_v1.fields import (
-    ActionField,
-    NameField,
-    VisibleCampaignField,
-    VisibleContactHoursField,
-    VisibleDispositionSetField,
-    VisibleTemplateField,
-)
-from leads.services.configuration import (
+from campaigner.services import (
     DispositionSpec,
     FieldSpec,
+    Window,
     allocation_delete,
     allocation_save,
+    api_key_create,
+    api_key_revoke,
+    api_key_save,
     campaign_delete,
     campaign_save,
+    contact_hours_delete,
+    contact_hours_save,
+    disposition_set_delete,
     disposition_set_save,
     template_save,
 )
 
 # A name taken is the database's 409, not a serializer's 400.
 NO_UNIQUE_CHECK: dict[str, Any] = {"validators": []}
-
-
-class CrudViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ManagementViewSet,
-):
-    pass
-
-
-def ordering(*names: tuple[str, str]) -> filters.OrderingFilter:
-    """``?ordering=`` by id or the (parameter, model field) pairs given; ``-`` descends."""
-    return filters.OrderingFilter(
-        fields=[("id", "id"), *((field, param) for param, field in names)]
-    )
 
 
 def _actor(serializer: serializers.BaseSerializer[Any]) -> Any:
@@ -176,15 +170,17 @@ class SharedByUseViewSet(CrudViewSet):
     def get_queryset(self) -> QuerySet[Any]:
         return shared_visible(self.queryset.all(), self.request.user)  # type: ignore[union-attr]
 
+    delete: Any = None  # the service that deletes a row
+
     def perform_destroy(self, instance: Any) -> None:
-        shared_write_check(instance, self.request.user)
-        instance.delete()
+        type(self).delete(instance, actor=self.request.user)
 
 
 class ContactHoursApi(SharedByUseViewSet):
     """Contact Hours: when leads may be called (shared by the templates that use them)."""
 
     queryset = ContactHours.objects.prefetch_related("windows", "closed_dates").order_by("id")
+    delete = staticmethod(contact_hours_delete)
     serializer_class = ContactHoursSerializer
     filterset_class = ContactHoursFilter
 
@@ -271,6 +267,7 @@ class DispositionSetApi(SharedByUseViewSet):
     the templates that use them)."""
 
     queryset = DispositionSet.objects.prefetch_related("dispositions__actions").order_by("id")
+    delete = staticmethod(disposition_set_delete)
     serializer_class = DispositionSetSerializer
     filterset_class = DispositionSetFilter
 
@@ -474,3 +471,71 @@ class AllocationApi(CrudViewSet):
     @action(detail=True, methods=["post"])
     def stop(self, request: Request, pk: str) -> Response:
         return self._set_started(False)
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+class ApiKeySerializer(ManagementModelSerializer):
+    team = NameField(slug_field="name", queryset=teams(), allow_null=True, required=False)
+    user = NameField(
+        slug_field="username",
+        allow_null=True,
+        required=False,
+        queryset=get_user_model().objects.all(),
+    )
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True, allow_null=True)
+    prefix = serializers.CharField(
+        source="key_prefix", read_only=True, help_text="The key's first characters, to recognise it"
+    )
+
+    class Meta:
+        model = ApiKey
+        fields: tuple[str, ...] = (
+            "id", "name", "team", "user", "revoked", "createdAt", "lastUsedAt", "prefix"
+        )  # fmt: skip
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
+
+    def update(self, instance: ApiKey, validated_data: dict[str, Any]) -> ApiKey:
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        return api_key_save(instance, actor=self.context["request"].user)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The plain key: shown this once only")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = (*ApiKeySerializer.Meta.fields, "key")
+
+
+class ApiKeyApi(CrudViewSet):
+    """CampaignAPI keys, each of a team (a key of no team, global, is a superuser's): a user
+    sees and writes the keys of their own teams only. The plain key is in the answer to
+    ``POST`` only; it is stored hashed. Revoke with ``PATCH {"revoked": true}``."""
+
+    queryset = ApiKey.objects.none()  # the model, for permissions and the schema
+    serializer_class = ApiKeySerializer
+    filterset_fields = ("revoked",)
+    # Reading keys (names, prefixes, last use) needs the view permission, which Operators lack.
+    action_permissions = {
+        "list": ["campaigner.view_apikey"],
+        "retrieve": ["campaigner.view_apikey"],
+    }
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        return api_keys_visible(self.request.user).select_related("team", "user").order_by("id")
+
+    @extend_schema(responses={201: ApiKeyCreatedSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        checked = self.get_serializer(data=request.data)
+        checked.is_valid(raise_exception=True)
+        data = checked.validated_data
+        key, plain = api_key_create(
+            data["name"], data.get("team"), data.get("user"), actor=request.user
+        )
+        if data.get("revoked"):
+            api_key_revoke(key, actor=request.user)
+        body = ApiKeyCreatedSerializer(key, context=self.get_serializer_context()).data
+        return Response({**body, "key": plain}, status=status.HTTP_201_CREATED)
