@@ -147,12 +147,14 @@ class ServiceBackedAdmin(admin.ModelAdmin):
             self.write(request, obj)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if self.refused(request):
-            return
-        with self.refusals(request):
-            self.write_related(request, form)
-            for formset in formsets:
-                self.save_formset(request, form, formset, change=change)
+        if not self.refused(request):
+            with self.refusals(request):
+                self.write_related(request, form)
+                for formset in formsets:
+                    self.save_formset(request, form, formset, change=change)
+        for formset in formsets:  # the history's reading of what a refused save did: nothing
+            if self.refused(request) or not hasattr(formset, "new_objects"):
+                formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with self.refusals(request):

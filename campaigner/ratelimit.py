@@ -73,7 +73,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from campaigner.api.servlet import servlet_path
 from campaigner.arrival import request_arrival
 from campaigner.contract import CampaignApiError, Code, envelope
-from campaigner.locks import LockKey
+from campaigner.locks import LockKey, session_lock, session_lock_within, session_unlock
 from campaigner.sql import execute_prepared
 
 logger = logging.getLogger(__name__)
@@ -169,38 +169,6 @@ def run_limited(work: Callable[[], T], *, bulk: bool, campaign_id: int | None = 
             QUEUE_LENGTH.dec()
 
 
-def _lock_within(key: LockKey, object_id: int, deadline: float, *, shared: bool = False) -> bool:
-    """Wait for a session advisory lock until ``deadline``; ``False`` if it was not granted."""
-    remaining_ms = int((deadline - time.monotonic()) * 1000)
-    if remaining_ms <= 0:
-        return False
-    with connection.cursor() as cursor:
-        try:
-            execute_prepared(
-                cursor,
-                "SELECT campaignapi_lock(%s, %s, %s, %s)",
-                [int(key), object_id, remaining_ms, shared],
-            )
-        except OperationalError as exc:
-            if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
-                return False
-            raise
-    return True
-
-
-def _unlock(key: LockKey, object_id: int, *, shared: bool = False) -> None:
-    function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
-    try:
-        with connection.cursor() as cursor:
-            execute_prepared(cursor, f"SELECT {function}(%s, %s)", [int(key), object_id])
-    except Exception:
-        # A broken connection has lost its locks already; make sure it is not reused.
-        logger.exception(
-            "could not release advisory lock %s/%s; closing the connection", key, object_id
-        )
-        connection.close()
-
-
 def _take_slot(deadline: float) -> int | None:
     """Pass the gate and take a slot (the gate is let go with it); ``None`` at the deadline.
 
@@ -228,7 +196,7 @@ def _take_slot(deadline: float) -> int | None:
                 slot = cursor.fetchone()[0]
         finally:
             if slot < 0:
-                _unlock(LockKey.RATE_GATE, 0)
+                session_unlock(LockKey.RATE_GATE, 0)
     return slot if slot >= 0 else None
 
 
@@ -243,7 +211,7 @@ def _slot(deadline: float, kind: str, arrived: float) -> Iterator[int]:
             raise _too_many(kind, arrived)
         yield slot
     finally:
-        _unlock(LockKey.RATE_SLOT, slot)
+        session_unlock(LockKey.RATE_SLOT, slot)
 
 
 @contextmanager
@@ -253,12 +221,12 @@ def _import_hold_shared(
     if campaign_id is None:
         yield
         return
-    if not _lock_within(LockKey.CAMPAIGN_IMPORT_HOLD, campaign_id, deadline, shared=True):
+    if not session_lock_within(LockKey.CAMPAIGN_IMPORT_HOLD, campaign_id, deadline, shared=True):
         raise _too_many(kind, arrived)
     try:
         yield
     finally:
-        _unlock(LockKey.CAMPAIGN_IMPORT_HOLD, campaign_id, shared=True)
+        session_unlock(LockKey.CAMPAIGN_IMPORT_HOLD, campaign_id, shared=True)
 
 
 @contextmanager
@@ -266,11 +234,5 @@ def campaign_import_hold(campaign_id: int) -> Iterator[None]:
     """Hold a campaign for a manual import: lead inserts into it wait (then 109) until the
     block exits. Waits for inserts already past the hold to finish. Uses this thread's
     connection, outside any transaction."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_lock(%s, %s)", [int(LockKey.CAMPAIGN_IMPORT_HOLD), campaign_id]
-        )
-    try:
+    with session_lock(LockKey.CAMPAIGN_IMPORT_HOLD, campaign_id):
         yield
-    finally:
-        _unlock(LockKey.CAMPAIGN_IMPORT_HOLD, campaign_id)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.contrib.auth.models import Group
-from django.db import models
+from django.db import connection, models
 
 from campaigner.action_specs import ActionKind
 from campaigner.contract import Refusal, Refused
@@ -97,6 +97,13 @@ class Changes:
             if (bucket := getattr(self, kind))
         ]
         return "; ".join(parts).capitalize() + "."
+
+
+def in_callers_transaction() -> None:
+    """The services that write several rows run inside their caller's transaction, which a
+    refusal or a failed write rolls back whole; outside one a half-done save would stay."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("configuration services run inside the caller's transaction")
 
 
 def _what(model: type[models.Model]) -> str:
@@ -188,8 +195,9 @@ def contact_hours_save(
 ) -> ContactHours:
     """Saves ``hours`` (new or changed) and, where given, makes its windows and closed dates
     exactly these (duplicates dropped). A window is a weekday 0-6 and a start before its end
-    within the day (``INVALID`` on ``windows.N``). ``FORBIDDEN`` if another team's template
+    within the day (``INVALID`` on ``windows``). ``FORBIDDEN`` if another team's template
     uses the hours (``shared_write_check``)."""
+    in_callers_transaction()
     shared_write_check(hours, actor)
     wanted = None
     if windows is not None:
@@ -228,6 +236,7 @@ def contact_hours_save(
 
 def contact_hours_delete(hours: ContactHours, *, actor: Any) -> None:
     """Deletes Contact Hours no template uses (``CONFLICT`` otherwise)."""
+    in_callers_transaction()
     shared_write_check(hours, actor)
     _unused_check(hours)
     hours.delete()
@@ -262,6 +271,7 @@ def disposition_set_save(
     instead). Each disposition's actions become exactly the ones given; a ``copy_lead`` target
     must be an allocation the actor sees. ``FORBIDDEN`` if another team's template uses the
     set (its webhooks would send that team's leads)."""
+    in_callers_transaction()
     shared_write_check(disposition_set, actor)
     if dispositions is None:
         save_changed(disposition_set, changes)
@@ -317,6 +327,7 @@ def disposition_set_save(
 
 def disposition_set_delete(disposition_set: DispositionSet, *, actor: Any) -> None:
     """Deletes a set no template uses and whose dispositions no lead names (``CONFLICT``)."""
+    in_callers_transaction()
     shared_write_check(disposition_set, actor)
     _unused_check(disposition_set)
     for disposition in disposition_set.dispositions.all():
@@ -334,6 +345,7 @@ def disposition_save(
     """Saves one disposition of its set and, where given, makes its actions exactly these
     (the admin's disposition page). The set's rules apply: ``FORBIDDEN`` if another team's
     template uses the set, a ``copy_lead`` target the actor sees."""
+    in_callers_transaction()
     shared_write_check(disposition.disposition_set, actor)
     _actions_check(actions or (), "actions", actor)
     save_changed(disposition, changes)
@@ -427,6 +439,7 @@ def template_save(
     invisible to them); Contact Hours and a disposition set given to the template must be ones
     the actor may change (no other team's template uses them), so one team cannot attach
     itself to, and so lock, another team's configuration."""
+    in_callers_transaction()
     _template_references_check(template, actor)
     if teams is not None:
         teams = list(teams)
@@ -520,6 +533,7 @@ def campaign_save(campaign: Campaign, *, changes: Changes | None = None) -> Camp
 def campaign_delete(campaign: Campaign) -> None:
     """Deletes a campaign with its allocations, only while it has no leads (``CONFLICT``
     otherwise: set it inactive instead)."""
+    in_callers_transaction()
     if campaign.leads.exists():
         raise Refused(
             Refusal.CONFLICT,

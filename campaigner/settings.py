@@ -152,6 +152,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Every task is bounded: past the soft limit it is interrupted (SoftTimeLimitExceeded, its
+# transaction rolled back), past the hard limit its worker process is replaced. A task that
+# needs longer says so itself (a manual import: LEAD_IMPORT_TIME_LIMIT_S).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT_S", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_S", default=360)
+# A whole import runs in one task (chunk by chunk, each committed); past this it stops after its
+# last committed chunk and is marked failed with the reason (the rows before it are imported).
+LEAD_IMPORT_TIME_LIMIT_S = env.int("LEAD_IMPORT_TIME_LIMIT_S", default=6 * 3600)
 
 # --- CampaignAPI and dialer (domain.md §8) ------------------------------------------------
 CAMPAIGNAPI_CONCURRENCY = env.int(

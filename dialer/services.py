@@ -182,7 +182,7 @@ def dialer_cache_refresh(campaign_id: int, *, wait: bool = True) -> RefreshResul
     """
     started = time.perf_counter()
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if wait:
             advisory_xact_lock(LockKey.DIALER_CACHE_REBUILD, campaign_id)
         elif not advisory_xact_try_lock(LockKey.DIALER_CACHE_REBUILD, campaign_id):
@@ -351,7 +351,7 @@ def dialer_outcome(
     ``CONFLICT`` changed meanwhile, ``INVALID`` unknown disposition, bad callback date, or a
     disposition that needs a callback date.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         lead = (
             Lead.objects.select_related("campaign__template", "contact_hours")
             .filter(pk=lead_id)

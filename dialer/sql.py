@@ -142,6 +142,10 @@ _OPEN_AT_WALL = f"""
                   AND w.start_minute <= v_minute AND v_minute < w.end_minute)"""  # noqa: S608
 _MINUTE = "v_minute := extract(hour FROM v_wall)::int * 60 + extract(minute FROM v_wall)::int;"
 
+# The database functions. Like every function of the project they are frozen in a migration
+# (dialer/migrations/0006_functions_frozen.py): a change here needs a new migration with the
+# new text (tests/dialer/test_functions_frozen.py fails until it has one).
+#
 # contact_hours_open: PL/pgSQL rather than SQL so that its plans are cached per session (a SQL
 # function that cannot be inlined is planned again on every call). The wall-clock comparison
 # of dialer/schedule.py, with PostgreSQL's own IANA zone data (AT TIME ZONE).

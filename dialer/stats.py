@@ -62,7 +62,7 @@ def campaign_stats_refresh(now: dt.datetime | None = None) -> int:
     by_campaign = {row[0]: row for row in rows}
     active = list(Campaign.objects.filter(active=True).values_list("pk", flat=True))
     duration_ms = (time.perf_counter() - started) * 1000
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         for campaign_id in active:
             row = by_campaign.get(campaign_id, (campaign_id, 0, 0, 0, 0, *[0] * HOURS))
             leads, new, due, closed = row[1:5]

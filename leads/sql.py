@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Model
 
 from campaigner.models import ContactHours, Disposition, DispositionAction
-from leads.models import DispositionRecord, DncEntry, Lead, LeadPhone
+from leads.models import DispositionRecord, DncEntry, Lead, LeadImportFile, LeadPhone
 
 
 def dnc_active(alias: str) -> str:
@@ -209,3 +209,16 @@ WHERE ({DNC_TABLE}.expires_on, {DNC_TABLE}.note)
     IS DISTINCT FROM (EXCLUDED.expires_on, EXCLUDED.note)
 RETURNING id, (xmax = 0) AS added
 """  # noqa: S608
+
+
+# --- manual imports (leads/services/lead_import.py) -------------------------------------------
+
+# The uploaded file, stored in pieces: one added (import id, seq, bytes), one read (id, seq).
+IMPORT_FILE_PIECE_ADD = (
+    f"INSERT INTO {LeadImportFile._meta.db_table} (lead_import_id, seq, data)"  # noqa: S608
+    " VALUES (%s, %s, %s)"
+)
+IMPORT_FILE_PIECE = (
+    f"SELECT data FROM {LeadImportFile._meta.db_table}"  # noqa: S608
+    " WHERE lead_import_id = %s AND seq = %s"
+)

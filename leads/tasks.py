@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from leads.services.delivery import SEND_TASK, action_delivery_attempt, deliveries_due
 from leads.services.lead_import import RUN_TASK, lead_import_run, lead_imports_recover
@@ -32,7 +33,12 @@ def action_deliveries_due_task() -> int:
     return len(ids)
 
 
-@shared_task(name=RUN_TASK, ignore_result=True)
+@shared_task(
+    name=RUN_TASK,
+    ignore_result=True,
+    soft_time_limit=settings.LEAD_IMPORT_TIME_LIMIT_S,
+    time_limit=settings.LEAD_IMPORT_TIME_LIMIT_S + 60,
+)
 def lead_import_run_task(import_id: int) -> str:
     """Run or resume a manual import (queued by ``lead_import_create`` and the sweeper)."""
     return lead_import_run(import_id)

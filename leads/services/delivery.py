@@ -73,7 +73,7 @@ def action_delivery_attempt(delivery_id: int) -> AttemptResult | None:
     Returns ``None`` when there was nothing to do (finished, not yet due, or another worker is
     on it). Network and mail errors are recorded, never raised.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         delivery = (
             deliveries_due().select_for_update(skip_locked=True).filter(pk=delivery_id).first()
         )

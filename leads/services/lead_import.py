@@ -50,11 +50,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from campaigner.contract import Code, Refusal, Refused
-from campaigner.locks import LockKey
+from campaigner.locks import LockKey, session_try_lock
 from campaigner.memory import cyclic_gc_paused
 from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.ratelimit import campaign_import_hold
-from leads import lead_input
+from leads import lead_input, sql
 from leads.models import LeadImport, LeadImportFile, LeadImportReport
 from leads.services.lead_insert import (
     InsertTarget,
@@ -170,7 +170,7 @@ def _store(lead_import: LeadImport, upload: IO[bytes]) -> None:
     with connection.cursor() as cursor:
         while piece := upload.read(FILE_PIECE):
             cursor.execute(
-                "INSERT INTO leads_leadimportfile (lead_import_id, seq, data) VALUES (%s, %s, %s)",
+                sql.IMPORT_FILE_PIECE_ADD,
                 [lead_import.pk, seq, piece],
             )
             seq += 1
@@ -192,7 +192,7 @@ class _StoredFile(io.RawIOBase):
         if not self.rest:
             with self.db.cursor() as cursor:
                 cursor.execute(
-                    "SELECT data FROM leads_leadimportfile WHERE lead_import_id = %s AND seq = %s",
+                    sql.IMPORT_FILE_PIECE,
                     [self.import_id, self.seq],
                 )
                 row = cursor.fetchone()
@@ -279,21 +279,6 @@ def lead_import_cancel(lead_import: LeadImport) -> LeadImport:
 # --- running ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _run_lock(import_id: int) -> Iterator[bool]:
-    """The session lock of an import's runner; yields whether this connection got it."""
-    key = [int(LockKey.LEAD_IMPORT_RUN), import_id]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
-        mine = bool(cursor.fetchone()[0])
-    try:
-        yield mine
-    finally:
-        if mine:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
-
-
 def _finish(import_id: int, status: str, error: str = "") -> None:
     LeadImport.objects.filter(pk=import_id).update(
         status=status, error=error, finished_at=timezone.now()
@@ -317,7 +302,7 @@ def lead_import_run(import_id: int) -> str:
     a failed chunk: the import is marked ``failed`` with the reason instead."""
     if connection.in_atomic_block:
         raise RuntimeError("an import commits chunk by chunk; run it outside a transaction")
-    with _run_lock(import_id) as mine:
+    with session_try_lock(LockKey.LEAD_IMPORT_RUN, import_id) as mine:
         if not mine:
             return "running elsewhere"
         lead_import = LeadImport.objects.filter(pk=import_id).first()
@@ -551,7 +536,7 @@ def lead_imports_recover(queue: Callable[[int], None] | None = None) -> list[int
     for import_id, status, created_at in open_imports:
         if status == LeadImport.Status.QUEUED and created_at > stale:
             continue  # its task is most likely on its way
-        with _run_lock(import_id) as free:
+        with session_try_lock(LockKey.LEAD_IMPORT_RUN, import_id) as free:
             if free:
                 lost.append(import_id)
     for import_id in lost:

@@ -108,7 +108,7 @@ def lead_update(
     its actions again.
     """
     reading = _read(target, raw, external_id_fallback)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         return _apply(target, reading, if_match)
 
 

@@ -1,7 +1,11 @@
 """The row version of a lead: the one way an existing lead is written (campaignapi.md §4.6).
 
-Every write to a lead after its insert — a CampaignAPI update, an admin save, a dialer check-out
-or outcome, a disposition action — goes through ``lead_write``. It is an optimistic lock:
+Every write to a lead after its insert — a CampaignAPI update, an admin save, a dialer outcome,
+a disposition action — goes through ``lead_write``. The one exception is the dialer's hand-out,
+which checks a lead out inside the database function ``dialer_next_lead`` (one round trip,
+the row locked) with the same effect: version + 1, ``updated_at`` now, never over someone
+else's check-out (``tests/dialer/test_handout_write_agrees.py`` holds the two to that).
+It is an optimistic lock:
 
 - the caller read the lead at version ``v`` and computed new values from what it read;
 - ``lead_write`` runs ``UPDATE … SET …, version = version + 1 WHERE id = … AND version = v``

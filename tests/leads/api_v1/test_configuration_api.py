@@ -263,7 +263,9 @@ def test_template_fields_in_order_and_a_held_field_stays(admin_api: Any) -> None
     }
     assert refused(
         admin_api, "patch", path, {"fields": [{"name": "njPriority", "phone": True}]}, 400
-    )["errors"] == {"fields.0.name": ["names starting with 'nj' (in any case) are reserved for system fields"]}
+    )["errors"] == {
+        "fields.0.name": ["names starting with 'nj' (in any case) are reserved for system fields"]
+    }
     campaign = CampaignFactory(template_id=template["id"])
     LeadFactory(allocation__campaign=campaign, fields={"Name": "Ann"})
     body = refused(
