@@ -305,10 +305,11 @@ def disposition_set_save(
     gone = [d for pk, d in existing.items() if pk not in kept_ids]
     for disposition in gone:
         _disposition_unused_check(disposition)
+    changes = Changes() if changes is None else changes
     save_changed(disposition_set, changes)
     for disposition in gone:
         disposition.delete()
-        (Changes() if changes is None else changes).count("deleted", _what(Disposition))
+    changes.count("deleted", _what(Disposition), len(gone))
     for position, (disposition, spec) in enumerate(zip(kept, dispositions, strict=True)):
         disposition.disposition_set = disposition_set
         disposition.name, disposition.enabled, disposition.position = (
