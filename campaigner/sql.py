@@ -19,9 +19,10 @@ So only key lookups and writes by key go through ``execute_prepared``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 import psycopg
@@ -112,32 +113,66 @@ class CallRow:
     template_fields: list[tuple[str, bool]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallTarget:
     """The allocation a lead write call names, with what the call needs of its campaign and
-    template: the disposition set, the default Contact Hours, and the template's fields as
-    (name, is phone) in their order when they were read with it (``None``: not read)."""
+    template: the disposition set, the default Contact Hours, and the template's fields (their
+    names, and the phone fields in their order). Built by ``call_target`` (from the one query
+    of ``KEY_AND_ALLOCATION``) or ``call_target_of`` (from an allocation read with the ORM).
+    The Contact Hours by name are read on first use (most calls name none)."""
 
     template_id: int
     campaign_id: int
     allocation_id: int
     disposition_set_id: int | None
     default_hours: HoursRow | None
-    template_fields: tuple[tuple[str, bool], ...] | None
+    field_names: frozenset[str]
+    phone_fields: tuple[str, ...]
+
+    @cached_property
+    def hours_by_name(self) -> dict[str, HoursRow]:
+        with rows_of(HoursRow) as cursor:
+            return {hours.name: hours for hours in cursor.execute(CONTACT_HOURS)}
+
+
+def call_target(
+    *,
+    template_id: int,
+    campaign_id: int,
+    allocation_id: int,
+    disposition_set_id: int | None,
+    default_hours: HoursRow | None,
+    template_fields: Iterable[tuple[str, bool]],
+) -> CallTarget:
+    """The target of a call, from its ids and its template's fields as (name, is phone) in
+    their order."""
+    fields = list(template_fields)
+    return CallTarget(
+        template_id=template_id,
+        campaign_id=campaign_id,
+        allocation_id=allocation_id,
+        disposition_set_id=disposition_set_id,
+        default_hours=default_hours,
+        field_names=frozenset(name for name, _ in fields),
+        phone_fields=tuple(name for name, is_phone in fields if is_phone),
+    )
 
 
 def call_target_of(allocation: Allocation) -> CallTarget:
     """The target of an allocation read with the ORM (``campaign__template__contact_hours``
-    best selected); its template's fields are read later."""
+    best selected), with its template's fields read in one statement (the ORM: ~1 ms)."""
     template = allocation.campaign.template
     hours = template.contact_hours
-    return CallTarget(
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, TEMPLATE_FIELDS, [template.pk])
+        template_fields = cursor.fetchall()
+    return call_target(
         template_id=template.pk,
         campaign_id=allocation.campaign_id,
         allocation_id=allocation.pk,
         disposition_set_id=template.disposition_set_id,
         default_hours=HoursRow(hours.pk, hours.name, hours.timezone) if hours else None,
-        template_fields=None,
+        template_fields=template_fields,
     )
 
 

@@ -41,12 +41,11 @@ from leads import lead_input
 from leads.models import CallRecord
 from leads.services.calls import noojee_payload, payload_lead
 from leads.services.lead_insert import (
+    CallTarget,
     InsertBatchResult,
-    InsertTarget,
     LeadOutcome,
-    OutcomesDecided,
+    OutcomesCallback,
     ignored_fields,
-    insert_target_load,
     lead_insert_batch,
 )
 from leads.services.lead_update import lead_update, update_ignored_fields, version_parse
@@ -55,32 +54,28 @@ from leads.summary import import_summary
 
 def _insert_limited(
     request: Request,
-    target: InsertTarget,
+    target: CallTarget,
     leads: list[dict[str, Any]],
     *,
     bulk: bool,
-    on_decided: OutcomesDecided | None = None,
+    outcomes_known: OutcomesCallback | None = None,
 ) -> InsertBatchResult:
     allow_duplicates = _allow_duplicates(request)
     return run_limited(
         lambda: lead_insert_batch(
-            target, leads, allow_duplicates=allow_duplicates, on_decided=on_decided
+            target, leads, allow_duplicates=allow_duplicates, outcomes_known=outcomes_known
         ),
         bulk=bulk,
         campaign_id=target.campaign_id,
     )
 
 
-def _call_target(request: Request) -> InsertTarget:
+def _call_target(request: Request) -> CallTarget:
     """The caller's key checked, then the call's ids (one query when all are right)."""
     params = request.query_params
-    call = allocation_of_call(
-        request._request,
-        params.get("fTemplateId"),
-        params.get("fCampaignId"),
-        params.get("fAllocationId"),
+    return allocation_of_call(
+        request, params.get("fTemplateId"), params.get("fCampaignId"), params.get("fAllocationId")
     )
-    return insert_target_load(call)
 
 
 def _allow_duplicates(request: Request) -> bool:
@@ -134,7 +129,7 @@ class InsertLeadFastApi(CampaignApiView):
 
     def post(self, request: Request) -> Response:
         target = _call_target(request)
-        lead = _one_lead(json_body(request._request))
+        lead = _one_lead(json_body(request))
         outcome = _insert_limited(request, target, [lead], bulk=False).outcomes[0]
         ignored = ignored_fields(target, lead)
         if outcome.code is not Code.OK:
@@ -157,14 +152,14 @@ class _SummaryInsertApi(CampaignApiView):
 
     def post(self, request: Request) -> Response:
         target = _call_target(request)
-        body = json_body(request._request)
+        body = json_body(request)
         leads = [_one_lead(body)] if self.single else _many_leads(body)
         answers: list[Response] = []  # made while a large batch's last chunks are written
 
         def answer(outcomes: list[LeadOutcome]) -> None:
             answers.append(_summary_response(leads, outcomes))
 
-        _insert_limited(request, target, leads, bulk=not self.single, on_decided=answer)
+        _insert_limited(request, target, leads, bulk=not self.single, outcomes_known=answer)
         return answers[0]
 
 
@@ -200,7 +195,7 @@ class _UpdateApi(CampaignApiView):
 
     def post(self, request: Request) -> Response:
         target = _call_target(request)
-        lead = _one_lead(json_body(request._request))
+        lead = _one_lead(json_body(request))
         url_id = request.query_params.get(lead_input.EXTERNAL_ID)
         fallback = url_id
         if self.url_id_first and not lead_input.is_blank(url_id):
@@ -321,7 +316,7 @@ class CallRecordListApi(CampaignApiView):
     records remain past it. [ours]: the range, the page and ``more``."""
 
     def get(self, request: Request) -> Response:
-        key = api_key_authenticate(request._request)
+        key = api_key_authenticate(request)
         template = template_get(key, call_param(request, "fTemplateId"))
         campaign = campaign_get(key, call_param(request, "fCampaignId", "campaignId"), template)
         raw_allocation = call_param(request, "fAllocationId", "allocationId")

@@ -17,17 +17,18 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.request import Request
 
 from campaigner import sql
 from campaigner.contract import CampaignApiError, Code
 from campaigner.models import Allocation, Campaign, CampaignTemplate, KeyFailure, hash_secret
-from campaigner.sql import CallRow, CallTarget, HoursRow, KeyRow, call_target_of
+from campaigner.sql import CallRow, CallTarget, HoursRow, KeyRow, call_target, call_target_of
 
 # last_used_at is refreshed at most this often per key, so a busy key costs no write per call.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
-def api_key_authenticate(request: HttpRequest) -> KeyRow:
+def api_key_authenticate(request: HttpRequest | Request) -> KeyRow:
     """The caller's unrevoked key, or ``CampaignApiError(INVALID_API_KEY)`` (HTTP 401).
 
     Every call checks its key (the lead write calls through ``allocation_of_call``, in the same
@@ -37,14 +38,14 @@ def api_key_authenticate(request: HttpRequest) -> KeyRow:
     return _key_used(sql.fetch_one(KeyRow, sql.KEY, [key_hash, address]), address)
 
 
-def _key_hash(request: HttpRequest) -> str:
+def _key_hash(request: HttpRequest | Request) -> str:
     plain = request.GET.get("apiKey") or request.headers.get("X-Api-Key")
     if not plain:
         raise CampaignApiError(Code.INVALID_API_KEY, "missing apiKey")
     return hash_secret(plain.strip())
 
 
-def client_address(request: HttpRequest) -> str | None:
+def client_address(request: HttpRequest | Request) -> str | None:
     """The caller's address as the server saw it (``REMOTE_ADDR``), ``None`` if it is not an
     IP address (a unix socket)."""
     address = request.META.get("REMOTE_ADDR") or ""
@@ -150,7 +151,7 @@ def allocation_get(campaign: Campaign, raw_id: str | None) -> Allocation:
 
 
 def allocation_of_call(
-    request: HttpRequest,
+    request: HttpRequest | Request,
     template_id: str | None,
     campaign_id: str | None,
     allocation_id: str | None,
@@ -175,13 +176,13 @@ def allocation_of_call(
             if row.hours_id is not None:
                 assert row.hours_name is not None and row.hours_timezone is not None
                 hours = HoursRow(row.hours_id, row.hours_name, row.hours_timezone)
-            return CallTarget(
+            return call_target(
                 template_id=template_pk,
                 campaign_id=campaign_pk,
                 allocation_id=allocation_pk,
                 disposition_set_id=row.disposition_set_id,
                 default_hours=hours,
-                template_fields=tuple((name, is_phone) for name, is_phone in row.template_fields),
+                template_fields=row.template_fields,
             )
     template = template_get(key, template_id)
     campaign = campaign_get(key, campaign_id, template)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from gunicorn.http.errors import ParseException as HttpParseError
 from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from campaigner.api.campaignapi_schema import CampaignApiSchema
@@ -63,7 +64,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def json_body(request: HttpRequest) -> Any:
+def json_body(request: HttpRequest | Request) -> Any:
     """The parsed body. Over ``CAMPAIGNAPI_MAX_BODY_MB`` MiB → 413/152 without reading it all;
     not JSON → 400/150. The Content-Type is not enforced (``curl -d`` sends a form type)."""
     limit = settings.CAMPAIGNAPI_MAX_BODY_MB * MIB

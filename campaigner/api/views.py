@@ -37,6 +37,8 @@ def call_param(request: Request, *names: str) -> str | None:
     for name in names:
         value = request.query_params.get(name)
         if value is None and request.method == "POST":
+            # Django's form reading, not DRF's ``request.POST`` (which would run DRF's parsers
+            # over a body the call may read itself).
             value = next(iter(request._request.POST.getlist(name)), None)
         if value is not None:
             return value
@@ -58,7 +60,7 @@ class ListApi(CampaignApiView):
         return list(self.entities(request, key).order_by(*self.order_by).values("id", "name"))
 
     def get(self, request: Request) -> Response:
-        key = api_key_authenticate(request._request)
+        key = api_key_authenticate(request)
         entities = self.entity_list(request, key)
         return Response(list_envelope(self.entity_type, entities))
 
@@ -153,7 +155,7 @@ class FieldDefnApi(CampaignApiView):
     cannot see (or none) is an empty array, not an error (a Zapier form then has no fields)."""
 
     def get(self, request: Request) -> Response:
-        key = api_key_authenticate(request._request)
+        key = api_key_authenticate(request)
         template_id = parse_id(call_param(request, "fTemplateId"))
         names = (
             TemplateField.objects.filter(template__in=visible_templates(key), template=template_id)

@@ -19,8 +19,8 @@ The file, as this module reads it:
 
 Guarantees:
 - Each chunk's leads, rejections and the import's progress commit in one transaction
-  (``lead_insert_batch(in_transaction=…)``): after a crash the import says exactly what was
-  committed, and a resumed run goes on after it, so no row is written twice.
+  (``lead_insert_batch(write_in_batch_transaction=…)``): after a crash the import says exactly
+  what was committed, and a resumed run goes on after it, so no row is written twice.
 - While it runs the worker holds the campaign (``campaign_import_hold``): CampaignAPI inserts
   into it wait within their queue bound, then get 109; other campaigns are not affected.
 - One runner at a time: the run holds the ``LEAD_IMPORT_RUN`` session lock. An import that
@@ -54,15 +54,10 @@ from campaigner.locks import LockKey, session_try_lock
 from campaigner.memory import cyclic_gc_paused
 from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.ratelimit import campaign_import_hold
+from campaigner.sql import CallTarget, call_target_of
 from leads import lead_input, sql
 from leads.models import LeadImport, LeadImportFile, LeadImportReport
-from leads.services.lead_insert import (
-    InsertTarget,
-    LeadOutcome,
-    OutcomesDecided,
-    insert_target_load,
-    lead_insert_batch,
-)
+from leads.services.lead_insert import LeadOutcome, OutcomesCallback, lead_insert_batch
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +112,7 @@ class _Columns:
     ignored: list[str]
 
 
-def _columns(header: list[str], target: InsertTarget) -> _Columns:
+def _columns(header: list[str], target: CallTarget) -> _Columns:
     names = [name.strip() for name in header]
     seen: set[str] = set()
     for name in names:
@@ -141,7 +136,7 @@ def _columns(header: list[str], target: InsertTarget) -> _Columns:
     )
 
 
-def _inspect(upload: IO[bytes], target: InsertTarget) -> tuple[_Columns, int]:
+def _inspect(upload: IO[bytes], target: CallTarget) -> tuple[_Columns, int]:
     """The file's columns and its number of rows; ``Refused`` if it cannot be imported."""
     upload.seek(0)
     rows, line = 0, 0
@@ -237,7 +232,7 @@ def lead_import_create(
     allocation = Allocation.objects.select_related("campaign__template__contact_hours").get(
         pk=allocation.pk
     )
-    columns, rows = _inspect(upload, insert_target_load(allocation))
+    columns, rows = _inspect(upload, call_target_of(allocation))
     lead_import = LeadImport.objects.create(
         campaign_id=allocation.campaign_id,
         allocation=allocation,
@@ -338,7 +333,7 @@ def _run_held(lead_import: LeadImport) -> tuple[str, str]:
         allocation = Allocation.objects.select_related("campaign__template__contact_hours").get(
             pk=lead_import.allocation_id
         )
-        target = insert_target_load(allocation)
+        target = call_target_of(allocation)
         progress = _Progress(lead_import)
         with (
             cyclic_gc_paused(),
@@ -349,7 +344,7 @@ def _run_held(lead_import: LeadImport) -> tuple[str, str]:
                 if _cancel_requested(lead_import.pk):
                     return LeadImport.Status.CANCELLED, ""
                 ahead = _ReadAhead(chunks)
-                progress.run(target, chunk, on_decided=ahead)
+                progress.run(target, chunk, outcomes_known=ahead)
                 chunk = ahead.chunk()
     except Exception as exc:
         logger.exception("import %s failed", lead_import.pk)
@@ -368,7 +363,7 @@ class _Chunk:
 
 
 @contextmanager
-def _read_chunks(import_id: int, target: InsertTarget, skip: int) -> Iterator[Iterator[_Chunk]]:
+def _read_chunks(import_id: int, target: CallTarget, skip: int) -> Iterator[Iterator[_Chunk]]:
     """The stored file's rows after the first ``skip`` (committed by an earlier run), in
     chunks of ``LEAD_IMPORT_CHUNK_ROWS``."""
     stored = _StoredFile(import_id)
@@ -380,7 +375,7 @@ def _read_chunks(import_id: int, target: InsertTarget, skip: int) -> Iterator[It
 
 
 def _chunks_of(
-    records: Iterator[tuple[int, list[str]]], target: InsertTarget, skip: int
+    records: Iterator[tuple[int, list[str]]], target: CallTarget, skip: int
 ) -> Iterator[_Chunk]:
     columns = _columns(next(records)[1], target)
     width, used = len(columns.header), columns.used
@@ -397,7 +392,7 @@ def _chunks_of(
 
 
 class _ReadAhead:
-    """Reads the next chunk of the file when called: passed as a batch's ``on_decided``, the
+    """Reads the next chunk of the file when called: passed as a batch's ``outcomes_known``, the
     file is read and parsed while the batch's last rows are still being written. A failure to
     read is raised by ``chunk()``, after the batch has committed, not into it."""
 
@@ -414,7 +409,7 @@ class _ReadAhead:
         self.done = True
 
     def chunk(self) -> _Chunk | None:
-        if not self.done:  # ``on_decided`` was not called: read it now
+        if not self.done:  # ``outcomes_known`` was not called: read it now
             self(outcomes=[])
         if self.error is not None:
             raise self.error
@@ -448,7 +443,7 @@ class _Progress:
         self.lead_import = lead_import
         self.by_code = Counter({int(code): n for code, n in lead_import.rejected_by_code.items()})
 
-    def run(self, target: InsertTarget, chunk: _Chunk, on_decided: OutcomesDecided) -> None:
+    def run(self, target: CallTarget, chunk: _Chunk, outcomes_known: OutcomesCallback) -> None:
         """Insert a chunk's leads; its rejections and the new counts commit with them."""
         rows, misshapen = chunk.rows, chunk.misshapen
 
@@ -464,8 +459,8 @@ class _Progress:
             target,
             chunk.leads,
             allow_duplicates=self.lead_import.allow_duplicates,
-            on_decided=on_decided,
-            in_transaction=record,
+            outcomes_known=outcomes_known,
+            write_in_batch_transaction=record,
         )
 
     def _write(

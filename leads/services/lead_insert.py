@@ -47,12 +47,10 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from campaigner import sql as campaigner_sql
 from campaigner.contract import CampaignApiError, Code
 from campaigner.locks import LockKey, advisory_xact_lock
 from campaigner.metrics import LEADS_INSERTED
-from campaigner.models import Allocation
-from campaigner.sql import CallTarget, HoursRow, call_target_of, execute_prepared, rows_of
+from campaigner.sql import CallTarget
 from leads import lead_input, sql
 from leads.models import DEFAULT_PRIORITY, Lead
 from leads.phone import PhoneNormaliser
@@ -68,50 +66,6 @@ _INSERT_SYSTEM_FIELDS = frozenset(
         lead_input.CONTACT_HOURS,
     }
 )
-
-
-@dataclass
-class InsertTarget:
-    """Where leads go and what the template says about them; loaded once per call. The
-    Contact Hours names and the phone pattern rules are read on first use (a single-lead update
-    of "<No Change>" numbers needs neither)."""
-
-    campaign_id: int
-    allocation_id: int
-    disposition_set_id: int | None
-    field_names: frozenset[str]
-    phone_fields: tuple[str, ...]
-    default_hours: HoursRow | None
-
-    @cached_property
-    def hours_by_name(self) -> dict[str, HoursRow]:
-        with rows_of(HoursRow) as cursor:
-            return {hours.name: hours for hours in cursor.execute(campaigner_sql.CONTACT_HOURS)}
-
-    @cached_property
-    def normalise(self) -> PhoneNormaliser:
-        return phone_normaliser_load()
-
-
-def insert_target_load(call: CallTarget | Allocation) -> InsertTarget:
-    """The target of a call (an allocation read with the ORM will do: its
-    ``campaign__template__contact_hours`` best selected). The template's fields are read unless
-    the call's target came with them."""
-    if isinstance(call, Allocation):
-        call = call_target_of(call)
-    template_fields = call.template_fields
-    if template_fields is None:
-        with connection.cursor() as cursor:  # SQL: ~0.1 ms, the ORM ~1 ms
-            execute_prepared(cursor, campaigner_sql.TEMPLATE_FIELDS, [call.template_id])
-            template_fields = tuple(cursor.fetchall())
-    return InsertTarget(
-        campaign_id=call.campaign_id,
-        allocation_id=call.allocation_id,
-        disposition_set_id=call.disposition_set_id,
-        field_names=frozenset(name for name, _ in template_fields),
-        phone_fields=tuple(name for name, is_phone in template_fields if is_phone),
-        default_hours=call.default_hours,
-    )
 
 
 @dataclass(slots=True)
@@ -137,7 +91,7 @@ class InsertBatchResult:
     outcomes: list[LeadOutcome]
 
 
-def ignored_fields(target: InsertTarget, lead: dict[str, Any]) -> list[str]:
+def ignored_fields(target: CallTarget, lead: dict[str, Any]) -> list[str]:
     """Keys of ``lead`` an insert does not use (listed back on single-lead responses)."""
     return [k for k in lead if k not in target.field_names and k not in _INSERT_SYSTEM_FIELDS]
 
@@ -151,16 +105,16 @@ FIRST_CHUNK_SIZE = 1_000
 
 
 # Called once with every lead's outcome, as soon as all are decided.
-OutcomesDecided = Callable[[list[LeadOutcome]], None]
+OutcomesCallback = Callable[[list[LeadOutcome]], None]
 
 
 def lead_insert_batch(
-    target: InsertTarget,
+    target: CallTarget,
     leads: Sequence[dict[str, Any]],
     *,
     allow_duplicates: bool = False,
-    on_decided: OutcomesDecided | None = None,
-    in_transaction: OutcomesDecided | None = None,
+    outcomes_known: OutcomesCallback | None = None,
+    write_in_batch_transaction: OutcomesCallback | None = None,
 ) -> InsertBatchResult:
     """Check each lead (§4.3 order) and insert those that pass, in one transaction.
 
@@ -168,37 +122,37 @@ def lead_insert_batch(
     in order (code 0 with the new lead id, or the rejection code). Raises only on a server
     failure, in which case nothing was written.
 
-    ``on_decided(outcomes)``, if given, is called once on this thread as soon as every outcome
-    is decided, before the commit: for a large batch while its last chunks are still being
-    written, so a caller can make its answer meanwhile. They hold if the batch then commits;
-    an exception it raises fails the batch.
+    ``outcomes_known(outcomes)``, if given, is called once on this thread as soon as every
+    outcome is decided, before the commit: for a large batch while its last chunks are still
+    being written, so a caller can make its answer meanwhile. They hold if the batch then
+    commits; an exception it raises fails the batch.
 
-    ``in_transaction(outcomes)``, if given, is called once on this thread inside the batch's
-    transaction, after its writes and before its commit, so that what it writes on
+    ``write_in_batch_transaction(outcomes)``, if given, is called once on this thread inside the
+    batch's transaction, after its writes and before its commit, so that what it writes on
     ``connection`` commits with the batch or not at all (the manual import's progress). A batch
     that wrote nothing gets a transaction of its own for it.
     """
     outcomes: list[LeadOutcome] = []  # appended by _read_chunk
-    decided = on_decided or (lambda outcomes: None)
+    known = outcomes_known or (lambda outcomes: None)
     batch = _Batch(target, outcomes, allow_duplicates)
     if len(leads) <= CHUNK_SIZE:
         # One chunk (every single-lead call): read before taking the lock; when no lead is
         # left to look up, there is no lock and no transaction at all.
-        candidates = _read_chunk(target, leads, 0, len(leads), outcomes)
+        candidates = _read_chunk(batch, leads, 0, len(leads))
         if not candidates:
-            decided(outcomes)
-            if in_transaction is not None:
+            known(outcomes)
+            if write_in_batch_transaction is not None:
                 with transaction.atomic():
-                    in_transaction(outcomes)
+                    write_in_batch_transaction(outcomes)
             return InsertBatchResult(outcomes)
         with transaction.atomic():
             advisory_xact_lock(LockKey.CAMPAIGN_LEAD_INSERT, target.campaign_id)
             with connection.connection.cursor() as cursor:
                 taken = batch.probe(cursor, candidates)
                 batch.write(cursor, batch.prepare(cursor, candidates, taken))
-            decided(outcomes)
-            if in_transaction is not None:
-                in_transaction(outcomes)
+            known(outcomes)
+            if write_in_batch_transaction is not None:
+                write_in_batch_transaction(outcomes)
             batch.count_on_commit()
         return InsertBatchResult(outcomes)
 
@@ -212,9 +166,9 @@ def lead_insert_batch(
             # while later chunks are still read, rather than all at once at commit.
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        _insert_overlapped(batch, leads, own_probe_connection, decided)
-        if in_transaction is not None:
-            in_transaction(outcomes)
+        _insert_overlapped(batch, leads, own_probe_connection, known)
+        if write_in_batch_transaction is not None:
+            write_in_batch_transaction(outcomes)
         batch.count_on_commit()
     return InsertBatchResult(outcomes)
 
@@ -228,20 +182,17 @@ def _chunks(total: int) -> Iterator[tuple[int, int]]:
 
 
 def _read_chunk(
-    target: InsertTarget,
-    leads: Sequence[dict[str, Any]],
-    start: int,
-    stop: int,
-    outcomes: list[LeadOutcome],
+    batch: _Batch, leads: Sequence[dict[str, Any]], start: int, stop: int
 ) -> list[_Candidate]:
-    """Read leads[start:stop] and append their outcomes (``outcomes`` holds the earlier ones;
-    the other stages only ever touch those of chunks already read)."""
+    """Read leads[start:stop] and append their outcomes (``batch.outcomes`` holds the earlier
+    ones; the other stages only ever touch those of chunks already read)."""
     candidates = []
+    target, normalise = batch.target, batch.normalise
     for index in range(start, stop):
         outcome = LeadOutcome(Code.OK)
-        outcomes.append(outcome)
+        batch.outcomes.append(outcome)
         try:
-            candidates.append(_read(index, leads[index], target))
+            candidates.append(_read(index, leads[index], target, normalise))
         except CampaignApiError as rejected:
             outcome.code, outcome.detail = rejected.code, rejected.detail
     return candidates
@@ -251,7 +202,7 @@ def _insert_overlapped(
     batch: _Batch,
     leads: Sequence[dict[str, Any]],
     own_probe_connection: bool,
-    decided: OutcomesDecided,
+    known: OutcomesCallback,
 ) -> None:
     """Read, look up and write the chunks of a batch, the writing side by side with the rest:
     while a writer thread writes chunk n on the transaction's connection, this thread reads
@@ -270,7 +221,7 @@ def _insert_overlapped(
     caller's transaction the writer looks each chunk up too, on the transaction's connection.
     """
     target = batch.target
-    target.hours_by_name, target.normalise  # noqa: B018 (loaded before the writer starts)
+    target.hours_by_name, batch.normalise  # noqa: B018 (loaded before the writer starts)
     pgconn = connection.connection
     probe_db = None
     if own_probe_connection:
@@ -299,7 +250,7 @@ def _insert_overlapped(
                 for start, stop in _chunks(len(leads)):
                     if failed.is_set():
                         break
-                    candidates = _read_chunk(target, leads, start, stop, batch.outcomes)
+                    candidates = _read_chunk(batch, leads, start, stop)
                     rows = None
                     if probe_db is not None:
                         with probe_db.connection.cursor() as cursor:
@@ -307,7 +258,7 @@ def _insert_overlapped(
                             rows = batch.prepare(cursor, candidates, taken)
                     writes.append(writer.submit(write, candidates, rows))
                 if probe_db is not None and not failed.is_set():
-                    decided(batch.outcomes)  # while the writer catches up
+                    known(batch.outcomes)  # while the writer catches up
             except BaseException:
                 failed.set()
                 raise  # leaving the with-block waits for the writer first
@@ -319,7 +270,7 @@ def _insert_overlapped(
     if failed.is_set():
         raise RuntimeError("a stage of the batch failed")  # never silently commit a part
     if probe_db is None:
-        decided(batch.outcomes)  # the writer decided them
+        known(batch.outcomes)  # the writer decided them
 
 
 @dataclass(slots=True)
@@ -336,12 +287,16 @@ class _Batch:
     accepted so far (so each lead is judged as if the earlier ones were in the campaign)."""
 
     def __init__(
-        self, target: InsertTarget, outcomes: list[LeadOutcome], allow_duplicates: bool
+        self, target: CallTarget, outcomes: list[LeadOutcome], allow_duplicates: bool
     ) -> None:
         self.target, self.outcomes, self.allow_duplicates = target, outcomes, allow_duplicates
         self.accepted_ids: set[str] = set()
         self.accepted_numbers: set[str] = set()
         self.inserted = 0
+
+    @cached_property
+    def normalise(self) -> PhoneNormaliser:
+        return phone_normaliser_load()
 
     def probe(self, cursor: psycopg.Cursor[Any], candidates: list[_Candidate]) -> _Taken:
         return _probe(cursor, self.target.campaign_id, candidates, self.allow_duplicates)
@@ -368,7 +323,9 @@ class _Batch:
             transaction.on_commit(lambda: LEADS_INSERTED.inc(self.inserted))
 
 
-def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
+def _read(
+    index: int, raw: dict[str, Any], target: CallTarget, normalise: PhoneNormaliser
+) -> _Candidate:
     """§4.3 steps 1-6 and the shape of the external id: everything that needs no database."""
     fields, no_change = lead_input.read_fields(raw, target.field_names)
     external_id = lead_input.external_id(raw.get(lead_input.EXTERNAL_ID))  # its length is shape
@@ -391,7 +348,6 @@ def _read(index: int, raw: dict[str, Any], target: InsertTarget) -> _Candidate:
         callback_at = lead_input.callback_at(callback, zone)
     priority = lead_input.priority(raw.get(lead_input.PRIORITY))
     numbers = []
-    normalise = target.normalise
     for name in target.phone_fields:
         value = raw.get(name)
         if value is not None:
@@ -507,7 +463,7 @@ def _copy_text(value: str | None) -> str:
 
 
 def _copy_rows(
-    target: InsertTarget, accepted: list[_Candidate], lead_ids: list[int], dnc: set[str]
+    target: CallTarget, accepted: list[_Candidate], lead_ids: list[int], dnc: set[str]
 ) -> _Rows:
     """The COPY text of the accepted leads and their numbers (DNC ones marked blocked). Made
     ahead of the write, off the writer's thread, so that PostgreSQL never waits for Python."""

@@ -28,11 +28,11 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from campaigner.contract import CampaignApiError, Code
-from campaigner.sql import HoursRow, rows_of
+from campaigner.sql import CallTarget, HoursRow, rows_of
 from leads import lead_input, sql
 from leads.models import DispositionRecord, LeadPhone
+from leads.selectors import phone_normaliser_load
 from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
-from leads.services.lead_insert import InsertTarget
 from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
 from leads.sql import FoundDisposition, LeadForUpdate
 
@@ -89,12 +89,12 @@ def version_parse(value: object) -> int | None:
     raise CampaignApiError(Code.MALFORMED_REQUEST, f"{VERSION} must be a whole number")
 
 
-def update_ignored_fields(target: InsertTarget, lead: dict[str, Any]) -> list[str]:
+def update_ignored_fields(target: CallTarget, lead: dict[str, Any]) -> list[str]:
     return [k for k in lead if k not in target.field_names and k not in UPDATE_SYSTEM_FIELDS]
 
 
 def lead_update(
-    target: InsertTarget,
+    target: CallTarget,
     raw: dict[str, Any],
     *,
     external_id_fallback: str | None = None,
@@ -112,7 +112,7 @@ def lead_update(
         return _apply(target, reading, if_match)
 
 
-def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _Reading:
+def _read(target: CallTarget, raw: dict[str, Any], fallback: str | None) -> _Reading:
     lead_input.check_shape(raw)
     external_id = lead_input.external_id(raw.get(lead_input.EXTERNAL_ID))
     version = version_parse(raw.get(VERSION))
@@ -138,11 +138,14 @@ def _read(target: InsertTarget, raw: dict[str, Any], fallback: str | None) -> _R
         raise CampaignApiError(
             Code.NO_PHONE_FIELDS, "an update must carry at least one phone field"
         )
-    numbers = {
-        name: None if lead_input.is_blank(raw[name]) else target.normalise(raw[name])
-        for name in present
-        if not lead_input.is_no_change(raw[name])
-    }
+    given = {name: raw[name] for name in present if not lead_input.is_no_change(raw[name])}
+    numbers: dict[str, str | None] = {}
+    if given:  # the phone rules are read only when a number changes
+        normalise = phone_normaliser_load()
+        numbers = {
+            name: None if lead_input.is_blank(value) else normalise(value)
+            for name, value in given.items()
+        }
 
     if external_id is None:
         external_id = lead_input.external_id(fallback)
@@ -203,7 +206,7 @@ def _lead_read(
     return lead, found_disposition
 
 
-def _apply(target: InsertTarget, reading: _Reading, if_match: int | None) -> UpdateResult:
+def _apply(target: CallTarget, reading: _Reading, if_match: int | None) -> UpdateResult:
     new_numbers = [number for number in reading.numbers.values() if number is not None]
     set_id = target.disposition_set_id
     wanted = (set_id, reading.disposition) if reading.disposition and set_id is not None else None
@@ -306,7 +309,7 @@ def phone_changes_write(lead_id: int, campaign_id: int, changes: dict[str, str |
 
 def _write_numbers(
     lead_id: int,
-    target: InsertTarget,
+    target: CallTarget,
     changes: dict[str, str | None],
     dnc: set[str],
     before: list[tuple[str, str, bool]],

@@ -28,6 +28,7 @@ from campaigner.api.base import OrjsonRenderer, json_body
 from campaigner.contract import CampaignApiError, Code
 from campaigner.memory import cyclic_gc_paused
 from campaigner.models import Allocation, ApiKey, Campaign, CampaignTemplate, TemplateField
+from campaigner.sql import call_target_of
 from leads.models import (
     ActionDelivery,
     CallRecord,
@@ -37,6 +38,7 @@ from leads.models import (
     Lead,
     LeadPhone,
 )
+from leads.selectors import phone_normaliser_load
 from leads.services import lead_insert
 from tests.bench.bare import bare_insert
 from tests.bench.server import gunicorn, peak_rss_mb, post
@@ -238,13 +240,14 @@ def naive_insert(allocation: Allocation, batch: list[dict[str, Any]]) -> list[in
     """What a first ORM version looks like: per lead, ``exists()`` per check and a save per row.
     It reuses the pure per-lead reading of the real service, so only the database work differs.
     Runs in one transaction that is rolled back, leaving the seeded state as it was."""
-    target = lead_insert.insert_target_load(allocation)
+    target = call_target_of(allocation)
+    normalise = phone_normaliser_load()
     codes = []
     today = timezone.now().date()  # the DB compares with CURRENT_DATE in UTC
     with transaction.atomic():
         for index, raw in enumerate(batch):
             try:
-                lead = lead_insert._read(index, raw, target)
+                lead = lead_insert._read(index, raw, target, normalise)
             except CampaignApiError as rejected:
                 codes.append(int(rejected.code))
                 continue
@@ -400,7 +403,7 @@ def stage_timings(allocation: Allocation, body: bytes) -> None:
     thread spends reading, probing and preparing, what the writer thread spends writing, and
     what is left of the call's wall time (waiting for the writer, the commit)."""
     from leads import api
-    from leads.services.lead_insert import insert_target_load, lead_insert_batch
+    from leads.services.lead_insert import LeadOutcome, lead_insert_batch
 
     spent: dict[str, float] = {}
 
@@ -431,11 +434,13 @@ def stage_timings(allocation: Allocation, body: bytes) -> None:
             leads = json_body(request)  # the server's own reading and parsing of the body
             parsed = time.perf_counter()
             call = Allocation.objects.select_related("campaign__template__contact_hours")
-            target = insert_target_load(call.get(pk=allocation.pk))
+            target = call_target_of(call.get(pk=allocation.pk))
             answers: list[Any] = []
-            result = lead_insert_batch(
-                target, leads, on_decided=lambda o: answers.append(api._summary_response(leads, o))
-            )
+
+            def answer(outcomes: list[LeadOutcome]) -> None:
+                answers.append(api._summary_response(leads, outcomes))
+
+            result = lead_insert_batch(target, leads, outcomes_known=answer)
             done = time.perf_counter()
             OrjsonRenderer().render(answers[0].data)
             rendered = time.perf_counter()

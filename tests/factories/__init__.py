@@ -1,10 +1,11 @@
-"""factory-boy factories for the configuration and lead models."""
+"""factory-boy factories for the configuration and lead models, typed by their model
+(``LeadFactory.create()`` is a ``Lead`` to mypy)."""
 
 from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 
 from campaigner.models import (
     Allocation,
@@ -22,7 +23,7 @@ from campaigner.models import (
 from leads.models import DncEntry, Lead, LeadPhone
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Group]):
     class Meta:
         model = Group
         django_get_or_create = ("name",)
@@ -30,7 +31,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Team {n}")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -40,7 +41,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("password")
 
 
-class ContactHoursFactory(factory.django.DjangoModelFactory):
+class ContactHoursFactory(factory.django.DjangoModelFactory[ContactHours]):
     class Meta:
         model = ContactHours
 
@@ -48,7 +49,7 @@ class ContactHoursFactory(factory.django.DjangoModelFactory):
     timezone = "Australia/Melbourne"
 
 
-class ContactHoursWindowFactory(factory.django.DjangoModelFactory):
+class ContactHoursWindowFactory(factory.django.DjangoModelFactory[ContactHoursWindow]):
     class Meta:
         model = ContactHoursWindow
 
@@ -58,14 +59,14 @@ class ContactHoursWindowFactory(factory.django.DjangoModelFactory):
     end_minute = 17 * 60
 
 
-class DispositionSetFactory(factory.django.DjangoModelFactory):
+class DispositionSetFactory(factory.django.DjangoModelFactory[DispositionSet]):
     class Meta:
         model = DispositionSet
 
     name = factory.Sequence(lambda n: f"Dispositions {n}")
 
 
-class DispositionFactory(factory.django.DjangoModelFactory):
+class DispositionFactory(factory.django.DjangoModelFactory[Disposition]):
     class Meta:
         model = Disposition
 
@@ -73,7 +74,7 @@ class DispositionFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Disposition {n}")
 
 
-class TemplateFactory(factory.django.DjangoModelFactory):
+class TemplateFactory(factory.django.DjangoModelFactory[CampaignTemplate]):
     """A template with fields Name, FirstPhone (phone) and SecondPhone (phone)."""
 
     class Meta:
@@ -96,7 +97,7 @@ class TemplateFactory(factory.django.DjangoModelFactory):
             )
 
 
-class CampaignFactory(factory.django.DjangoModelFactory):
+class CampaignFactory(factory.django.DjangoModelFactory[Campaign]):
     class Meta:
         model = Campaign
 
@@ -104,7 +105,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Campaign {n}")
 
 
-class AllocationFactory(factory.django.DjangoModelFactory):
+class AllocationFactory(factory.django.DjangoModelFactory[Allocation]):
     class Meta:
         model = Allocation
 
@@ -113,7 +114,7 @@ class AllocationFactory(factory.django.DjangoModelFactory):
     started = True
 
 
-class LeadFactory(factory.django.DjangoModelFactory):
+class LeadFactory(factory.django.DjangoModelFactory[Lead]):
     class Meta:
         model = Lead
 
@@ -122,7 +123,7 @@ class LeadFactory(factory.django.DjangoModelFactory):
     fields = factory.Dict({"Name": factory.Faker("name")})
 
 
-class LeadPhoneFactory(factory.django.DjangoModelFactory):
+class LeadPhoneFactory(factory.django.DjangoModelFactory[LeadPhone]):
     class Meta:
         model = LeadPhone
 
@@ -132,14 +133,14 @@ class LeadPhoneFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: f"+613{n:08d}")  # E.164, as every door stores it
 
 
-class DncEntryFactory(factory.django.DjangoModelFactory):
+class DncEntryFactory(factory.django.DjangoModelFactory[DncEntry]):
     class Meta:
         model = DncEntry
 
     number = factory.Sequence(lambda n: f"+614{n:08d}")
 
 
-class ApiKeyFactory(factory.django.DjangoModelFactory):
+class ApiKeyFactory(factory.django.DjangoModelFactory[ApiKey]):
     """Pass ``plain=`` to choose the key; the factory stores only its hash."""
 
     class Meta:
@@ -152,7 +153,7 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
     key_prefix = factory.LazyAttribute(lambda o: o.plain[:8])
 
 
-class ApiTokenFactory(factory.django.DjangoModelFactory):
+class ApiTokenFactory(factory.django.DjangoModelFactory[ApiToken]):
     """A staff user's bearer token; pass ``plain=`` to choose it (stored by ``set_token``)."""
 
     class Meta:

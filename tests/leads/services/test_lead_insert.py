@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaigner.models import Allocation
+from campaigner.sql import call_target_of
 from leads.models import DncEntry, Lead, LeadPhone
 from leads.services import lead_insert
-from leads.services.lead_insert import insert_target_load, lead_insert_batch
+from leads.services.lead_insert import lead_insert_batch
 from tests.campaignapi import make_api
 from tests.concurrency import in_threads
 
@@ -38,7 +39,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def insert(allocation: Allocation, leads: list[dict[str, Any]], **options: Any) -> list[Any]:
     """Per-lead (code, whether it got an id) of one batch through the service."""
-    target = insert_target_load(allocation)
+    target = call_target_of(allocation)
     result = lead_insert_batch(target, leads, **options)
     return [(int(o.code), o.lead_id is not None) for o in result.outcomes]
 
@@ -123,16 +124,16 @@ def test_the_outcomes_are_handed_over_once_decided_and_before_the_commit(
     batch = [{"FirstPhone": f"039000000{n}"} for n in range(10)]
     handed: list[tuple[list[tuple[int, bool]], bool]] = []
 
-    def on_decided(outcomes: Any) -> None:
+    def outcomes_known(outcomes: Any) -> None:
         codes = [(int(o.code), o.lead_id is not None) for o in outcomes]
         handed.append((codes, connection.in_atomic_block))
 
-    target = insert_target_load(allocation)
+    target = call_target_of(allocation)
     if where == "caller's transaction":
         with transaction.atomic():
-            result = lead_insert_batch(target, batch, on_decided=on_decided)
+            result = lead_insert_batch(target, batch, outcomes_known=outcomes_known)
     else:
-        result = lead_insert_batch(target, batch, on_decided=on_decided)
+        result = lead_insert_batch(target, batch, outcomes_known=outcomes_known)
 
     assert handed == [([(int(o.code), o.lead_id is not None) for o in result.outcomes], True)]
     assert handed[0][0] == [(0, True), (105, False)] + [(0, True)] * 8
@@ -142,13 +143,13 @@ def test_the_outcomes_are_handed_over_once_decided_and_before_the_commit(
 def test_a_failure_where_the_outcomes_are_handed_over_fails_the_batch(
     allocation: Allocation, small_chunks: None
 ) -> None:
-    def on_decided(outcomes: Any) -> None:
+    def outcomes_known(outcomes: Any) -> None:
         raise RuntimeError("answer failed")
 
-    target = insert_target_load(allocation)
+    target = call_target_of(allocation)
     batch = [{"FirstPhone": f"039000000{n}"} for n in range(10)]
     with pytest.raises(RuntimeError, match="answer failed"):
-        lead_insert_batch(target, batch, on_decided=on_decided)
+        lead_insert_batch(target, batch, outcomes_known=outcomes_known)
     assert not Lead.objects.exists()
     assert not [t for t in threading.enumerate() if t.name.startswith("lead-write")]
 
