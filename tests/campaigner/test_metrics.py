@@ -9,6 +9,8 @@ from django.test import Client
 
 from tests.campaignapi import make_api
 
+# The CampaignAPI's write calls refuse to start inside a transaction (``run_limited``), so the
+# test's data is committed rather than rolled back.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -28,6 +28,8 @@ from tests.campaignapi import Api, make_api
 from tests.factories import AllocationFactory, CampaignFactory
 from tests.webhooks import Hook, tijuana_read
 
+# The CampaignAPI's write calls refuse to start inside a transaction (``run_limited``), so the
+# test's data is committed rather than rolled back.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "s3cret"

@@ -15,6 +15,8 @@ from tests.dialer.conftest import allocation, campaign, dialer, make_lead  # noq
 from tests.factories import DispositionFactory
 from tests.snapshot import database_rows
 
+# The CampaignAPI's write calls refuse to start inside a transaction (``run_limited``), so the
+# test's data is committed rather than rolled back.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 JANE = {"Name": "Jane", "FirstPhone": "0383218199"}

@@ -15,8 +15,8 @@ from tests.campaignapi import BASE, GLOBAL_KEY, Api, make_api
 from tests.factories import AllocationFactory, ApiKeyFactory, CampaignFactory, TemplateFactory
 from tests.snapshot import database_rows
 
-# Calls run on the rate limiter's executor threads, with their own connections: the data a
-# test creates must be committed for them to see it.
+# The CampaignAPI's write calls refuse to start inside a transaction (``run_limited``), so the
+# test's data is committed rather than rolled back.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 JANE = {"Name": "Jane Smith", "FirstPhone": "0383218199"}

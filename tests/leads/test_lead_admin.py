@@ -22,6 +22,8 @@ from leads.services.lead_edit import lead_values
 from tests.campaignapi import Api, make_api
 from tests.factories import AllocationFactory, DispositionFactory
 
+# The CampaignAPI's write calls refuse to start inside a transaction (``run_limited``), so the
+# test's data is committed rather than rolled back.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -16,6 +16,8 @@ from tests.campaignapi import Api, make_api
 from tests.factories import AllocationFactory, CampaignFactory, DispositionFactory
 from tests.snapshot import database_rows
 
+# The CampaignAPI's write calls refuse to start inside a transaction (``run_limited``), so the
+# test's data is committed rather than rolled back.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

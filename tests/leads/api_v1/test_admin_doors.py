@@ -15,7 +15,9 @@ from leads.models import DncEntry
 from tests.campaignapi import BASE, make_api
 from tests.leads.api_v1.conftest import Api
 
-pytestmark = pytest.mark.django_db(transaction=True)  # the CampaignAPI writes on its own threads
+# The CampaignAPI's write calls refuse to start inside a transaction (``run_limited``), so the
+# test's data is committed rather than rolled back.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

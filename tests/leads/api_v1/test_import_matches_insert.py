@@ -23,6 +23,8 @@ from tests.campaignapi import BASE, GLOBAL_KEY, make_api
 from tests.factories import AllocationFactory, CampaignFactory, LeadFactory, LeadPhoneFactory
 from tests.leads.api_v1.conftest import Api
 
+# The CampaignAPI's write calls and an import's run refuse to start inside a transaction, so
+# the test's data is committed rather than rolled back.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 COLUMNS = ["Name", "FirstPhone", "SecondPhone", "njExternalLeadId", "njPriority", "njCallBackDate"]

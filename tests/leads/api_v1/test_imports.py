@@ -26,6 +26,8 @@ from tests.factories import AllocationFactory, CampaignFactory, LeadFactory, Lea
 from tests.leads.api_v1.conftest import Api
 from tests.snapshot import database_rows
 
+# An import's run and the CampaignAPI's write calls refuse to start inside a transaction, so
+# the test's data is committed rather than rolled back.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HEADER = "Name,FirstPhone,SecondPhone,njExternalLeadId,njPriority,Shoe size\n"
