@@ -86,6 +86,7 @@ class KeyRow:
     """An unrevoked CampaignAPI key: ``team_id`` is ``None`` for a global key."""
 
     key_id: int
+    key_name: str
     team_id: int | None
     last_used_at: dt.datetime | None
 
@@ -103,6 +104,7 @@ class CallRow:
     may see all three and they belong together (``allocation_name`` is ``None`` otherwise)."""
 
     key_id: int
+    key_name: str
     team_id: int | None
     last_used_at: dt.datetime | None
     allocation_name: str | None
@@ -128,6 +130,7 @@ class CallTarget:
     default_hours: HoursRow | None
     field_names: frozenset[str]
     phone_fields: tuple[str, ...]
+    key_name: str = ""  # the CampaignAPI key of the call (its history's "who")
 
     @cached_property
     def hours_by_name(self) -> dict[str, HoursRow]:
@@ -143,6 +146,7 @@ def call_target(
     disposition_set_id: int | None,
     default_hours: HoursRow | None,
     template_fields: Iterable[tuple[str, bool]],
+    key_name: str = "",
 ) -> CallTarget:
     """The target of a call, from its ids and its template's fields as (name, is phone) in
     their order."""
@@ -155,6 +159,7 @@ def call_target(
         default_hours=default_hours,
         field_names=frozenset(name for name, _ in fields),
         phone_fields=tuple(name for name, is_phone in fields if is_phone),
+        key_name=key_name,
     )
 
 
@@ -185,7 +190,7 @@ _NOT_LOCKED_OUT = (
 
 # Parameters: key hash, client address.
 KEY = (
-    f"SELECT id AS key_id, team_id, last_used_at FROM {ApiKey._meta.db_table}"  # noqa: S608
+    f"SELECT id AS key_id, name AS key_name, team_id, last_used_at FROM {ApiKey._meta.db_table}"  # noqa: S608
     f" WHERE key_hash = %s AND NOT revoked AND {_NOT_LOCKED_OUT}"
 )
 
@@ -210,7 +215,7 @@ KEY_USED = (
 
 # Parameters: allocation, campaign, template ids, key hash, client address.
 KEY_AND_ALLOCATION = f"""
-    SELECT k.id AS key_id, k.team_id, k.last_used_at,
+    SELECT k.id AS key_id, k.name AS key_name, k.team_id, k.last_used_at,
            a.name AS allocation_name, t.disposition_set_id,
            h.id AS hours_id, h.name AS hours_name, h.timezone AS hours_timezone,
            (SELECT coalesce(json_agg(json_build_array(f.name, f.is_phone)

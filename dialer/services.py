@@ -43,12 +43,12 @@ from dialer.models import CacheEntry, CampaignCache
 from dialer.order import AllocationLeads, Candidate, balance
 from dialer.schedule import Schedule, schedule_load
 from leads import lead_input
-from leads.models import DispositionRecord, Lead
+from leads.models import DispositionRecord, Door, Lead
 from leads.phone import dial_form, number_zones
 from leads.selectors import phone_normaliser_load
 from leads.services.calls import CallDetails
 from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
-from leads.services.lead_version import LeadConflict, lead_write
+from leads.services.lead_version import ChangeBy, LeadConflict, lead_write
 
 logger = logging.getLogger(__name__)
 
@@ -393,7 +393,8 @@ def dialer_outcome(
         )  # fmt: skip
         plan = disposition_plan(lead.pk, found, context, values)
         try:
-            lead_write(lead.pk, lead.version, values, holder=lead.checked_out_by, now=now)
+            by = ChangeBy(Door.DIALER, agent)
+            lead_write(lead.pk, lead.version, values, by=by, holder=lead.checked_out_by, now=now)
         except LeadConflict as conflict:
             raise DialerError(Refusal.CONFLICT, conflict.detail or "") from None
         plan.finish()

@@ -241,7 +241,8 @@ BEGIN
         IF v_number IS NOT NULL THEN
             UPDATE {LEAD}
             SET checked_out_by = p_holder, checked_out_until = p_until,
-                checked_out_number = v_number, version = version + 1, updated_at = v_now
+                checked_out_number = v_number, version = version + 1, updated_at = v_now,
+                changed_via = 'dialer', changed_by = p_holder
             WHERE id = v_lead
             RETURNING id, external_id, allocation_id, fields, version
             INTO out_lead_id, out_external_id, out_allocation_id, out_fields, out_version;

@@ -45,6 +45,7 @@ from leads.models import (
     ActionDelivery,
     DeliveryAttempt,
     DncEntry,
+    Door,
     Lead,
     LeadImport,
     NumberFinding,
@@ -55,7 +56,7 @@ from leads.services.delivery import action_delivery_retry
 from leads.services.dnc import dnc_entry_change, dnc_entry_put, dnc_upload
 from leads.services.lead_edit import Merge, lead_edit, lead_merge, lead_values
 from leads.services.lead_import import lead_import_cancel, lead_import_create
-from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
+from leads.services.lead_version import ChangeBy, LeadConflict, checked_out_by_other, lead_write
 from leads.templatetags.phones import phone
 
 
@@ -259,7 +260,8 @@ class LeadAdmin(TeamScopedAdmin):
         until = now + dt.timedelta(seconds=settings.DIALER_CHECKOUT_SECONDS)
         values = {"checked_out_by": _holder(request), "checked_out_until": until}
         try:
-            lead_write(lead.pk, lead.version, values, holder=_holder(request), now=now)
+            by = ChangeBy(Door.ADMIN, request.user.get_username())
+            lead_write(lead.pk, lead.version, values, by=by, holder=_holder(request), now=now)
         except LeadConflict:
             pass  # changed under us: the form shows the newer version anyway
 

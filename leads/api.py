@@ -38,12 +38,13 @@ from campaigner.contract import CampaignApiError, Code, envelope
 from campaigner.memory import cyclic_gc_paused
 from campaigner.ratelimit import run_limited
 from leads import lead_input
-from leads.models import CallRecord
+from leads.models import CallRecord, Door
 from leads.services.calls import noojee_payload, payload_lead
 from leads.services.lead_insert import (
     CallTarget,
     InsertBatchResult,
     LeadOutcome,
+    NewOrigin,
     OutcomesCallback,
     ignored_fields,
     lead_insert_batch,
@@ -61,9 +62,15 @@ def _insert_limited(
     outcomes_known: OutcomesCallback | None = None,
 ) -> InsertBatchResult:
     allow_duplicates = _allow_duplicates(request)
+    # The leads' origin: this call (the path's last part, e.g. insertLeadsFast) with the key.
+    origin = NewOrigin(Door.CAMPAIGN_API, target.key_name, request.path.rstrip("/").rsplit("/")[-1])
     return run_limited(
         lambda: lead_insert_batch(
-            target, leads, allow_duplicates=allow_duplicates, outcomes_known=outcomes_known
+            target,
+            leads,
+            origin=origin,
+            allow_duplicates=allow_duplicates,
+            outcomes_known=outcomes_known,
         ),
         bulk=bulk,
         campaign_id=target.campaign_id,

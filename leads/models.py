@@ -11,6 +11,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.contrib.postgres.indexes import BrinIndex
 from django.db.models import F, Q
 
 from campaigner.models import Allocation, Campaign, ContactHours, Disposition
@@ -23,6 +24,43 @@ DEFAULT_PRIORITY = 10
 # sorting and comparing 100,000 keys (the probes of a batch, the index inserts) takes a
 # fraction of the time: the default (e.g. C.UTF-8 before PostgreSQL 17) goes through strcoll.
 BYTEWISE = "C"
+
+
+class Door(models.TextChoices):
+    """Where a change to a lead came from (its history's "which door")."""
+
+    CAMPAIGN_API = "api", "CampaignAPI"
+    MANAGEMENT_API = "api_v1", "management API"
+    ADMIN = "admin", "admin"
+    DIALER = "dialer", "dialer"
+    ACTION = "action", "disposition action"
+    IMPORT = "import", "import"
+    JOB = "job", "bulk job"
+    PROVISIONING = "provisioning", "provisioning"
+
+
+class LeadOrigin(models.Model):
+    """What created a set of leads: one CampaignAPI call, one import, one ``copy_lead`` action.
+    Each lead names its own (``Lead.origin``), so a lead's page says "inserted by import 17"
+    or "insertLeadsFast with key CRM-A", and an import's leads are found (and undone) by it.
+    One row per batch rather than a history entry per inserted lead: inserts stay as fast."""
+
+    via = models.CharField(max_length=12, choices=Door.choices)
+    by = models.CharField(max_length=150, blank=True, default="", help_text="Key, user or agent")
+    call = models.CharField(max_length=100, blank=True, default="", help_text="e.g. insertLeadFast")
+    lead_import = models.ForeignKey(
+        "LeadImport", on_delete=models.SET_NULL, null=True, blank=True, related_name="origins"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        if self.lead_import_id is not None:
+            return f"import {self.lead_import_id}"
+        who = f" with key {self.by}" if self.via == Door.CAMPAIGN_API else f" by {self.by}"
+        return f"{self.call or self.get_via_display()}{who if self.by else ''}"
 
 
 class Lead(models.Model):
@@ -86,6 +124,22 @@ class Lead(models.Model):
     # The number the dialer handed out with the check-out (the "dialed" number of a dnc action).
     # db_default: the insert path's COPY leaves the column out.
     checked_out_number = models.CharField(max_length=17, blank=True, default="", db_default="")
+    # What inserted the lead. No constraint (an origin row is written with the batch, in its
+    # transaction) and a BRIN index: leads are inserted in origin order, so a range index of a
+    # few pages finds an import's leads, and costs an insert almost nothing.
+    origin = models.ForeignKey(
+        LeadOrigin,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    # Who made the last change: every versioned write sets both (lead_version.lead_write), and
+    # the history trigger (migration leads.0016) records them with the change.
+    changed_via = models.CharField(max_length=12, blank=True, default="", db_default="")
+    changed_by = models.CharField(max_length=150, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -113,6 +167,7 @@ class Lead(models.Model):
                 condition=Q(closed=False),
                 name="lead_dialer_order",
             ),
+            BrinIndex(fields=["origin"], name="lead_origin_brin"),
         ]
 
     def __str__(self) -> str:
@@ -480,3 +535,129 @@ class NumberFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.number}"
+
+
+class LeadChange(models.Model):
+    """One change to a lead: when, through which door, by whom, the version before and after,
+    and each changed value as ``[old, new]`` (template fields in ``fields``, the system values
+    such as ``allocation``, ``priority`` or ``checkedOutBy`` in ``system``).
+
+    Written by the database, in the transaction of the change: a statement trigger on the lead
+    table (migration leads.0016) records every update whatever the door, so a write that rolls
+    back leaves no entry. A deletion (a job, an undone import) and an erasure are recorded by
+    the service that makes them. ``lead_id`` has no constraint: the history outlives the lead.
+    """
+
+    class Kind(models.TextChoices):
+        UPDATE = "update"
+        DELETE = "delete"
+        ERASE = "erase"
+
+    lead_id = models.BigIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.UPDATE)
+    at = models.DateTimeField()
+    via = models.CharField(max_length=12, choices=Door.choices, blank=True, default="")
+    by = models.CharField(max_length=150, blank=True, default="")
+    version_before = models.PositiveIntegerField(null=True)
+    version_after = models.PositiveIntegerField(null=True)
+    fields = models.JSONField(default=dict, blank=True)
+    system = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ("lead_id", "id")
+        indexes: ClassVar = [models.Index(fields=["lead_id", "id"], name="lead_change_of_lead")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of lead {self.lead_id} by {self.via} {self.by}".strip()
+
+
+class LeadJob(models.Model):
+    """A bulk job over the leads a filter selects (``leads.services.lead_job``): run by a Celery
+    worker in chunks of ``LEAD_JOB_CHUNK`` leads, each chunk's writes, history and progress
+    committed together, so a job resumed after a lost worker goes on after its last chunk.
+    ``selection`` is the filter as the lead list takes it; ``params`` what the kind needs."""
+
+    class Kind(models.TextChoices):
+        MOVE = "move", "move to another allocation"
+        RESET = "reset", "reset to new"
+        PRIORITY = "priority", "set priority"
+        CLEAR_CALLBACKS = "clear_callbacks", "clear callbacks"
+        CLOSE = "close", "close"
+        DELETE = "delete", "delete"
+        UNDO_IMPORT = "undo_import", "undo an import"
+        EXPORT = "export", "export CSV"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="jobs")
+    selection = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0, help_text="Leads selected when it started")
+    processed = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    skipped = models.JSONField(default=dict, blank=True, help_text="Leads left alone, by reason")
+    samples = models.JSONField(default=dict, blank=True, help_text="Some lead ids per reason")
+    last_lead_id = models.BigIntegerField(default=0, help_text="Resume point: leads after it")
+    cancel_requested = models.BooleanField(default=False)
+    runs = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        indexes: ClassVar = [
+            models.Index(
+                fields=["status"], condition=Q(status__in=["queued", "running"]), name="job_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job #{self.pk}: {self.get_kind_display()} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED}
+
+
+class LeadJobFile(models.Model):
+    """A piece of an export job's CSV file, one per chunk, in order."""
+
+    job = models.ForeignKey(LeadJob, on_delete=models.CASCADE, related_name="+", db_index=False)
+    seq = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["job", "seq"], name="job_file_piece")
+        ]
+
+    def __str__(self) -> str:
+        return f"piece {self.seq} of job {self.job_id}"
+
+
+class ErasedNumber(models.Model):
+    """The tombstone of an erased person: a keyed hash (HMAC-SHA256 with the server's secret) of
+    each of their numbers, nothing else. A later insert or import of one of them is refused
+    with 113 (as a DNC number is), so an erased person is never loaded back and called."""
+
+    digest = models.CharField(max_length=64, unique=True, db_collation=BYTEWISE)
+    erased_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"erased number {self.digest[:12]}…"

@@ -17,7 +17,14 @@ from typing import Any
 from django.db.models import Model
 
 from campaigner.models import ContactHours, Disposition, DispositionAction
-from leads.models import DispositionRecord, DncEntry, Lead, LeadImportFile, LeadPhone
+from leads.models import (
+    DispositionRecord,
+    DncEntry,
+    Lead,
+    LeadImportFile,
+    LeadOrigin,
+    LeadPhone,
+)
 
 
 def dnc_active(alias: str) -> str:
@@ -46,16 +53,23 @@ PROBE_EXTERNAL_IDS = probe_sql(Lead, "l.campaign_id = %s AND l.external_id = k.k
 PROBE_DNC = probe_sql(DncEntry, f"l.number = k.key AND {dnc_active('l')}")
 PROBE_NUMBERS = probe_sql(LeadPhone, "l.campaign_id = %s AND l.number = k.key")
 
-# ``count`` new lead ids. The sequence is looked up once: pg_get_serial_sequence() inside
-# nextval() would run per row, ten times the nextval itself.
+# ``count`` new lead ids, and a new origin id when asked (else NULL). The sequence is looked up
+# once: pg_get_serial_sequence() inside nextval() would run per row, ten times the nextval
+# itself.
 RESERVE_LEAD_IDS = (
     "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq)"
-    " SELECT array_agg(nextval(seq)) FROM s, generate_series(1, %s)"
+    " SELECT array_agg(nextval(seq)),"
+    " CASE WHEN %s THEN nextval(pg_get_serial_sequence(%s, 'id')) END"
+    " FROM s, generate_series(1, %s)"
+)
+ORIGIN_ADD = (
+    f"INSERT INTO {LeadOrigin._meta.db_table}"  # noqa: S608
+    " (id, via, by, call, lead_import_id, created_at) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 
 LEAD_COLUMNS = (
     "id, campaign_id, allocation_id, fields, external_id, priority, callback_at,"
-    " contact_hours_id, closed, version, checked_out_by, created_at, updated_at"
+    " contact_hours_id, closed, version, checked_out_by, origin_id, created_at, updated_at"
 )
 PHONE_COLUMNS = "lead_id, campaign_id, field_name, number, blocked"
 COPY_LEADS = f"COPY {Lead._meta.db_table} ({LEAD_COLUMNS}) FROM STDIN"

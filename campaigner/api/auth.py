@@ -10,6 +10,7 @@ for an id that is unknown.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -65,7 +66,7 @@ def _key_used(key: KeyRow | CallRow | None, address: str | None) -> KeyRow:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         with connection.cursor() as cursor:
             cursor.execute(sql.KEY_USED, [now, key.key_id, now - LAST_USED_RESOLUTION])
-    return KeyRow(key.key_id, key.team_id, key.last_used_at)
+    return KeyRow(key.key_id, key.key_name, key.team_id, key.last_used_at)
 
 
 def wrong_secret_count(address: str | None) -> None:
@@ -183,7 +184,8 @@ def allocation_of_call(
                 disposition_set_id=row.disposition_set_id,
                 default_hours=hours,
                 template_fields=row.template_fields,
+                key_name=row.key_name,
             )
     template = template_get(key, template_id)
     campaign = campaign_get(key, campaign_id, template)
-    return call_target_of(allocation_get(campaign, allocation_id))
+    return replace(call_target_of(allocation_get(campaign, allocation_id)), key_name=key.key_name)

@@ -34,10 +34,10 @@ from campaigner.action_specs import ActionKind
 from campaigner.models import Allocation, Campaign
 from campaigner.sql import call_target_of, execute_prepared, fetch_one
 from leads import lead_input, sql
-from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, LeadPhone
+from leads.models import ActionDelivery, DispositionRecord, DncEntry, Door, Lead, LeadPhone
 from leads.services.calls import CallDetails, call_record_new, noojee_payload, payload_lead
 from leads.services.delivery import deliveries_queue_on_commit
-from leads.services.lead_insert import lead_insert_batch
+from leads.services.lead_insert import NewOrigin, lead_insert_batch
 from leads.sql import ActionRow, FoundDisposition
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -224,7 +224,10 @@ def _copy(lead: Lead, params: dict[str, Any]) -> str:
     if lead.external_id and not same_campaign:
         raw[lead_input.EXTERNAL_ID] = lead.external_id
     target = call_target_of(target_allocation)
-    outcome = lead_insert_batch(target, [raw], allow_duplicates=same_campaign).outcomes[0]
+    origin = NewOrigin(Door.ACTION, f"lead {lead.pk}", "copy_lead")
+    outcome = lead_insert_batch(
+        target, [raw], origin=origin, allow_duplicates=same_campaign
+    ).outcomes[0]
     if outcome.lead_id is None:
         return f"copy_lead: rejected {int(outcome.code)} {outcome.code.message}"
     return f"copy_lead: lead {outcome.lead_id} in {campaign.name}"

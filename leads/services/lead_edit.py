@@ -26,11 +26,11 @@ from django.db import connection, transaction
 from campaigner.contract import Refusal, Refused
 from campaigner.models import Allocation, Disposition
 from leads import sql
-from leads.models import DispositionRecord, Lead, LeadPhone
+from leads.models import DispositionRecord, Door, Lead, LeadPhone
 from leads.selectors import phone_normaliser_load
 from leads.services.disposition import DispositionContext, disposition_plan
 from leads.services.lead_update import phone_changes_write
-from leads.services.lead_version import lead_write
+from leads.services.lead_version import ChangeBy, lead_write
 from leads.sql import FoundDisposition
 
 FIELD = "field:"
@@ -90,11 +90,13 @@ def lead_edit(
     *,
     holder: str,
     agent: str,
+    via: Door = Door.ADMIN,
     release: bool = True,
 ) -> int:
     """Write the operator's ``values`` (all of them, as ``lead_values`` makes them) to the lead
     if it is still at ``version``; return the new version. ``Refused(INVALID)`` on a key, or
-    ``LeadConflict`` (110), and nothing written. ``release`` ends the operator's check-out."""
+    ``LeadConflict`` (110), and nothing written. ``release`` ends the operator's check-out. ``agent`` (through ``via``) is
+    the writer the lead's history records."""
     template_fields = list(
         lead.campaign.template.fields.order_by("position").values_list("name", "is_phone")
     )
@@ -148,7 +150,7 @@ def lead_edit(
                 callback_given="callback_at" in columns,
             )
             plan = disposition_plan(lead.pk, FoundDisposition.of(disposition), context, columns)
-        new_version = lead_write(lead.pk, version, columns, holder=holder)
+        new_version = lead_write(lead.pk, version, columns, by=ChangeBy(via, agent), holder=holder)
         if numbers:
             _write_numbers(lead, numbers)
         if plan is not None:

@@ -56,7 +56,7 @@ from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.ratelimit import campaign_import_hold
 from campaigner.sql import CallTarget, call_target_of
 from leads import lead_input, sql
-from leads.models import LeadImport, LeadImportFile, LeadImportReport
+from leads.models import Door, LeadImport, LeadImportFile, LeadImportReport, LeadOrigin
 from leads.services.lead_insert import LeadOutcome, OutcomesCallback, lead_insert_batch
 
 logger = logging.getLogger(__name__)
@@ -244,10 +244,26 @@ def lead_import_create(
         rows=rows,
         created_by=user if getattr(user, "pk", None) else None,
     )
+    _origin(lead_import)
     _store(lead_import, upload)
     # A broker that is down does not fail the upload: the sweeper queues the import later.
     transaction.on_commit(lambda: _queue(lead_import.pk), robust=True)
     return lead_import
+
+
+def _origin(lead_import: LeadImport) -> int:
+    """The origin every lead of the import names (made with the import; for an import stored
+    before origins existed, on its next run)."""
+    user = lead_import.created_by
+    origin, _ = LeadOrigin.objects.get_or_create(
+        lead_import=lead_import,
+        defaults={
+            "via": Door.IMPORT,
+            "by": user.get_username() if user else "",
+            "call": f"import {lead_import.pk} of {lead_import.file_name}"[:100],
+        },
+    )
+    return origin.pk
 
 
 # The dialer's task that rebuilds one campaign's cache (dialer/tasks.py).
@@ -334,7 +350,7 @@ def _run_held(lead_import: LeadImport) -> tuple[str, str]:
             pk=lead_import.allocation_id
         )
         target = call_target_of(allocation)
-        progress = _Progress(lead_import)
+        progress = _Progress(lead_import, _origin(lead_import))
         with (
             cyclic_gc_paused(),
             _read_chunks(lead_import.pk, target, lead_import.processed) as chunks,
@@ -439,8 +455,8 @@ def lead_of_row(cells: list[str], used: dict[int, str]) -> dict[str, str]:
 class _Progress:
     """An import's counts, written with each chunk's leads."""
 
-    def __init__(self, lead_import: LeadImport) -> None:
-        self.lead_import = lead_import
+    def __init__(self, lead_import: LeadImport, origin_id: int) -> None:
+        self.lead_import, self.origin_id = lead_import, origin_id
         self.by_code = Counter({int(code): n for code, n in lead_import.rejected_by_code.items()})
 
     def run(self, target: CallTarget, chunk: _Chunk, outcomes_known: OutcomesCallback) -> None:
@@ -458,6 +474,7 @@ class _Progress:
         lead_insert_batch(
             target,
             chunk.leads,
+            origin=self.origin_id,
             allow_duplicates=self.lead_import.allow_duplicates,
             outcomes_known=outcomes_known,
             write_in_batch_transaction=record,

@@ -52,7 +52,7 @@ from campaigner.locks import LockKey, advisory_xact_lock
 from campaigner.metrics import LEADS_INSERTED
 from campaigner.sql import CallTarget
 from leads import lead_input, sql
-from leads.models import DEFAULT_PRIORITY, Lead
+from leads.models import DEFAULT_PRIORITY, Door, Lead, LeadOrigin
 from leads.phone import PhoneNormaliser
 from leads.selectors import phone_normaliser_load
 
@@ -91,6 +91,21 @@ class InsertBatchResult:
     outcomes: list[LeadOutcome]
 
 
+@dataclass(frozen=True, slots=True)
+class NewOrigin:
+    """The origin of a batch's leads (``LeadOrigin``), written with its first lead: the door,
+    who (an API key's name, a user) and the call (``insertLeadsFast``, ``copy_lead``)."""
+
+    via: Door
+    by: str
+    call: str = ""
+    lead_import_id: int | None = None
+
+
+# A batch's origin: a new one, or the id of one already stored (an import's, made with it).
+Origin = NewOrigin | int
+
+
 def ignored_fields(target: CallTarget, lead: dict[str, Any]) -> list[str]:
     """Keys of ``lead`` an insert does not use (listed back on single-lead responses)."""
     return [k for k in lead if k not in target.field_names and k not in _INSERT_SYSTEM_FIELDS]
@@ -112,6 +127,7 @@ def lead_insert_batch(
     target: CallTarget,
     leads: Sequence[dict[str, Any]],
     *,
+    origin: Origin,
     allow_duplicates: bool = False,
     outcomes_known: OutcomesCallback | None = None,
     write_in_batch_transaction: OutcomesCallback | None = None,
@@ -120,7 +136,7 @@ def lead_insert_batch(
 
     ``leads`` are the parsed JSON objects as the client sent them. Returns one outcome per lead,
     in order (code 0 with the new lead id, or the rejection code). Raises only on a server
-    failure, in which case nothing was written.
+    failure, in which case nothing was written. Every lead inserted names ``origin``.
 
     ``outcomes_known(outcomes)``, if given, is called once on this thread as soon as every
     outcome is decided, before the commit: for a large batch while its last chunks are still
@@ -134,7 +150,7 @@ def lead_insert_batch(
     """
     outcomes: list[LeadOutcome] = []  # appended by _read_chunk
     known = outcomes_known or (lambda outcomes: None)
-    batch = _Batch(target, outcomes, allow_duplicates)
+    batch = _Batch(target, outcomes, allow_duplicates, origin)
     if len(leads) <= CHUNK_SIZE:
         # One chunk (every single-lead call): read before taking the lock; when no lead is
         # left to look up, there is no lock and no transaction at all.
@@ -287,9 +303,17 @@ class _Batch:
     accepted so far (so each lead is judged as if the earlier ones were in the campaign)."""
 
     def __init__(
-        self, target: CallTarget, outcomes: list[LeadOutcome], allow_duplicates: bool
+        self,
+        target: CallTarget,
+        outcomes: list[LeadOutcome],
+        allow_duplicates: bool,
+        origin: Origin,
     ) -> None:
         self.target, self.outcomes, self.allow_duplicates = target, outcomes, allow_duplicates
+        # A new origin gets its id with the first lead ids, and its row with the first write.
+        self.new_origin = origin if isinstance(origin, NewOrigin) else None
+        self.origin_id = origin if isinstance(origin, int) else None
+        self.origin_written = self.new_origin is None
         self.accepted_ids: set[str] = set()
         self.accepted_numbers: set[str] = set()
         self.inserted = 0
@@ -307,14 +331,28 @@ class _Batch:
         """Classify the chunk (in chunk order: it updates the accepted sets) and make the rows
         of what it accepts, with lead ids reserved on ``cursor``'s connection."""
         accepted = _classify(self, candidates, taken)
-        lead_ids = _reserve_ids(cursor, len(accepted)) if accepted else []
+        lead_ids: list[int] = []
+        if accepted:
+            lead_ids, origin_id = _reserve_ids(cursor, len(accepted), self.origin_id is None)
+            self.origin_id = self.origin_id or origin_id
         for candidate, lead_id in zip(accepted, lead_ids, strict=True):
             self.outcomes[candidate.index].lead_id = lead_id  # final once written and committed
-        return _copy_rows(self.target, accepted, lead_ids, taken.dnc)
+        return _copy_rows(self.target, accepted, lead_ids, taken.dnc, self.origin_id)
 
     def write(self, cursor: psycopg.Cursor[Any], rows: _Rows) -> None:
-        """Write a chunk's rows (``prepare``, in chunk order). Must hold the insert lock."""
+        """Write a chunk's rows (``prepare``, in chunk order), with the batch's new origin
+        before its first lead. Must hold the insert lock."""
         if rows.count:
+            if not self.origin_written:
+                origin = self.new_origin
+                assert origin is not None
+                cursor.execute(
+                    sql.ORIGIN_ADD,
+                    [self.origin_id, origin.via.value, origin.by[:150], origin.call,
+                     origin.lead_import_id, timezone.now()],
+                    prepare=True,
+                )  # fmt: skip
+                self.origin_written = True
             _write(cursor, rows)
             self.inserted += rows.count
 
@@ -435,10 +473,18 @@ def _dumps(fields: dict[str, Any]) -> str:
         return json.dumps(fields, ensure_ascii=False)
 
 
-def _reserve_ids(cursor: psycopg.Cursor[Any], count: int) -> list[int]:
-    """``count`` new lead ids. The sequence is not transactional, so any connection will do."""
-    cursor.execute(sql.RESERVE_LEAD_IDS, [Lead._meta.db_table, count], prepare=True)
-    return cursor.fetchone()[0]  # type: ignore[index]
+def _reserve_ids(
+    cursor: psycopg.Cursor[Any], count: int, origin: bool
+) -> tuple[list[int], int | None]:
+    """``count`` new lead ids, and an origin id if ``origin``. The sequences are not
+    transactional, so any connection will do."""
+    cursor.execute(
+        sql.RESERVE_LEAD_IDS,
+        [Lead._meta.db_table, origin, LeadOrigin._meta.db_table, count],
+        prepare=True,
+    )
+    lead_ids, origin_id = cursor.fetchone()  # type: ignore[misc]
+    return lead_ids, origin_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,22 +509,27 @@ def _copy_text(value: str | None) -> str:
 
 
 def _copy_rows(
-    target: CallTarget, accepted: list[_Candidate], lead_ids: list[int], dnc: set[str]
+    target: CallTarget,
+    accepted: list[_Candidate],
+    lead_ids: list[int],
+    dnc: set[str],
+    origin_id: int | None,
 ) -> _Rows:
     """The COPY text of the accepted leads and their numbers (DNC ones marked blocked). Made
     ahead of the write, off the writer's thread, so that PostgreSQL never waits for Python."""
     now = timezone.now().isoformat()  # one timestamp per chunk
     campaign, allocation = target.campaign_id, target.allocation_id
+    origin = "\\N" if origin_id is None else origin_id
     leads, phones = [], []
     for candidate, lead_id in zip(accepted, lead_ids, strict=True):
         callback = candidate.callback_at.isoformat() if candidate.callback_at else "\\N"
         hours = "\\N" if candidate.contact_hours_id is None else candidate.contact_hours_id
         # id, campaign, allocation, fields, external id, priority, callback, Contact Hours,
-        # closed, version, checked out by, created, updated (sql.LEAD_COLUMNS)
+        # closed, version, checked out by, origin, created, updated (sql.LEAD_COLUMNS)
         leads.append(
             f"{lead_id}\t{campaign}\t{allocation}\t{_copy_text(_dumps(candidate.fields))}"
             f"\t{_copy_text(candidate.external_id)}\t{candidate.priority}\t{callback}"
-            f"\t{hours}\tf\t1\t\t{now}\t{now}\n"
+            f"\t{hours}\tf\t1\t\t{origin}\t{now}\t{now}\n"
         )
         for name, number in candidate.numbers:  # sql.PHONE_COLUMNS
             blocked = "t" if number in dnc else "f"

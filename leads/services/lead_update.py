@@ -30,10 +30,15 @@ from django.utils import timezone
 from campaigner.contract import CampaignApiError, Code
 from campaigner.sql import CallTarget, HoursRow, rows_of
 from leads import lead_input, sql
-from leads.models import DispositionRecord, LeadPhone
+from leads.models import DispositionRecord, Door, LeadPhone
 from leads.selectors import phone_normaliser_load
 from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
-from leads.services.lead_version import LeadConflict, checked_out_by_other, lead_write
+from leads.services.lead_version import (
+    ChangeBy,
+    LeadConflict,
+    checked_out_by_other,
+    lead_write,
+)
 from leads.sql import FoundDisposition, LeadForUpdate
 
 DISPOSITION = "njDisposition"
@@ -268,7 +273,8 @@ def _apply(target: CallTarget, reading: _Reading, if_match: int | None) -> Updat
         )
         plan = disposition_plan(lead.id, disposition, context, values)
 
-    version = lead_write(lead.id, lead.version, values, now=now)
+    by = ChangeBy(Door.CAMPAIGN_API, target.key_name)
+    version = lead_write(lead.id, lead.version, values, by=by, now=now)
     _write_numbers(lead.id, target, reading.numbers, dnc, phones)
     if plan is not None:
         plan.finish()

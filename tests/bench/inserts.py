@@ -35,11 +35,13 @@ from leads.models import (
     DeliveryAttempt,
     DispositionRecord,
     DncEntry,
+    Door,
     Lead,
     LeadPhone,
 )
 from leads.selectors import phone_normaliser_load
 from leads.services import lead_insert
+from leads.services.lead_insert import NewOrigin
 from tests.bench.bare import bare_insert
 from tests.bench.server import gunicorn, peak_rss_mb, post
 from tests.bench.setup import settle
@@ -440,7 +442,12 @@ def stage_timings(allocation: Allocation, body: bytes) -> None:
             def answer(outcomes: list[LeadOutcome]) -> None:
                 answers.append(api._summary_response(leads, outcomes))
 
-            result = lead_insert_batch(target, leads, outcomes_known=answer)
+            result = lead_insert_batch(
+                target,
+                leads,
+                origin=NewOrigin(Door.CAMPAIGN_API, "bench", "insertLeadsFast"),
+                outcomes_known=answer,
+            )
             done = time.perf_counter()
             OrjsonRenderer().render(answers[0].data)
             rendered = time.perf_counter()

@@ -15,6 +15,7 @@ from dialer.services import dialer_cache_refresh, dialer_lead_next
 from leads.models import Lead
 from leads.services.lead_version import LeadConflict, lead_write
 from tests.dialer.conftest import allocation, make_lead
+from tests.factories import TESTS
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,10 @@ def test_both_writes_bump_the_version_once_and_conflict_on_the_old_one(
     assert after_handout[0] == version + 1 == handed.version
     assert after_handout[1] > updated and after_handout[2] == "agent-7"
     with pytest.raises(LeadConflict):  # the version read before the hand-out is stale
-        lead_write(lead.pk, version, {"priority": 1}, holder="agent-7")
-    assert lead_write(lead.pk, version + 1, {"priority": 1}, holder="agent-7") == version + 2
+        lead_write(lead.pk, version, {"priority": 1}, holder="agent-7", by=TESTS)
+    assert (
+        lead_write(lead.pk, version + 1, {"priority": 1}, holder="agent-7", by=TESTS) == version + 2
+    )
     assert _state(lead.pk)[0] == version + 2
 
 
@@ -48,10 +51,10 @@ def test_neither_writes_over_a_lead_checked_out_by_someone_else(campaign: Campai
     dialer_cache_refresh(campaign.pk)
     until = timezone.now() + dt.timedelta(minutes=3)
     version = lead_write(
-        lead.pk, lead.version, {"checked_out_by": "admin:jo", "checked_out_until": until}
+        lead.pk, lead.version, {"checked_out_by": "admin:jo", "checked_out_until": until}, by=TESTS
     )
 
     assert dialer_lead_next(campaign.pk, "agent-7") is None  # the hand-out skips it
     with pytest.raises(LeadConflict):
-        lead_write(lead.pk, version, {"priority": 1}, holder="agent-7")
+        lead_write(lead.pk, version, {"priority": 1}, holder="agent-7", by=TESTS)
     assert _state(lead.pk)[:1] == (version,) and _state(lead.pk)[2] == "admin:jo"

@@ -20,7 +20,9 @@ from campaigner.models import (
     TemplateField,
     hash_secret,
 )
-from leads.models import DncEntry, Lead, LeadPhone
+from leads.models import DncEntry, Door, Lead, LeadPhone
+from leads.services.lead_insert import NewOrigin
+from leads.services.lead_version import ChangeBy
 
 
 class TeamFactory(factory.django.DjangoModelFactory[Group]):
@@ -168,3 +170,8 @@ class ApiTokenFactory(factory.django.DjangoModelFactory[ApiToken]):
         token.set_token(plain)
         token.save()
         return token
+
+
+# The writer tests name in a versioned write (lead_version.lead_write).
+TESTS = ChangeBy(Door.ADMIN, "tests")
+TESTS_ORIGIN = NewOrigin(Door.ADMIN, "tests", "tests")

@@ -20,7 +20,7 @@ from leads.lead_form import LeadEditForm, encode
 from leads.models import ActionDelivery, DncEntry, Lead, LeadPhone
 from leads.services.lead_edit import lead_values
 from tests.campaignapi import Api, make_api
-from tests.factories import AllocationFactory, DispositionFactory
+from tests.factories import TESTS, AllocationFactory, DispositionFactory
 
 # The CampaignAPI's write calls refuse to start inside a transaction (``run_limited``), so the
 # test's data is committed rather than rolled back.
@@ -285,7 +285,7 @@ def test_a_check_out_racing_the_save_is_no_conflict(
         calls.append(version)
         if len(calls) == 1:  # another tab checks the lead out just before this write
             until = timezone.now() + dt.timedelta(minutes=3)
-            lead_write(lead.pk, version, {"checked_out_until": until}, holder="admin:op")
+            lead_write(lead.pk, version, {"checked_out_until": until}, holder="admin:op", by=TESTS)
         return real(lead, version, *args, **kwargs)
 
     monkeypatch.setattr(lead_admin, "lead_edit", checked_out_meanwhile)

@@ -15,7 +15,7 @@ from leads.services import lead_update
 from leads.services.lead_version import lead_write
 from tests.campaignapi import Api, make_api
 from tests.concurrency import in_threads, meet_before
-from tests.factories import DispositionFactory
+from tests.factories import TESTS, DispositionFactory
 
 RACERS = 8
 
@@ -72,7 +72,7 @@ def test_a_write_between_read_and_write_makes_the_update_110(
 
     def admin_save() -> None:
         try:
-            lead_write(lead.pk, 1, {"fields": {"Name": "Set by the admin"}})
+            lead_write(lead.pk, 1, {"fields": {"Name": "Set by the admin"}}, by=TESTS)
         finally:
             connection.close()
 

@@ -18,7 +18,7 @@ from leads.models import ActionDelivery, DispositionRecord, DncEntry, Lead, Lead
 from leads.services.disposition import DispositionContext, disposition_find, disposition_plan
 from leads.services.lead_version import lead_write
 from leads.sql import FoundDisposition
-from tests.factories import AllocationFactory, CampaignFactory, LeadFactory, LeadPhoneFactory
+from tests.factories import TESTS, AllocationFactory, CampaignFactory, LeadFactory, LeadPhoneFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def set_disposition(
     lead.refresh_from_db()
     with transaction.atomic():
         plan = disposition_plan(lead.pk, found, context, values)
-        lead_write(lead.pk, lead.version, values)
+        lead_write(lead.pk, lead.version, values, by=TESTS)
         plan.finish()
     lead.refresh_from_db()
     return lead
@@ -171,7 +171,7 @@ def test_a_write_that_rolls_back_leaves_no_trace(lead: Lead) -> None:
     found = disposition(lead, "Won", webhook, {"kind": "dnc", "numbers": "all"})
     with pytest.raises(RuntimeError), transaction.atomic():
         plan = disposition_plan(lead.pk, found, API, {})
-        lead_write(lead.pk, lead.version, {})
+        lead_write(lead.pk, lead.version, {}, by=TESTS)
         plan.finish()
         raise RuntimeError("the caller failed after finish")
     lead.refresh_from_db()

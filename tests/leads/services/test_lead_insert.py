@@ -21,6 +21,7 @@ from leads.services import lead_insert
 from leads.services.lead_insert import lead_insert_batch
 from tests.campaignapi import make_api
 from tests.concurrency import in_threads
+from tests.factories import TESTS_ORIGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +41,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 def insert(allocation: Allocation, leads: list[dict[str, Any]], **options: Any) -> list[Any]:
     """Per-lead (code, whether it got an id) of one batch through the service."""
     target = call_target_of(allocation)
-    result = lead_insert_batch(target, leads, **options)
+    result = lead_insert_batch(target, leads, origin=TESTS_ORIGIN, **options)
     return [(int(o.code), o.lead_id is not None) for o in result.outcomes]
 
 
@@ -131,9 +132,13 @@ def test_the_outcomes_are_handed_over_once_decided_and_before_the_commit(
     target = call_target_of(allocation)
     if where == "caller's transaction":
         with transaction.atomic():
-            result = lead_insert_batch(target, batch, outcomes_known=outcomes_known)
+            result = lead_insert_batch(
+                target, batch, origin=TESTS_ORIGIN, outcomes_known=outcomes_known
+            )
     else:
-        result = lead_insert_batch(target, batch, outcomes_known=outcomes_known)
+        result = lead_insert_batch(
+            target, batch, origin=TESTS_ORIGIN, outcomes_known=outcomes_known
+        )
 
     assert handed == [([(int(o.code), o.lead_id is not None) for o in result.outcomes], True)]
     assert handed[0][0] == [(0, True), (105, False)] + [(0, True)] * 8
@@ -149,7 +154,7 @@ def test_a_failure_where_the_outcomes_are_handed_over_fails_the_batch(
     target = call_target_of(allocation)
     batch = [{"FirstPhone": f"039000000{n}"} for n in range(10)]
     with pytest.raises(RuntimeError, match="answer failed"):
-        lead_insert_batch(target, batch, outcomes_known=outcomes_known)
+        lead_insert_batch(target, batch, origin=TESTS_ORIGIN, outcomes_known=outcomes_known)
     assert not Lead.objects.exists()
     assert not [t for t in threading.enumerate() if t.name.startswith("lead-write")]
 

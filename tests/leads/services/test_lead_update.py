@@ -16,7 +16,7 @@ from leads.services import lead_update as lead_update_module
 from leads.services.lead_insert import lead_insert_batch
 from leads.services.lead_update import lead_update, update_ignored_fields
 from leads.services.lead_version import LeadConflict
-from tests.factories import AllocationFactory, ContactHoursFactory
+from tests.factories import TESTS_ORIGIN, AllocationFactory, ContactHoursFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def insert(target: CallTarget, **lead: Any) -> Lead:
     """A lead inserted by the service, with a first disposition (an update that names none
     needs one, 107)."""
     body = {"Name": "Jane", "FirstPhone": "0383218199", **lead}
-    (outcome,) = lead_insert_batch(target, [body]).outcomes
+    (outcome,) = lead_insert_batch(target, [body], origin=TESTS_ORIGIN).outcomes
     assert outcome.lead_id is not None, outcome
     first, _ = Disposition.objects.get_or_create(
         disposition_set_id=target.disposition_set_id, name="New"

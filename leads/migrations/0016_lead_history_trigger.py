@@ -1,0 +1,59 @@
+"""Every update of a lead is recorded in ``leads_leadchange``, by the database, in the
+transaction of the update, whoever wrote it (the services, the dialer's hand-out function, a bulk
+job's statements, raw SQL).
+
+One trigger per UPDATE statement, not per row: it reads the statement's old and new rows from
+its transition tables, so a bulk job's chunk of 10,000 leads costs one INSERT … SELECT, and a
+single-lead write one small insert. It records a row whose version or fields changed: the
+writer (``changed_via``, ``changed_by``, set by every versioned write), both versions, and each
+changed value as ``[old, new]``: template fields under ``fields`` (a removed field's new value
+is null, a JSON null stays ``null`` inside the array), the system values under ``system``.
+"""
+
+from django.db import migrations
+
+_SYSTEM = """jsonb_build_object(
+        'allocation', {t}.allocation_id, 'externalId', {t}.external_id,
+        'priority', {t}.priority, 'callbackDate', {t}.callback_at,
+        'contactHours', {t}.contact_hours_id, 'disposition', {t}.disposition_id,
+        'closed', {t}.closed, 'checkedOutBy', {t}.checked_out_by,
+        'checkedOutUntil', {t}.checked_out_until, 'checkedOutNumber', {t}.checked_out_number)"""
+
+CREATE = f"""  # noqa: S608 (constant text)
+CREATE FUNCTION lead_change_diff(a jsonb, b jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(jsonb_object_agg(k, jsonb_build_array(a -> k, b -> k)), '{{}}'::jsonb)
+    FROM (SELECT jsonb_object_keys(a) UNION SELECT jsonb_object_keys(b)) AS keys(k)
+    WHERE (a -> k) IS DISTINCT FROM (b -> k)
+$$;
+
+CREATE FUNCTION lead_history_record() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO leads_leadchange (lead_id, kind, at, via, by, version_before, version_after,
+                                  fields, system)
+    SELECT n.id, 'update', statement_timestamp(), n.changed_via, n.changed_by, o.version,
+           n.version,
+           CASE WHEN o.fields = n.fields THEN '{{}}'::jsonb
+                ELSE lead_change_diff(o.fields, n.fields) END,
+           lead_change_diff({_SYSTEM.format(t="o")}, {_SYSTEM.format(t="n")})
+    FROM lead_history_old o JOIN lead_history_new n ON n.id = o.id
+    WHERE n.version IS DISTINCT FROM o.version OR n.fields IS DISTINCT FROM o.fields;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER lead_history AFTER UPDATE ON leads_lead
+    REFERENCING OLD TABLE AS lead_history_old NEW TABLE AS lead_history_new
+    FOR EACH STATEMENT EXECUTE FUNCTION lead_history_record();
+"""
+
+DROP = """
+DROP TRIGGER IF EXISTS lead_history ON leads_lead;
+DROP FUNCTION IF EXISTS lead_history_record();
+DROP FUNCTION IF EXISTS lead_change_diff(jsonb, jsonb);
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [("leads", "0015_history_jobs_erasure")]
+
+    operations = [migrations.RunSQL(CREATE, DROP)]
