@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.contrib.postgres.indexes import BrinIndex
 from django.db.models import F, Q
 
 from campaigner.models import Allocation, Campaign, ContactHours, Disposition

@@ -95,8 +95,8 @@ def lead_edit(
 ) -> int:
     """Write the operator's ``values`` (all of them, as ``lead_values`` makes them) to the lead
     if it is still at ``version``; return the new version. ``Refused(INVALID)`` on a key, or
-    ``LeadConflict`` (110), and nothing written. ``release`` ends the operator's check-out. ``agent`` (through ``via``) is
-    the writer the lead's history records."""
+    ``LeadConflict`` (110), and nothing written. ``release`` ends the operator's check-out.
+    ``agent``, through ``via``, is the writer the lead's history records."""
     template_fields = list(
         lead.campaign.template.fields.order_by("position").values_list("name", "is_phone")
     )
