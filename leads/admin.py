@@ -51,7 +51,7 @@ from leads.models import (
     NumberFinding,
     PhonePattern,
 )
-from leads.selectors import phone_normaliser_load
+from leads.selectors import lead_history, phone_normaliser_load
 from leads.services.delivery import action_delivery_retry
 from leads.services.dnc import dnc_entry_change, dnc_entry_put, dnc_upload
 from leads.services.lead_edit import Merge, lead_edit, lead_merge, lead_values
@@ -248,6 +248,7 @@ class LeadAdmin(TeamScopedAdmin):
             "history": lead.dispositions.select_related("disposition").order_by("-id")[:50],
             "calls": lead.calls.select_related("disposition").order_by("-attempt")[:50],
             "calls_total": lead.calls.count(),
+            "changes": lead_history(lead, form.zone),
             "zone": form.zone.key,
         }  # fmt: skip
         return TemplateResponse(request, "admin/leads/lead/edit.html", context, status=status)

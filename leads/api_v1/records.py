@@ -25,10 +25,19 @@ from campaigner.api.management import (
     ordering,
 )
 from campaigner.contract import Refusal, Refused
-from campaigner.models import Campaign
 from campaigner.selectors import campaign_ids_visible
-from leads.models import ActionDelivery, CallRecord, DncEntry, Lead, LeadPhone, PhonePattern
+from leads.models import (
+    ActionDelivery,
+    CallRecord,
+    DncEntry,
+    Lead,
+    LeadChange,
+    LeadOrigin,
+    LeadPhone,
+    PhonePattern,
+)
 from leads.phone import PhoneRuleError, compile_rule
+from leads.selection import LeadSelection
 from leads.selectors import phone_normaliser_load
 from leads.services.delivery import action_delivery_retry
 from leads.services.dnc import (
@@ -293,6 +302,17 @@ class LeadPhoneSerializer(serializers.ModelSerializer):
         fields = ("field", "number", "blocked")
 
 
+class LeadOriginSerializer(serializers.ModelSerializer):
+    leadImport = serializers.IntegerField(source="lead_import_id", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    description = serializers.CharField(source="__str__")
+
+    class Meta:
+        model = LeadOrigin
+        fields = ("id", "via", "by", "call", "leadImport", "createdAt", "description")
+        read_only_fields = fields
+
+
 class LeadSerializer(serializers.ModelSerializer):
     externalId = serializers.CharField(source="external_id", allow_null=True)
     fields = LeadFieldsField()  # type: ignore[assignment]
@@ -306,6 +326,7 @@ class LeadSerializer(serializers.ModelSerializer):
         source="dial_attempts", help_text="The dialer's calls to the lead (its call records)"
     )
     checkedOutUntil = serializers.DateTimeField(source="checked_out_until", allow_null=True)
+    origin = LeadOriginSerializer(allow_null=True, help_text="What inserted the lead")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -327,6 +348,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "checkedOutBy",
             "checkedOutUntil",
             "dialAttempts",
+            "origin",
             "createdAt",
             "updatedAt",
         )
@@ -357,50 +379,28 @@ class CallRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LeadFilter(filters.FilterSet):
-    campaign = filters.NumberFilter(field_name="campaign_id")
-    allocation = filters.NumberFilter(field_name="allocation_id")
-    externalId = filters.CharFilter(field_name="external_id")
-    phone = filters.CharFilter(method="filter_phone", help_text="Normalised before matching")
-    disposition = filters.CharFilter(
-        method="filter_disposition", help_text="A disposition's name; 'none' for new leads"
-    )
-    closed = filters.BooleanFilter()
-    createdAfter = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    createdBefore = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+class LeadFilter(LeadSelection):
     ordering = ordering(
         ("priority", "priority"), ("createdAt", "created_at"), ("callbackDate", "callback_at")
     )
 
+
+class LeadChangeSerializer(serializers.ModelSerializer):
+    versionBefore = serializers.IntegerField(source="version_before", allow_null=True)
+    versionAfter = serializers.IntegerField(source="version_after", allow_null=True)
+    fields = serializers.DictField(  # type: ignore[assignment]
+        help_text="Template fields changed: name -> [old, new] (null: no value)"
+    )
+    system = serializers.DictField(
+        help_text="System values changed: allocation, priority, callbackDate, disposition,"
+        " closed, checkedOutBy, … -> [old, new]"
+    )
+
     class Meta:
-        model = Lead
-        fields = (
-            "campaign",
-            "allocation",
-            "externalId",
-            "phone",
-            "disposition",
-            "closed",
-            "createdAfter",
-            "createdBefore",
-        )
-
-    def filter_disposition(self, queryset: QuerySet[Lead], name: str, value: str) -> Any:
-        if value.lower() == "none":
-            return queryset.filter(disposition__isnull=True)
-        return queryset.filter(disposition__name__iexact=value)
-
-    def filter_phone(self, queryset: QuerySet[Lead], name: str, value: str) -> Any:
-        number = phone_normaliser_load()(value)
-        if number is None:
-            return queryset.none()
-        # Through the (campaign, number) index: campaign_id = ANY(every campaign the caller
-        # sees), not a scan of the phone table by number.
-        campaigns: Any = campaign_ids_visible(self.request.user)
-        if campaigns is None:
-            campaigns = Campaign.objects.values("pk")
-        phones = LeadPhone.objects.filter(number=number, campaign__in=campaigns)
-        return queryset.filter(pk__in=phones.values("lead_id"))
+        model = LeadChange
+        fields = ("id", "kind", "at", "via", "by", "versionBefore", "versionAfter", "fields",
+                  "system")  # fmt: skip
+        read_only_fields = fields
 
 
 class LeadApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
@@ -415,13 +415,22 @@ class LeadApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSe
     def get_queryset(self) -> QuerySet[Lead]:
         last_call = CallRecord.objects.filter(lead=OuterRef("pk")).order_by("-attempt")
         leads = (
-            Lead.objects.select_related("disposition")
+            Lead.objects.select_related("disposition", "origin")
             .prefetch_related(Prefetch("phones", queryset=LeadPhone.objects.order_by("id")))
             .annotate(dial_attempts=Coalesce(Subquery(last_call.values("attempt")[:1]), 0))
             .order_by("id")
         )
         visible = campaign_ids_visible(self.request.user)
         return leads if visible is None else leads.filter(campaign__in=visible)
+
+    @extend_schema(responses={200: LeadChangeSerializer(many=True)}, filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def history(self, request: Request, pk: str) -> Response:
+        """Every change to the lead, oldest first, paginated: when, through which door, by whom,
+        the versions and the values changed (its insert is the lead's ``origin``)."""
+        lead = self.get_object()
+        page = self.paginate_queryset(LeadChange.objects.filter(lead_id=lead.pk).order_by("id"))
+        return self.get_paginated_response(LeadChangeSerializer(page, many=True).data)
 
     @extend_schema(responses={200: CallRecordSerializer(many=True)}, filters=False)
     @action(detail=True, methods=["get"], filterset_class=None)

@@ -275,6 +275,7 @@ def test_lead_search_by_normalised_phone_and_filters(admin_api: Any) -> None:
         "checkedOutBy": None,  # never checked out: null, like checkedOutUntil
         "checkedOutUntil": None,
         "dialAttempts": 0,
+        "origin": None,  # made by the factory, not through an insert door
         "createdAt": lead["createdAt"],
         "updatedAt": lead["updatedAt"],
     }
