@@ -52,6 +52,8 @@ class LockKey(IntEnum):
     # second delivery of its task sees it and leaves, and the sweeper knows an import whose
     # lock is free has lost its worker.
     LEAD_IMPORT_RUN = 6
+    # Held likewise by the worker running a bulk job (leads.services.lead_job).
+    LEAD_JOB_RUN = 7
 
 
 def advisory_xact_lock(key: LockKey, object_id: int) -> None:

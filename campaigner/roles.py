@@ -1,10 +1,11 @@
 """The two roles of the admin (domain.md §5.4), as Django groups that a user is given beside
 their teams (provisioning: ``"groups": ["Operator"]`` on a user).
 
-- **Operator**: edits leads, runs imports, uploads DNC, rebuilds dialer caches, retries
-  deliveries, and reads the configuration.
+- **Operator**: edits leads, runs imports and bulk jobs that change leads, uploads DNC,
+  rebuilds dialer caches, retries deliveries, and reads the configuration.
 - **Supervisor**: an operator who also configures templates, campaigns, allocations, Contact
-  Hours, dispositions and their actions, the DNC list and their teams' API keys.
+  Hours, dispositions and their actions, the DNC list and their teams' API keys, and deletes
+  and erases leads (bulk jobs that delete or undo an import, erasure).
 
 What either sees and changes stays limited to their teams (``campaigner.selectors``). The
 phone patterns rewrite every team's numbers: they are a superuser's (both roles read them).
@@ -40,6 +41,8 @@ _OPERATOR = [
     ("leads", "view_dispositionrecord"),
     ("leads", "view_dncentry"), ("leads", "add_dncentry"), ("leads", "change_dncentry"),
     ("leads", "view_leadimport"), ("leads", "add_leadimport"), ("leads", "change_leadimport"),
+    ("leads", "view_leadjob"), ("leads", "add_leadjob"), ("leads", "change_leadjob"),
+    ("leads", "view_leadchange"), ("leads", "view_leadorigin"),
     ("leads", "view_actiondelivery"), ("leads", "change_actiondelivery"),
     ("leads", "view_deliveryattempt"), ("leads", "view_numberfinding"),
     ("dialer", "view_campaigncache"), ("dialer", "change_campaigncache"),
@@ -54,6 +57,8 @@ PERMISSIONS = {
         ("campaigner", "view_apikey"), ("campaigner", "add_apikey"),
         ("campaigner", "change_apikey"), ("campaigner", "delete_apikey"),
         ("leads", "delete_dncentry"), ("leads", "delete_numberfinding"),
+        # Deleting leads (a job that deletes or undoes an import, an erasure).
+        ("leads", "delete_lead"),
     ],
 }  # fmt: skip
 

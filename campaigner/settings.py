@@ -213,6 +213,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": _SWEEP_SECONDS,
         "options": {"expires": _SWEEP_SECONDS},
     },
+    # Bulk jobs likewise: queued again, and resumed after their last committed chunk.
+    "lead-jobs-recover": {
+        "task": "leads.tasks.lead_jobs_recover_task",
+        "schedule": _SWEEP_SECONDS,
+        "options": {"expires": _SWEEP_SECONDS},
+    },
 }
 
 # Django's own request-size guard must not undercut the CampaignAPI limit, which answers 413/152.
@@ -308,6 +314,13 @@ DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_MB", default=64) * 1024 * 1024
 # an import's transactions writes (its progress is committed with them).
 LEAD_IMPORT_MAX_BYTES = env.int("LEAD_IMPORT_MAX_MB", default=1024) * 1024 * 1024
 LEAD_IMPORT_CHUNK_ROWS = env.int("LEAD_IMPORT_CHUNK_ROWS", default=50_000)
+# Bulk jobs (leads.services.lead_job): leads per transaction (the longest any lead of the job
+# is locked), and the longest a job may run.
+LEAD_JOB_CHUNK = env.int("LEAD_JOB_CHUNK", default=10_000)
+LEAD_JOB_TIME_LIMIT_S = env.int("LEAD_JOB_TIME_LIMIT_S", default=6 * 3600)
+# The key of the erased numbers' hashes (ErasedNumber): a keyed hash, so the tombstones do not
+# give the numbers back to whoever reads the table. Changing it forgets every erasure.
+ERASURE_KEY = env.str("ERASURE_KEY", default=SECRET_KEY)
 
 # --- Reading requests (campaigner.gunicorn_worker) ---------------------------------------
 # A request head must arrive within HEAD_TIMEOUT_S of its first byte; a body, once GRACE_S

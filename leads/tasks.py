@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from leads.services import lead_job
 from leads.services.delivery import SEND_TASK, action_delivery_attempt, deliveries_due
 from leads.services.lead_import import RUN_TASK, lead_import_run, lead_imports_recover
 
@@ -48,3 +49,20 @@ def lead_import_run_task(import_id: int) -> str:
 def lead_imports_recover_task() -> int:
     """Queue again the imports that lost their worker (beat, every ``ACTION_SWEEP_SECONDS``)."""
     return len(lead_imports_recover())
+
+
+@shared_task(
+    name=lead_job.RUN_TASK,
+    ignore_result=True,
+    soft_time_limit=settings.LEAD_JOB_TIME_LIMIT_S,
+    time_limit=settings.LEAD_JOB_TIME_LIMIT_S + 60,
+)
+def lead_job_run_task(job_id: int) -> str:
+    """Run or resume a bulk job (queued by ``lead_job_create`` and the sweeper)."""
+    return lead_job.lead_job_run(job_id)
+
+
+@shared_task(ignore_result=True)
+def lead_jobs_recover_task() -> int:
+    """Queue again the jobs that lost their worker (beat, every ``ACTION_SWEEP_SECONDS``)."""
+    return len(lead_job.lead_jobs_recover())
