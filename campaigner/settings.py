@@ -285,7 +285,14 @@ SPECTACULAR_SETTINGS = {
         {"name": "phone-patterns"},
         {"name": "api-keys"},
         {"name": "deliveries"},
+        {"name": "jobs", "description": "Bulk work over leads, run in the background"},
     ],
+    # Choice sets that share a field name get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "LeadJobKindEnum": "leads.models.LeadJob.Kind",
+        "LeadJobStatusEnum": "leads.models.LeadJob.Status",
+        "LeadChangeKindEnum": "leads.models.LeadChange.Kind",
+    },
     "PREPROCESSING_HOOKS": ["campaigner.api.schema.paths_as_served"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -55,6 +55,7 @@ from leads import lead_input, sql
 from leads.models import DEFAULT_PRIORITY, Door, Lead, LeadOrigin
 from leads.phone import PhoneNormaliser
 from leads.selectors import phone_normaliser_load
+from leads.services.erasure import erased_among, erasures_exist
 
 # System fields an insert uses; any other key that is not a template field is ignored and
 # reported back (njDisposition is ignored on insert, campaignapi.md §4.1).
@@ -237,7 +238,7 @@ def _insert_overlapped(
     caller's transaction the writer looks each chunk up too, on the transaction's connection.
     """
     target = batch.target
-    target.hours_by_name, batch.normalise  # noqa: B018 (loaded before the writer starts)
+    target.hours_by_name, batch.normalise, batch.erasures  # noqa: B018 (loaded before the writer)
     pgconn = connection.connection
     probe_db = None
     if own_probe_connection:
@@ -322,8 +323,15 @@ class _Batch:
     def normalise(self) -> PhoneNormaliser:
         return phone_normaliser_load()
 
+    @cached_property
+    def erasures(self) -> bool:
+        return erasures_exist()
+
     def probe(self, cursor: psycopg.Cursor[Any], candidates: list[_Candidate]) -> _Taken:
-        return _probe(cursor, self.target.campaign_id, candidates, self.allow_duplicates)
+        taken = _probe(cursor, self.target.campaign_id, candidates, self.allow_duplicates)
+        if self.erasures:  # an erased person's numbers count as DNC ones (leads.services.erasure)
+            taken.dnc |= erased_among(cursor, {n for c in candidates for _, n in c.numbers})
+        return taken
 
     def prepare(
         self, cursor: psycopg.Cursor[Any], candidates: list[_Candidate], taken: _Taken

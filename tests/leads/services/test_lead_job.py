@@ -53,9 +53,12 @@ def supervisor(api: Api) -> Any:
 def insert(api: Api, count: int, start: int = 0, **lead: Any) -> list[int]:
     body = [
         {
-            "Name": f"n{i}", "FirstPhone": f"04{i:08d}", "SecondPhone": f"03{i:08d}",
-            "njExternalLeadId": f"x{i}", **lead,
-        }  # fmt: skip
+            "Name": f"n{i}",
+            "FirstPhone": f"04{i:08d}",
+            "SecondPhone": f"03{i:08d}",
+            "njExternalLeadId": f"x{i}",
+            **lead,
+        }
         for i in range(start, start + count)
     ]
     answer = api.post("insertLeadsFast", body).json()
@@ -89,9 +92,7 @@ def test_move_preview_equals_the_run_and_each_change_is_versioned_and_recorded(
     assert change.system == {"allocation": [api.allocation.pk, other.pk]}
 
 
-def test_a_dry_run_reports_what_the_run_does_and_writes_nothing(
-    api: Api, supervisor: Any
-) -> None:
+def test_a_dry_run_reports_what_the_run_does_and_writes_nothing(api: Api, supervisor: Any) -> None:
     ids = insert(api, 6)
     Lead.objects.filter(pk__in=ids[:2]).update(closed=True)
     held = timezone.now() + dt.timedelta(minutes=3)
