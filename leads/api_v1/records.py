@@ -30,6 +30,7 @@ from leads.models import (
     ActionDelivery,
     CallRecord,
     DncEntry,
+    Door,
     Lead,
     LeadChange,
     LeadOrigin,
@@ -47,6 +48,8 @@ from leads.services.dnc import (
     dnc_entry_put,
     dnc_upload,
 )
+from leads.services.erasure import person_erase
+from leads.services.lead_version import ChangeBy
 
 # --- DNC -------------------------------------------------------------------------------------
 
@@ -403,6 +406,17 @@ class LeadChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class EraseInputSerializer(ManagementSerializer):
+    leadId = serializers.IntegerField(required=False, min_value=1)
+    externalId = serializers.CharField(required=False, max_length=255)
+    phone = serializers.CharField(required=False, max_length=64)
+
+
+class ErasureSerializer(serializers.Serializer):
+    leads = serializers.ListField(child=serializers.IntegerField(), help_text="The leads erased")
+    numbers = serializers.IntegerField(help_text="The person's numbers, now only tombstones")
+
+
 class LeadApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
     """Leads, read and searched (scoped). Writes go through the CampaignAPI, the dialer or the
     admin."""
@@ -411,6 +425,7 @@ class LeadApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSe
 
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
+    action_permissions = {"erase": ["leads.delete_lead"]}
 
     def get_queryset(self) -> QuerySet[Lead]:
         last_call = CallRecord.objects.filter(lead=OuterRef("pk")).order_by("-attempt")
@@ -422,6 +437,24 @@ class LeadApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSe
         )
         visible = campaign_ids_visible(self.request.user)
         return leads if visible is None else leads.filter(campaign__in=visible)
+
+    @extend_schema(request=EraseInputSerializer, responses={200: ErasureSerializer}, filters=False)
+    @action(detail=False, methods=["post"], filterset_class=None)
+    def erase(self, request: Request) -> Response:
+        """Erase a person (by lead id, external id or phone) from every campaign you see: the
+        leads emptied and closed, their history's values removed, their numbers kept only as
+        hashes, so a later insert or import of them is refused (104). A supervisor's."""
+        checked = EraseInputSerializer(data=request.data)
+        checked.is_valid(raise_exception=True)
+        data = checked.validated_data
+        erasure = person_erase(
+            request.user,
+            by=ChangeBy(Door.MANAGEMENT_API, request.user.get_username()),
+            lead_id=data.get("leadId"),
+            external_id=data.get("externalId"),
+            phone=data.get("phone"),
+        )
+        return Response(ErasureSerializer(erasure).data)
 
     @extend_schema(responses={200: LeadChangeSerializer(many=True)}, filters=False)
     @action(detail=True, methods=["get"], filterset_class=None)
