@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, ClassVar, cast
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -48,14 +49,17 @@ from leads.models import (
     Door,
     Lead,
     LeadImport,
+    LeadJob,
     NumberFinding,
     PhonePattern,
 )
+from leads.selection import LeadSelection
 from leads.selectors import lead_history, phone_normaliser_load
 from leads.services.delivery import action_delivery_retry
 from leads.services.dnc import dnc_entry_change, dnc_entry_put, dnc_upload
 from leads.services.lead_edit import Merge, lead_edit, lead_merge, lead_values
 from leads.services.lead_import import lead_import_cancel, lead_import_create
+from leads.services.lead_job import lead_job_cancel, lead_job_create, lead_job_preview
 from leads.services.lead_version import ChangeBy, LeadConflict, checked_out_by_other, lead_write
 from leads.templatetags.phones import phone
 
@@ -100,11 +104,63 @@ class LeadAdmin(TeamScopedAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        number = phone_normaliser_load()(term)
-        match = Q(external_id=term) | Q(fields__icontains=term)
-        if number is not None:
-            match |= Q(phones__number=number)
-        return queryset.filter(match), number is not None
+        chosen = LeadSelection(user=request.user)
+        return chosen.filter_search(queryset, "search", term), False
+
+    # --- bulk work: every action opens a job (leads.services.lead_job) -------------------------
+
+    actions = ("job_move", "job_reset", "job_priority", "job_clear_callbacks", "job_close",
+               "job_export", "job_delete")  # fmt: skip
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)  # "Delete" is a job (any size, versioned, recorded)
+        if not request.user.has_perm("leads.delete_lead"):
+            found.pop("job_delete", None)
+        if not request.user.has_perm("leads.add_leadjob"):
+            found = {k: v for k, v in found.items() if not k.startswith("job_")}
+        return found
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # through a delete job only (the "Delete…" action)
+
+    def _job(self, request: HttpRequest, queryset: QuerySet[Lead], kind: str) -> HttpResponse:
+        """The job page for ``kind`` over the list's selection: every lead of the filtered
+        list ("select all"), else the ticked ones."""
+        if request.POST.get("select_across") == "1":
+            selection = selection_of_changelist(request.GET)
+        else:
+            selection = {"ids": ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))}
+        query = urlencode({"kind": kind, **selection})
+        return redirect(f"{reverse('admin:leads_leadjob_add')}?{query}")
+
+    @admin.action(description="Move selected leads to another allocation…")
+    def job_move(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
+        return self._job(request, queryset, LeadJob.Kind.MOVE)
+
+    @admin.action(description="Reset selected leads to new…")
+    def job_reset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
+        return self._job(request, queryset, LeadJob.Kind.RESET)
+
+    @admin.action(description="Set the priority of selected leads…")
+    def job_priority(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
+        return self._job(request, queryset, LeadJob.Kind.PRIORITY)
+
+    @admin.action(description="Clear the callbacks of selected leads…")
+    def job_clear_callbacks(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
+        return self._job(request, queryset, LeadJob.Kind.CLEAR_CALLBACKS)
+
+    @admin.action(description="Close selected leads…")
+    def job_close(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
+        return self._job(request, queryset, LeadJob.Kind.CLOSE)
+
+    @admin.action(description="Export selected leads as CSV…")
+    def job_export(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
+        return self._job(request, queryset, LeadJob.Kind.EXPORT)
+
+    @admin.action(description="Delete selected leads…")
+    def job_delete(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
+        return self._job(request, queryset, LeadJob.Kind.DELETE)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # leads come in through the insert service (API, import)
@@ -589,6 +645,156 @@ class LeadImportAdmin(TeamScopedAdmin):
             request, f"Import #{lead_import.pk}: cancel requested ({lead_import.status})."
         )
         return redirect("admin:leads_leadimport_change", lead_import.pk)
+
+
+# The lead list's own filter parameters, as the job's selection names them.
+_CHANGELIST_SELECTION = {
+    "campaign__id__exact": "campaign",
+    "allocation__id__exact": "allocation",
+    "closed__exact": "closed",
+    "disposition__id__exact": "dispositionId",
+    "q": "search",
+}
+
+
+def selection_of_changelist(params: Any) -> dict[str, str]:
+    """The selection of the lead list as filtered (its query string)."""
+    selection = {}
+    for param, key in _CHANGELIST_SELECTION.items():
+        value = params.get(param, "").strip()
+        if value:
+            selection[key] = (
+                {"1": "true", "0": "false"}.get(value, value) if key == "closed" else value
+            )
+    return selection
+
+
+class LeadJobForm(forms.Form):
+    """What a job needs besides its selection: the allocation of a move, the priority to set,
+    and whether it is a dry run."""
+
+    allocation = forms.ModelChoiceField(queryset=Allocation.objects.none(), required=False)
+    priority = forms.IntegerField(min_value=0, max_value=100, required=False)
+    dry_run = forms.BooleanField(
+        required=False, help_text="Report what would change and write nothing"
+    )
+
+    def __init__(self, kind: str, campaign: Campaign | None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kind == LeadJob.Kind.MOVE and campaign is not None:
+            self.fields["allocation"].queryset = campaign.allocations.order_by("name")
+            self.fields["allocation"].required = True
+        else:
+            del self.fields["allocation"]
+        if kind == LeadJob.Kind.PRIORITY:
+            self.fields["priority"].required = True
+        else:
+            del self.fields["priority"]
+        if kind == LeadJob.Kind.EXPORT:
+            del self.fields["dry_run"]
+
+    def params(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        params: dict[str, Any] = {}
+        if data.get("allocation") is not None:
+            params["allocation"] = data["allocation"].pk
+        if data.get("priority") is not None:
+            params["priority"] = data["priority"]
+        return params
+
+
+@admin.register(LeadJob)
+class LeadJobAdmin(TeamScopedAdmin):
+    """Bulk jobs: "add" is the job page a lead list action opens (the selection's count and a
+    sample, the kind's parameters, dry run), an item its live progress and cancel."""
+
+    template_path = "campaign__template"
+    list_display = ("id", "kind", "campaign", "dry_run", "status", "total", "processed",
+                    "changed", "created_by", "created_at")  # fmt: skip
+    list_filter = ("status", "kind", ("campaign", VisibleRelatedFilter))
+    list_select_related = ("campaign", "created_by")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("leads.change_leadjob")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and (obj is None or obj.finished)
+
+    def get_urls(self) -> list[Any]:
+        cancel = path(
+            "<int:job_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name="leads_leadjob_cancel",
+        )
+        return [cancel, *super().get_urls()]
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        kind = request.GET.get("kind", "")
+        selection = {k: v for k, v in request.GET.items() if k != "kind"}
+        error = ""
+        preview = None
+        try:
+            preview = lead_job_preview(request.user, kind, selection)
+            campaign = Campaign.objects.get(pk=preview.campaign_id)
+        except Refused as refused:
+            error, campaign = refused.detail, None
+        form = LeadJobForm(kind, campaign, request.POST if request.method == "POST" else None)
+        if request.method == "POST" and preview is not None and form.is_valid():
+            try:
+                job = lead_job_create(
+                    request.user, kind, selection, form.params(),
+                    dry_run=form.cleaned_data.get("dry_run", False),
+                )  # fmt: skip
+            except Refused as refused:
+                form.add_error(None, refused.detail)
+            else:
+                messages.success(request, f"Job #{job.pk} queued: {job.get_kind_display()}.")
+                return redirect("admin:leads_leadjob_change", job.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": LeadJob.Kind(kind).label.capitalize() if kind in LeadJob.Kind else "Job",
+            "opts": self.model._meta,
+            "form": form,
+            "error": error,
+            "preview": preview,
+            "campaign": campaign,
+            "selection": selection,
+            "deleting": kind in (LeadJob.Kind.DELETE, LeadJob.Kind.UNDO_IMPORT),
+        }
+        return TemplateResponse(request, "admin/leads/leadjob/new.html", context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        job = self.get_object(request, object_id)
+        if job is None or not self.has_view_permission(request, job):
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Job #{job.pk}: {job.get_kind_display()}",
+            "opts": self.model._meta,
+            "original": job,
+            "can_cancel": self.has_change_permission(request, job),
+        }
+        return TemplateResponse(request, "admin/leads/leadjob/progress.html", context)
+
+    def cancel_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        job = self.get_object(request, str(job_id))
+        if job is None:
+            raise Http404
+        if request.method != "POST" or not self.has_change_permission(request, job):
+            raise PermissionDenied
+        job = lead_job_cancel(job)
+        messages.info(request, f"Job #{job.pk}: cancel requested ({job.status}).")
+        return redirect("admin:leads_leadjob_change", job.pk)
 
 
 class DncUploadForm(forms.Form):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
 from campaigner.contract import Refusal, Refused
@@ -16,7 +16,12 @@ from leads.models import Lead, LeadPhone
 from leads.selectors import phone_normaliser_load
 
 
+class _Ids(filters.BaseInFilter, filters.NumberFilter):
+    pass
+
+
 class LeadSelection(filters.FilterSet):
+    ids = _Ids(field_name="id", help_text="Lead ids, comma separated")
     campaign = filters.NumberFilter(field_name="campaign_id")
     allocation = filters.NumberFilter(field_name="allocation_id")
     externalId = filters.CharFilter(field_name="external_id")
@@ -24,6 +29,7 @@ class LeadSelection(filters.FilterSet):
     disposition = filters.CharFilter(
         method="filter_disposition", help_text="A disposition's name; 'none' for new leads"
     )
+    dispositionId = filters.NumberFilter(field_name="disposition_id")
     closed = filters.BooleanFilter()
     priority = filters.NumberFilter()
     priorityMin = filters.NumberFilter(field_name="priority", lookup_expr="gte")
@@ -44,13 +50,19 @@ class LeadSelection(filters.FilterSet):
     text = filters.CharFilter(
         method="filter_text", help_text="Text in any template field (any case)"
     )
+    search = filters.CharFilter(
+        method="filter_search",
+        help_text="The admin's search: an external id, a phone number however written, or"
+        " text in any field",
+    )
 
     class Meta:
         model = Lead
         fields = (
-            "campaign", "allocation", "externalId", "phone", "disposition", "closed", "priority",
+            "ids", "campaign", "allocation", "externalId", "phone", "disposition",
+            "dispositionId", "closed", "priority",
             "priorityMin", "priorityMax", "callbackAfter", "callbackBefore", "hasCallback",
-            "createdAfter", "createdBefore", "origin", "leadImport", "text",
+            "createdAfter", "createdBefore", "origin", "leadImport", "text", "search",
         )  # fmt: skip
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
@@ -72,13 +84,23 @@ class LeadSelection(filters.FilterSet):
         number = phone_normaliser_load()(value)
         if number is None:
             return queryset.none()
-        # Through the (campaign, number) index: campaign_id = ANY(every campaign the caller
-        # sees), not a scan of the phone table by number.
+        return queryset.filter(pk__in=self._with_number(number))
+
+    def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> Any:
+        term = value.strip()
+        match = Q(external_id=term) | Q(fields__icontains=term)
+        number = phone_normaliser_load()(term)
+        if number is not None:
+            match |= Q(pk__in=self._with_number(number))
+        return queryset.filter(match)
+
+    def _with_number(self, number: str) -> Any:
+        """The ids of the leads with ``number``, through the (campaign, number) index:
+        campaign_id = ANY(every campaign the user sees), not a scan of the numbers."""
         campaigns: Any = campaign_ids_visible(self.user)
         if campaigns is None:
             campaigns = Campaign.objects.values("pk")
-        phones = LeadPhone.objects.filter(number=number, campaign__in=campaigns)
-        return queryset.filter(pk__in=phones.values("lead_id"))
+        return LeadPhone.objects.filter(number=number, campaign__in=campaigns).values("lead_id")
 
 
 # The filter's parameters, in order (a job's ``selection`` keeps only these).

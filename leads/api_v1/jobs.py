@@ -135,7 +135,7 @@ class LeadJobApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementVie
     def preview(self, request: Request) -> Response:
         """How many leads the job would go over now, and the first ten. Writes nothing."""
         data = self._input(request)
-        preview = lead_job_preview(request.user, data["kind"], data["selection"], data["params"])
+        preview = lead_job_preview(request.user, data["kind"], data["selection"])
         return Response(LeadJobPreviewSerializer(preview).data)
 
     @extend_schema(request=None, responses={200: LeadJobSerializer})

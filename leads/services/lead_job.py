@@ -100,6 +100,7 @@ LEAD = Lead._meta.db_table
 
 @dataclass(frozen=True)
 class Preview:
+    campaign_id: int
     count: int
     sample: list[Lead]
 
@@ -123,6 +124,12 @@ def _selection(kind: str, selection: dict[str, Any]) -> dict[str, Any]:
 def _campaign(user: Any, selection: dict[str, Any]) -> Campaign:
     """The one campaign a job works in: the filter's, or its import's; one the user sees."""
     campaign_id: Any = selection.get("campaign")
+    if campaign_id is None and "ids" in selection:
+        ids = [_int(i, "ids") for i in selection["ids"].split(",") if i.strip()]
+        campaign_ids = set(Lead.objects.filter(pk__in=ids).values_list("campaign_id", flat=True))
+        if len(campaign_ids) > 1:
+            raise Refused(Refusal.INVALID, "a job works in one campaign: pick leads of one", "ids")
+        campaign_id = next(iter(campaign_ids), None)
     if campaign_id is None and "leadImport" in selection:
         campaign_id = (
             LeadImport.objects.filter(pk=_int(selection["leadImport"], "leadImport"))
@@ -177,34 +184,39 @@ def _kind(kind: Any) -> str:
     return str(kind)
 
 
-def lead_job_preview(user: Any, kind: Any, selection: Any, params: Any = None) -> Preview:
-    """How many leads a job would go over, and the first few, before it is created."""
-    kind = _kind(kind)
-    chosen = _selection(kind, selection)
-    campaign = _campaign(user, chosen)
-    _params(kind, campaign, params or {})
-    leads = lead_selection(user, chosen).filter(campaign=campaign)
-    return Preview(leads.count(), list(leads.order_by("id")[:PREVIEW_SAMPLE]))
-
-
-def lead_job_create(
-    user: Any, kind: Any, selection: Any, params: Any = None, *, dry_run: bool = False
-) -> LeadJob:
-    """Store a job and queue it; ``Refused(INVALID)`` naming what is wrong, nothing stored."""
+def _checked(user: Any, kind: Any, selection: Any) -> tuple[str, dict[str, Any], Campaign]:
+    """The kind, the selection as stored and its campaign, checked."""
     kind = _kind(kind)
     if kind in _DELETING and not user.has_perm("leads.delete_lead"):
         raise Refused(Refusal.FORBIDDEN, "deleting leads is a supervisor's", "kind")
     chosen = _selection(kind, selection)
     campaign = _campaign(user, chosen)
-    checked = _params(kind, campaign, params or {})
     lead_selection(user, chosen)  # its values checked now, not when the worker runs it
+    return kind, chosen, campaign
+
+
+def lead_job_preview(user: Any, kind: Any, selection: Any) -> Preview:
+    """How many leads a job would go over, and the first few, before it is created (its
+    parameters are chosen after)."""
+    kind, chosen, campaign = _checked(user, kind, selection)
+    leads = lead_selection(user, chosen).filter(campaign=campaign)
+    sample = list(leads.select_related("allocation").order_by("id")[:PREVIEW_SAMPLE])
+    return Preview(campaign.pk, leads.count(), sample)
+
+
+def lead_job_create(
+    user: Any, kind: Any, selection: Any, params: Any = None, *, dry_run: bool = False
+) -> LeadJob:
+    """Store a job and queue it; ``Refused`` naming what is wrong, nothing stored."""
+    kind, chosen, campaign = _checked(user, kind, selection)
+    checked = _params(kind, campaign, params or {})
     with transaction.atomic():
         job = LeadJob.objects.create(
             kind=kind,
             campaign=campaign,
             selection=chosen,
             params=checked,
-            dry_run=dry_run,
+            dry_run=dry_run and kind != Kind.EXPORT,
             created_by=user if getattr(user, "pk", None) else None,
         )
         transaction.on_commit(lambda: _queue(job.pk), robust=True)

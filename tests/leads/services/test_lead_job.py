@@ -79,7 +79,7 @@ def test_move_preview_equals_the_run_and_each_change_is_versioned_and_recorded(
     ids = insert(api, 25)
     other = AllocationFactory(campaign=api.campaign, name="Callbacks")
     selection = {"campaign": api.campaign.pk, "allocation": api.allocation.pk}
-    preview = lead_job_preview(supervisor, "move", selection, {"allocation": other.pk})
+    preview = lead_job_preview(supervisor, "move", selection)
     assert preview.count == 25 and [lead.pk for lead in preview.sample] == ids[:10]
 
     job = run(supervisor, "move", selection, {"allocation": other.pk})
