@@ -47,6 +47,7 @@ def main() -> None:
             "dashboard",
             "mixed",
             "memory",
+            "jobs",
         ],
         help="run one benchmark",
     )
@@ -58,6 +59,7 @@ def main() -> None:
         dialer,
         imports,
         inserts,
+        jobs,
         management,
         memory,
         mixed,
@@ -89,6 +91,8 @@ def main() -> None:
         dashboard.run(campaigns=args.dialer_campaigns, leads=args.existing)
     if wanted("memory"):
         memory.run(existing=args.existing)
+    if wanted("jobs"):
+        jobs.run(existing=args.existing)
     if wanted("mixed"):
         mixed.run(existing=args.existing, duration=args.mixed_seconds)
 
