@@ -148,7 +148,7 @@ def _erase(ids: list[int], by: ChangeBy) -> None:
             " system = system || (SELECT coalesce(jsonb_object_agg(k, '[null, null]'::jsonb),"
             "                     '{}') FROM jsonb_object_keys(system) AS k"
             "                     WHERE k IN ('externalId', 'checkedOutNumber', 'checkedOutBy'))"
-            " WHERE lead_id = ANY(%s)",
+            " WHERE lead_id = ANY(%s::bigint[])",
             [ids],
         )
     LeadChange.objects.bulk_create(

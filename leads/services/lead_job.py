@@ -347,7 +347,7 @@ def _write_chunk(job: LeadJob) -> Callable[[list[int]], tuple[int, dict[str, lis
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT l.id, {_held('%(now)s')}, {would_change} FROM {LEAD} l"  # noqa: S608
-                " WHERE l.id = ANY(%(ids)s) ORDER BY l.id FOR UPDATE",
+                " WHERE l.id = ANY(%(ids)s::bigint[]) ORDER BY l.id FOR UPDATE",
                 params,
             )
             rows = cursor.fetchall()
@@ -369,7 +369,7 @@ def _write_chunk(job: LeadJob) -> Callable[[list[int]], tuple[int, dict[str, lis
                 cursor.execute(
                     f"UPDATE {LEAD} SET {sets}, version = version + 1,"  # noqa: S608
                     " updated_at = %(now)s, changed_via = %(via)s, changed_by = %(by)s"
-                    " WHERE id = ANY(%(ids)s)",
+                    " WHERE id = ANY(%(ids)s::bigint[])",
                     {**params, "ids": writes, "via": Door.JOB.value},
                 )
         return len(writes), skipped
@@ -387,16 +387,16 @@ def leads_delete(cursor: Any, ids: list[int], via: Door, by: str) -> None:
         "phone": LeadPhone._meta.db_table,
         "change": LeadChange._meta.db_table,
     }
-    cursor.execute(f"DELETE FROM {tables['call']} WHERE lead_id = ANY(%s)", [ids])  # noqa: S608
+    cursor.execute(f"DELETE FROM {tables['call']} WHERE lead_id = ANY(%s::bigint[])", [ids])  # noqa: S608
     cursor.execute(
         f"UPDATE {tables['delivery']} SET lead_id = NULL, record_id = NULL"  # noqa: S608
-        " WHERE lead_id = ANY(%s)",
+        " WHERE lead_id = ANY(%s::bigint[])",
         [ids],
     )
-    cursor.execute(f"DELETE FROM {tables['record']} WHERE lead_id = ANY(%s)", [ids])  # noqa: S608
-    cursor.execute(f"DELETE FROM {tables['phone']} WHERE lead_id = ANY(%s)", [ids])  # noqa: S608
+    cursor.execute(f"DELETE FROM {tables['record']} WHERE lead_id = ANY(%s::bigint[])", [ids])  # noqa: S608
+    cursor.execute(f"DELETE FROM {tables['phone']} WHERE lead_id = ANY(%s::bigint[])", [ids])  # noqa: S608
     cursor.execute(
-        f"WITH gone AS (DELETE FROM {LEAD} WHERE id = ANY(%s) RETURNING id, version)"  # noqa: S608
+        f"WITH gone AS (DELETE FROM {LEAD} WHERE id = ANY(%s::bigint[]) RETURNING id, version)"  # noqa: S608
         f" INSERT INTO {tables['change']} (lead_id, kind, at, via, by, version_before,"
         "  version_after, fields, system)"
         " SELECT id, 'delete', statement_timestamp(), %s, %s, version, NULL, '{}', '{}'"
@@ -465,7 +465,7 @@ def _export_query(job: LeadJob) -> pgsql.Composed:
     return pgsql.SQL(
         "COPY (SELECT {} FROM {} l JOIN {} a ON a.id = l.allocation_id"
         " LEFT JOIN {} h ON h.id = l.contact_hours_id LEFT JOIN {} d ON d.id = l.disposition_id"
-        " WHERE l.id = ANY(%s) ORDER BY l.id) TO STDOUT WITH (FORMAT csv)"
+        " WHERE l.id = ANY(%s::bigint[]) ORDER BY l.id) TO STDOUT WITH (FORMAT csv)"
     ).format(
         pgsql.SQL(", ").join(cells),
         pgsql.Identifier(LEAD),
