@@ -109,7 +109,7 @@ def lead_history(lead: Lead, zone: dt.tzinfo, limit: int = 200) -> list[ChangeEn
 
 
 def _shown(value: Any, zone: dt.tzinfo | None = None) -> str:
-    if value is None:
+    if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
