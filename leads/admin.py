@@ -682,7 +682,9 @@ class LeadJobForm(forms.Form):
     def __init__(self, kind: str, campaign: Campaign | None, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if kind == LeadJob.Kind.MOVE and campaign is not None:
-            self.fields["allocation"].queryset = campaign.allocations.order_by("name")
+            cast(
+                forms.ModelChoiceField, self.fields["allocation"]
+            ).queryset = campaign.allocations.order_by("name")
             self.fields["allocation"].required = True
         else:
             del self.fields["allocation"]

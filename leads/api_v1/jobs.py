@@ -83,7 +83,7 @@ class PreviewLeadSerializer(serializers.Serializer):
     allocation = serializers.IntegerField(source="allocation_id")
     priority = serializers.IntegerField()
     closed = serializers.BooleanField()
-    fields = serializers.DictField()
+    fields = serializers.DictField()  # type: ignore[assignment]
 
 
 class LeadJobPreviewSerializer(serializers.Serializer):

@@ -159,7 +159,7 @@ def _params(kind: str, campaign: Campaign, params: dict[str, Any]) -> dict[str, 
     """What the kind needs, checked: ``allocation`` (move), ``priority`` (set priority)."""
     params = params if isinstance(params, dict) else {}
     if kind == Kind.MOVE:
-        raw = params.get("allocation")
+        raw: Any = params.get("allocation")
         try:
             allocation = Allocation.objects.filter(pk=int(raw), campaign=campaign).first()
         except (TypeError, ValueError):
@@ -437,7 +437,8 @@ def _export_query(job: LeadJob) -> pgsql.Composed:
     server, no row passing through Python objects. A callback date is written as the import
     reads it: ``yyyy/MM/dd HH:mm`` in the lead's zone."""
     template = job.campaign.template
-    default_zone = template.contact_hours.timezone if template.contact_hours_id else None
+    hours = template.contact_hours
+    default_zone = hours.timezone if hours is not None else None
     zone = pgsql.Literal(default_zone or settings.TIME_ZONE)
     cells: list[pgsql.Composable] = [
         pgsql.SQL("l.fields ->> {}").format(pgsql.Literal(name)) for name in _field_names(job)

@@ -128,7 +128,7 @@ def _naive_move(allocation: Allocation, to: Allocation) -> float:
 def run(existing: int) -> None:
     print(f"\n== bulk jobs over {existing:,} leads ==")
     settings.LEAD_JOB_CHUNK = 10_000
-    lead_job._queue = lambda job_id: None  # type: ignore[assignment] (run here, not by Celery)
+    lead_job._queue = lambda job_id: None  # run here, not by Celery
     user, _ = get_user_model().objects.get_or_create(
         username="bench-jobs", defaults={"is_superuser": True, "is_staff": True}
     )
