@@ -16,16 +16,17 @@ DROP TRIGGER lead_allocation_in_campaign_update ON leads_lead;
 
 CREATE FUNCTION leads_moved_check() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- The leads whose allocation or campaign changed: the new rows that are not an old row
+    -- (a set difference, never a nested loop whatever the plan).
     PERFORM FROM campaigner_allocation a
-        WHERE a.id IN (SELECT n.allocation_id FROM moved_old o JOIN moved_new n ON n.id = o.id
-                       WHERE o.allocation_id IS DISTINCT FROM n.allocation_id
-                          OR o.campaign_id IS DISTINCT FROM n.campaign_id)
+        WHERE a.id IN (SELECT m.allocation_id FROM (
+                           SELECT id, allocation_id, campaign_id FROM moved_new
+                           EXCEPT SELECT id, allocation_id, campaign_id FROM moved_old) AS m)
         FOR KEY SHARE;
-    IF EXISTS (SELECT FROM moved_old o JOIN moved_new n ON n.id = o.id
-               WHERE (o.allocation_id IS DISTINCT FROM n.allocation_id
-                      OR o.campaign_id IS DISTINCT FROM n.campaign_id)
-                 AND NOT EXISTS (SELECT FROM campaigner_allocation a
-                                 WHERE a.id = n.allocation_id AND a.campaign_id = n.campaign_id))
+    IF EXISTS (SELECT FROM (SELECT id, allocation_id, campaign_id FROM moved_new
+                            EXCEPT SELECT id, allocation_id, campaign_id FROM moved_old) AS m
+               WHERE NOT EXISTS (SELECT FROM campaigner_allocation a
+                                 WHERE a.id = m.allocation_id AND a.campaign_id = m.campaign_id))
     THEN
         PERFORM lead_allocation_in_campaign_violated();
     END IF;
