@@ -37,7 +37,7 @@ SELECT n.id, 'update', statement_timestamp(), n.changed_via, n.changed_by, o.ver
             ELSE lead_change_diff(o.fields, n.fields) END,
        {_SYSTEM_DIFF}
 FROM lead_history_old o JOIN lead_history_new n ON n.id = o.id
-WHERE n.version IS DISTINCT FROM o.version OR n.fields IS DISTINCT FROM o.fields"""
+WHERE n.version IS DISTINCT FROM o.version OR n.fields IS DISTINCT FROM o.fields"""  # noqa: S608
 
 # Constant text (no input reaches it). A statement of one row (every single-lead write) runs the
 # query planned once; a larger one (a bulk job's chunk) has it planned for its own size: a plan
