@@ -68,6 +68,26 @@ def _holder(request: HttpRequest) -> str:
     return f"admin:{request.user.get_username()}"
 
 
+class ImportFilter(admin.SimpleListFilter):
+    """The leads an import inserted (their origin): the user's latest imports to pick from."""
+
+    title = "inserted by import"
+    parameter_name = "lead_import"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        imports = LeadImport.objects.filter(imported__gt=0).order_by("-id")
+        visible = campaign_ids_visible(request.user)
+        if visible is not None:
+            imports = imports.filter(campaign__in=visible)
+        return [(i.pk, f"#{i.pk} {i.file_name}") for i in imports[:20]]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(origin__lead_import_id=int(value))
+        return queryset
+
+
 @admin.register(Lead)
 class LeadAdmin(TeamScopedAdmin):
     """Leads of the user's teams: a list a person can read and search, and the lead form."""
@@ -80,6 +100,7 @@ class LeadAdmin(TeamScopedAdmin):
         ("allocation", VisibleRelatedFilter),
         "closed",
         "disposition",
+        ImportFilter,
     )
     search_fields = ("external_id",)
     search_help_text = "A phone number (however written), an external id, or any field's text."
@@ -653,6 +674,7 @@ _CHANGELIST_SELECTION = {
     "allocation__id__exact": "allocation",
     "closed__exact": "closed",
     "disposition__id__exact": "dispositionId",
+    "lead_import": "leadImport",
     "q": "search",
 }
 

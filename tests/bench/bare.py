@@ -73,7 +73,7 @@ FROM by_number ORDER BY idx
 _WRITE = [
     f"""INSERT INTO {Lead._meta.db_table} ({sql.LEAD_COLUMNS})
         SELECT id, %(campaign)s, %(allocation)s, fields, external_id, {DEFAULT_PRIORITY}, NULL,
-               NULL, false, 1, '', now(), now()
+               NULL, false, 1, '', NULL, now(), now()
         FROM bare_checked WHERE code = 0""",
     f"""INSERT INTO {LeadPhone._meta.db_table} ({sql.PHONE_COLUMNS})
         SELECT id, %(campaign)s, 'FirstPhone', number, false

@@ -13,11 +13,11 @@ from django.test import Client
 
 from campaigner.roles import OPERATOR, SUPERVISOR
 from campaigner.sql import call_target_of
-from leads.models import LeadJob
+from leads.models import LeadImport, LeadJob, LeadOrigin
 from leads.services import lead_job
 from leads.services.lead_insert import lead_insert_batch
 from tests.campaignapi import Api, make_api
-from tests.factories import TESTS_ORIGIN, TeamFactory, UserFactory
+from tests.factories import TESTS_ORIGIN, LeadFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +92,27 @@ def test_an_operator_has_no_deleting_action_nor_page(client: Client) -> None:
     assert page.status_code == 200 and b"job-run" not in page.content
     assert client.post(f"/admin/leads/leadjob/add/?kind=delete&ids={ids[0]}", {}).status_code == 200
     assert not LeadJob.objects.exists()
+
+
+def test_the_list_filters_by_import_and_an_undo_opens_with_it(
+    client: Client, monkeypatch: Any
+) -> None:
+    api = make_api(client)
+    leads(api, 2)
+    staff(api, client, SUPERVISOR)
+    lead_import = LeadImport.objects.create(
+        campaign=api.campaign, allocation=api.allocation, file_name="vendor.csv", file_size=1,
+        header=[], rows=1, imported=1, status="done",
+    )  # fmt: skip
+    origin = LeadOrigin.objects.create(via="import", lead_import=lead_import)
+    imported = LeadFactory(allocation=api.allocation, origin=origin)
+    listing = client.get(f"/admin/leads/lead/?lead_import={lead_import.pk}")
+    assert list(listing.context["cl"].result_list) == [imported]
+    assert b"#%d vendor.csv" % lead_import.pk in listing.content
+    answer = client.post(
+        f"/admin/leads/lead/?lead_import={lead_import.pk}",
+        {"action": "job_delete", "select_across": "1", "_selected_action": [imported.pk],
+         "index": 0},
+    )  # fmt: skip
+    assert f"leadImport={lead_import.pk}" in answer["Location"]
+    assert b"<strong>1</strong> lead " in client.get(answer["Location"]).content
