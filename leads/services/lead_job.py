@@ -112,13 +112,22 @@ def _selection(kind: str, selection: dict[str, Any]) -> dict[str, Any]:
     """The filter as stored: only the lead list's parameters, as text; an undo is its import's."""
     if not isinstance(selection, dict):
         raise Refused(Refusal.INVALID, "the selection must be an object of filters", "selection")
-    chosen = {k: str(v) for k, v in selection.items() if v not in (None, "")}
+    chosen = {k: _text(v) for k, v in selection.items() if v not in (None, "")}
     if kind == Kind.UNDO_IMPORT and "leadImport" not in chosen:
         raise Refused(Refusal.INVALID, "an undo names its import (leadImport)", "selection")
     unknown = sorted(set(chosen) - set(SELECTION_KEYS))
     if unknown:
         raise Refused(Refusal.INVALID, f"not a lead filter: {', '.join(unknown)}", "selection")
     return chosen
+
+
+def _text(value: Any) -> str:
+    """A filter value as the lead list's query string has it (``true``, ``1,2,3``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(_text(v) for v in value)
+    return str(value)
 
 
 def _campaign(user: Any, selection: dict[str, Any]) -> Campaign:

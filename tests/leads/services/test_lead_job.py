@@ -247,3 +247,14 @@ def test_cancel_between_chunks_and_resume_applies_nothing_twice(
     LeadJob.objects.filter(pk=second.pk).update(cancel_requested=True)
     assert lead_job_run(second.pk) == "cancelled"
     assert not Lead.objects.filter(closed=True).exists()
+
+
+def test_a_json_selection_takes_booleans_and_id_lists(api: Api, supervisor: Any) -> None:
+    ids = insert(api, 4)
+    Lead.objects.filter(pk=ids[0]).update(closed=True)
+    preview = lead_job_preview(supervisor, "reset", {"ids": ids[:3], "closed": True})
+    assert (preview.count, [lead.pk for lead in preview.sample]) == (1, [ids[0]])
+    with pytest.raises(Refused, match="not a lead filter"):
+        lead_job_preview(supervisor, "reset", {"campaign": api.campaign.pk, "colour": "red"})
+    with pytest.raises(Refused, match="priority"):
+        lead_job_preview(supervisor, "reset", {"campaign": api.campaign.pk, "priority": "high"})
