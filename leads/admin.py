@@ -142,8 +142,12 @@ class LeadAdmin(TeamScopedAdmin):
             found = {k: v for k, v in found.items() if not k.startswith("job_")}
         return found
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # through a delete job only (the "Delete…" action)
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """A lead is deleted by a job (versioned, in its history), as from the list."""
+        query = urlencode({"kind": LeadJob.Kind.DELETE, "ids": object_id})
+        return redirect(f"{reverse('admin:leads_leadjob_add')}?{query}")
 
     def _job(self, request: HttpRequest, queryset: QuerySet[Lead], kind: str) -> HttpResponse:
         """The job page for ``kind`` over the list's selection: every lead of the filtered

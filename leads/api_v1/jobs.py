@@ -7,12 +7,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from campaigner.api.campaignapi_schema import LeadFieldsField
 from campaigner.api.management import ManagementSerializer, ManagementViewSet, ordering
 from campaigner.contract import Refusal, Refused
 from leads.models import LeadJob
@@ -32,6 +33,22 @@ _SELECTION_HELP = (
 )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [
+                {"type": "string"}, {"type": "integer"}, {"type": "boolean"},
+                {"type": "array", "items": {"type": "integer"}},
+            ]
+        },
+        "description": _SELECTION_HELP,
+    }
+)  # fmt: skip
+class SelectionField(serializers.DictField):
+    """A job's selection: filter name → value (text, a number, true/false, a list of ids)."""
+
+
 class LeadJobSerializer(serializers.ModelSerializer):
     dryRun = serializers.BooleanField(source="dry_run")
     total = serializers.IntegerField(help_text="Leads selected when it started")
@@ -44,6 +61,8 @@ class LeadJobSerializer(serializers.ModelSerializer):
         help_text="Leads left alone, by reason: 'checked out', 'already so', 'edited since the"
         " import'",
     )
+    selection = SelectionField(read_only=True)
+    params = serializers.DictField(child=serializers.IntegerField(), read_only=True)
     samples = serializers.DictField(
         child=serializers.ListField(child=serializers.IntegerField()),
         help_text="Some of the skipped leads' ids, by reason",
@@ -66,8 +85,9 @@ class LeadJobSerializer(serializers.ModelSerializer):
 
 class LeadJobInputSerializer(ManagementSerializer):
     kind = serializers.ChoiceField(choices=LeadJob.Kind.choices)
-    selection = serializers.DictField(help_text=_SELECTION_HELP)
+    selection = SelectionField()
     params = serializers.DictField(
+        child=serializers.IntegerField(),
         required=False,
         default=dict,
         help_text="move: {allocation: id}; priority: {priority: 0-100}; the others: none",
@@ -83,7 +103,7 @@ class PreviewLeadSerializer(serializers.Serializer):
     allocation = serializers.IntegerField(source="allocation_id")
     priority = serializers.IntegerField()
     closed = serializers.BooleanField()
-    fields = serializers.DictField()  # type: ignore[assignment]
+    fields = LeadFieldsField()  # type: ignore[assignment]
 
 
 class LeadJobPreviewSerializer(serializers.Serializer):

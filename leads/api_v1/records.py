@@ -9,14 +9,14 @@ from django.conf import settings
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, parsers, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigner.api.campaignapi_schema import LeadFieldsField
+from campaigner.api.campaignapi_schema import SCALAR_SCHEMA, LeadFieldsField
 from campaigner.api.management import (
     CrudViewSet,
     ManagementModelSerializer,
@@ -388,15 +388,29 @@ class LeadFilter(LeadSelection):
     )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "type": "array", "minItems": 2, "maxItems": 2, "items": SCALAR_SCHEMA,
+            "description": "[old, new]; null: no value",
+        },
+    }
+)  # fmt: skip
+class ChangesField(serializers.DictField):
+    """Changed values, name → [old, new] (read only)."""
+
+
 class LeadChangeSerializer(serializers.ModelSerializer):
     versionBefore = serializers.IntegerField(source="version_before", allow_null=True)
     versionAfter = serializers.IntegerField(source="version_after", allow_null=True)
-    fields = serializers.DictField(  # type: ignore[assignment]
+    fields = ChangesField(  # type: ignore[assignment]
         help_text="Template fields changed: name -> [old, new] (null: no value)"
     )
-    system = serializers.DictField(
-        help_text="System values changed: allocation, priority, callbackDate, disposition,"
-        " closed, checkedOutBy, … -> [old, new]"
+    system = ChangesField(
+        help_text="System values changed: allocation, externalId, priority, callbackDate,"
+        " contactHours, disposition, closed, checkedOutBy, checkedOutUntil, checkedOutNumber"
+        " -> [old, new]"
     )
 
     class Meta:

@@ -46,6 +46,10 @@ SHOWN_ELSEWHERE = {
     "CallRecord": "a lead's calls, listed on its page",
     "LeadImportFile": "the bytes of an import's file, named on the import's page",
     "LeadImportReport": "an import's rejected rows: the error report linked from its page",
+    "LeadOrigin": "what inserted a lead, on its page (and the lead list's import filter)",
+    "LeadChange": "a lead's history, the timeline on its page",
+    "LeadJobFile": "the pieces of an export's file, downloaded from the job's page",
+    "ErasedNumber": "hashes of erased numbers: nothing a person can read",
 }
 
 

@@ -116,3 +116,11 @@ def test_the_list_filters_by_import_and_an_undo_opens_with_it(
     )  # fmt: skip
     assert f"leadImport={lead_import.pk}" in answer["Location"]
     assert b"<strong>1</strong> lead " in client.get(answer["Location"]).content
+
+
+def test_a_leads_delete_page_is_its_delete_job(client: Client) -> None:
+    api = make_api(client)
+    ids = leads(api, 1)
+    staff(api, client, SUPERVISOR)
+    answer = client.get(f"/admin/leads/lead/{ids[0]}/delete/")
+    assert answer["Location"] == f"/admin/leads/leadjob/add/?kind=delete&ids={ids[0]}"
