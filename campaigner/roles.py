@@ -10,6 +10,8 @@ their teams (provisioning: ``"groups": ["Operator"]`` on a user).
 What either sees and changes stays limited to their teams (``campaigner.selectors``). The
 phone patterns rewrite every team's numbers: they are a superuser's (both roles read them).
 
+A user given either role is made staff (``role_makes_staff``): the roles are the admin's.
+
 ``roles_ensure`` makes the groups hold exactly these permissions. It runs after every
 ``migrate`` (``post_migrate``, once Django has made the permissions of every app), so the
 roles exist on a new database, follow the permissions of new models, and come back after a
@@ -74,3 +76,16 @@ def roles_ensure(**kwargs: Any) -> None:
         if len(permissions) != len(set(wanted)):
             raise RuntimeError(f"the {name} role names a permission that does not exist")
         group.permissions.set(permissions)
+
+
+def role_makes_staff(sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any,
+                     **kwargs: Any) -> None:  # fmt: skip
+    """A user given a role (Operator, Supervisor) is staff: the roles are the admin's, and a
+    new operator whose "staff status" was not ticked by hand could not sign in to it. An
+    ``m2m_changed`` receiver of the users' groups, so every door (the admin's user page,
+    provisioning, a script) gets the same rule."""
+    if action != "post_add" or reverse or not pk_set:
+        return
+    if Group.objects.filter(pk__in=pk_set, name__in=ROLES).exists() and not instance.is_staff:
+        type(instance).objects.filter(pk=instance.pk).update(is_staff=True)
+        instance.is_staff = True

@@ -53,6 +53,7 @@ from campaigner.models import (
     Disposition,
     DispositionAction,
     DispositionSet,
+    FieldType,
     TemplateField,
     minutes_to_hhmm,
     new_secret,
@@ -417,9 +418,17 @@ def _copy_target_check(params: dict[str, Any], where: str, actor: Any) -> None:
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """A template field as given. A field shown as a phone number holds one: display type
+    ``phone`` makes it a phone field whatever ``phone`` says (it is normalised, checked against
+    the DNC list and dialed), so it cannot silently be a text box that looks like a number."""
+
     name: str
     display_type: str
     phone: bool
+
+    def __post_init__(self) -> None:
+        if self.display_type == FieldType.PHONE:
+            object.__setattr__(self, "phone", True)
 
 
 def template_save(

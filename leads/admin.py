@@ -1,9 +1,10 @@
 """Admin for leads, their disposition history and deliveries, and the DNC list.
 
 Lead editing (domain.md §5.4) with the row version:
-- opening a lead for editing checks it out to the operator (``admin:<username>``) for
-  ``DIALER_CHECKOUT_SECONDS``, so a concurrent CampaignAPI update gets 110 and the dialer skips
-  it; the save releases it;
+- opening a lead only reads it. When the operator starts editing, the page asks for the hold
+  (``hold_view``: a check-out to ``admin:<username>`` for ``DIALER_CHECKOUT_SECONDS``, so a
+  concurrent CampaignAPI update gets 110 and the dialer skips the lead), extends it while they
+  edit, and releases it when they leave (``release_view``); the save releases it too;
 - the form (``leads.lead_form``) carries the values it was opened at. On save they, the values
   stored now and the operator's are merged value by value (``lead_merge``): when another write
   changed a value the form holds, the merge screen shows stored and yours side by side and the
@@ -15,7 +16,6 @@ Lead editing (domain.md §5.4) with the row version:
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, ClassVar, cast
 from urllib.parse import urlencode
 
@@ -25,7 +25,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -57,10 +57,17 @@ from leads.selection import LeadSelection
 from leads.selectors import lead_history, phone_normaliser_load
 from leads.services.delivery import action_delivery_retry
 from leads.services.dnc import dnc_entry_change, dnc_entry_put, dnc_upload
-from leads.services.lead_edit import Merge, lead_edit, lead_merge, lead_values
+from leads.services.lead_edit import (
+    Merge,
+    lead_edit,
+    lead_hold,
+    lead_merge,
+    lead_release,
+    lead_values,
+)
 from leads.services.lead_import import lead_import_cancel, lead_import_create
 from leads.services.lead_job import lead_job_cancel, lead_job_create, lead_job_preview
-from leads.services.lead_version import ChangeBy, LeadConflict, checked_out_by_other, lead_write
+from leads.services.lead_version import ChangeBy, LeadConflict, checked_out_by_other
 from leads.templatetags.phones import phone
 
 
@@ -211,9 +218,8 @@ class LeadAdmin(TeamScopedAdmin):
             if not can_change:
                 raise PermissionDenied
             return self._save(request, lead)
-        if can_change:
-            self._check_out(request, lead)
-            lead.refresh_from_db()
+        if can_change and checked_out_by_other(lead, _holder(request), timezone.now()):
+            messages.warning(request, _checked_out_message(lead) + " Saving will fail until then.")
         form = LeadEditForm(lead)
         form.initial = self._data(form, lead_values(lead, form.names), lead)
         return self._page(request, lead, form, can_change)
@@ -334,18 +340,45 @@ class LeadAdmin(TeamScopedAdmin):
         }  # fmt: skip
         return TemplateResponse(request, "admin/leads/lead/edit.html", context, status=status)
 
-    def _check_out(self, request: HttpRequest, lead: Lead) -> None:
-        now = timezone.now()
-        if checked_out_by_other(lead, _holder(request), now):
-            messages.warning(request, _checked_out_message(lead) + " Saving will fail until then.")
-            return
-        until = now + dt.timedelta(seconds=settings.DIALER_CHECKOUT_SECONDS)
-        values = {"checked_out_by": _holder(request), "checked_out_until": until}
-        try:
-            by = ChangeBy(Door.ADMIN, request.user.get_username())
-            lead_write(lead.pk, lead.version, values, by=by, holder=_holder(request), now=now)
-        except LeadConflict:
-            pass  # changed under us: the form shows the newer version anyway
+    def get_urls(self) -> list[Any]:
+        hold = path(
+            "<int:lead_id>/hold/", self.admin_site.admin_view(self.hold_view),
+            name="leads_lead_hold",
+        )  # fmt: skip
+        release = path(
+            "<int:lead_id>/release/", self.admin_site.admin_view(self.release_view),
+            name="leads_lead_release",
+        )  # fmt: skip
+        return [hold, release, *super().get_urls()]
+
+    def _changeable(self, request: HttpRequest, lead_id: int) -> Lead:
+        lead = self.get_object(request, str(lead_id))
+        if lead is None:
+            raise Http404
+        if request.method != "POST" or not self.has_change_permission(request, lead):
+            raise PermissionDenied
+        return lead
+
+    def hold_view(self, request: HttpRequest, lead_id: int) -> HttpResponse:
+        """Take or extend the operator's hold (the page calls it when they start editing, and
+        while they go on); JSON ``{held, heldBy, until, message}``."""
+        lead = self._changeable(request, lead_id)
+        by = ChangeBy(Door.ADMIN, request.user.get_username())
+        hold = lead_hold(lead.pk, _holder(request), by)
+        message = ""
+        if not hold.held:
+            lead.checked_out_by, lead.checked_out_until = hold.held_by, hold.until
+            message = _checked_out_message(lead) + " Saving will fail until then."
+        until = hold.until.isoformat() if hold.until else None
+        return JsonResponse(
+            {"held": hold.held, "heldBy": hold.held_by, "until": until, "message": message}
+        )
+
+    def release_view(self, request: HttpRequest, lead_id: int) -> HttpResponse:
+        """End the operator's hold (the page calls it when they leave without saving)."""
+        lead = self._changeable(request, lead_id)
+        lead_release(lead.pk, _holder(request), ChangeBy(Door.ADMIN, request.user.get_username()))
+        return HttpResponse(status=204)
 
 
 def _checked_out_message(lead: Lead) -> str:

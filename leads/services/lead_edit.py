@@ -14,14 +14,21 @@ field (text; ``""`` is no value) and the system values ``priority``, ``callback_
   lead moved on meanwhile) through ``lead_write``: phone fields normalised by the phone rules
   and their number rows rewritten (DNC marked), a new disposition with its actions, the
   allocation checked to be of the lead's campaign. Nothing is written on any refusal.
+- ``lead_hold(lead_id, holder, by)`` / ``lead_release(...)``: the operator's hold. Opening a
+  lead only reads it; the hold (a check-out for ``DIALER_CHECKOUT_SECONDS``, so the dialer skips
+  the lead and a CampaignAPI update gets 110) is taken when the operator starts editing,
+  extended while they edit, and released when they save or leave.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from campaigner.contract import Refusal, Refused
 from campaigner.models import Allocation, Disposition
@@ -30,7 +37,7 @@ from leads.models import DispositionRecord, Door, Lead, LeadPhone
 from leads.selectors import phone_normaliser_load
 from leads.services.disposition import DispositionContext, disposition_plan
 from leads.services.lead_update import phone_changes_write
-from leads.services.lead_version import ChangeBy, lead_write
+from leads.services.lead_version import ChangeBy, LeadConflict, checked_out_by_other, lead_write
 from leads.sql import FoundDisposition
 
 FIELD = "field:"
@@ -166,3 +173,46 @@ def _write_numbers(lead: Lead, numbers: dict[str, str | None]) -> None:
         raise Refused(Refusal.INVALID, "the lead would be left with no phone number", "phones")
     with connection.cursor() as cursor:
         cursor.execute(sql.LEAD_PHONES_MARK_DNC, [lead.pk])
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The lead's check-out after a hold: ``held`` is whether ``holder`` has it (until
+    ``until``); otherwise ``held_by`` has it until ``until``."""
+
+    held: bool
+    held_by: str
+    until: dt.datetime | None
+
+
+def lead_hold(lead_id: int, holder: str, by: ChangeBy) -> Hold:
+    """Check the lead out to ``holder`` (or extend their check-out) for
+    ``DIALER_CHECKOUT_SECONDS``, unless someone else has it. A write that raced this one is
+    read again once; never overwrites another holder's check-out."""
+    for _ in range(2):
+        lead = Lead.objects.only("version", "checked_out_by", "checked_out_until").get(pk=lead_id)
+        now = timezone.now()
+        if checked_out_by_other(lead, holder, now):
+            return Hold(False, lead.checked_out_by, lead.checked_out_until)
+        until = now + dt.timedelta(seconds=settings.DIALER_CHECKOUT_SECONDS)
+        values = {"checked_out_by": holder, "checked_out_until": until}
+        try:
+            lead_write(lead_id, lead.version, values, by=by, holder=holder, now=now)
+        except LeadConflict:
+            continue
+        return Hold(True, holder, until)
+    lead = Lead.objects.only("checked_out_by", "checked_out_until").get(pk=lead_id)
+    return Hold(False, lead.checked_out_by, lead.checked_out_until)
+
+
+def lead_release(lead_id: int, holder: str, by: ChangeBy) -> bool:
+    """End ``holder``'s check-out of the lead, if they have it; whether it was theirs."""
+    lead = Lead.objects.only("version", "checked_out_by", "checked_out_until").get(pk=lead_id)
+    if lead.checked_out_by != holder or lead.checked_out_until is None:
+        return False
+    values = {"checked_out_by": "", "checked_out_until": None}
+    try:
+        lead_write(lead_id, lead.version, values, by=by, holder=holder)
+    except LeadConflict:
+        return False
+    return True

@@ -188,7 +188,10 @@ def attempts(world: World, rule: str) -> dict[str, Callable[[], str]]:
     if rule == "no phone field":
 
         def untick_phone(data: dict[str, Any]) -> None:
-            data.pop(f"fields-{admin_field_index(data, 'Phone')}-is_phone")
+            # Shown as text too: display type Phone alone makes a phone field.
+            index = admin_field_index(data, "Phone")
+            data.pop(f"fields-{index}-is_phone")
+            data[f"fields-{index}-display_type"] = "text"
 
         def no_phone(spec: dict[str, Any]) -> None:
             spec["templates"][0]["fields"][3]["phone"] = False

@@ -148,3 +148,16 @@ def test_a_retry_continues_the_attempt_numbering(settings: Any, monkeypatch: Any
         action_delivery_retry(item)
     numbers = list(DeliveryAttempt.objects.filter(delivery=item).values_list("number", flat=True))
     assert numbers == [1, 2, 3]
+
+
+def test_a_user_given_a_role_is_staff_and_a_team_alone_is_not() -> None:
+    from tests.factories import TeamFactory, UserFactory
+
+    member = UserFactory(username="member", is_staff=False)
+    member.groups.add(TeamFactory(name="Sales"))
+    member.refresh_from_db()
+    assert member.is_staff is False
+    member.groups.add(Group.objects.get(name=OPERATOR))
+    assert member.is_staff is True
+    member.refresh_from_db()
+    assert member.is_staff is True

@@ -77,9 +77,10 @@ def test_every_door_writes_the_history_in_order(api: Api, admin: Client) -> None
     handed = dialer_lead_next(api.campaign.pk, "agent-7")
     assert handed is not None and handed.lead_id == lead_id
     dialer_outcome(lead_id, "No Answer")
-    # The admin: opening checks the lead out, saving writes and releases.
+    # The admin: opening reads; starting to edit holds the lead; saving writes and releases.
     page = f"/admin/leads/lead/{lead_id}/change/"
     assert admin.get(page).status_code == 200
+    assert admin.post(f"/admin/leads/lead/{lead_id}/hold/").json()["held"]
     lead = Lead.objects.select_related("campaign__template").get(pk=lead_id)
     form = LeadEditForm(lead)
     values = lead_values(lead, form.names)

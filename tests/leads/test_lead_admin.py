@@ -75,10 +75,17 @@ def disposition(name: str) -> int:
     return int(Disposition.objects.get(name=name).pk)
 
 
-def test_opening_a_lead_checks_it_out_and_saving_releases_it(api: Api, operator: Client) -> None:
+def test_opening_a_lead_holds_nothing_editing_holds_it_and_saving_releases_it(
+    api: Api, operator: Client
+) -> None:
     lead_id = Lead.objects.get().pk
     data = opened(operator, lead_id)
     lead = Lead.objects.get()
+    assert (lead.checked_out_by, lead.checked_out_until, lead.version) == ("", None, 1)
+    # The page asks for the hold when the operator starts editing.
+    held = operator.post(reverse("admin:leads_lead_hold", args=[lead_id])).json()
+    lead = Lead.objects.get()
+    assert held["held"] is True and held["heldBy"] == "admin:op"
     assert (lead.checked_out_by, lead.version) == ("admin:op", 2)
     assert api_update(api, Name="from the API") == 110
 
@@ -285,7 +292,8 @@ def test_a_check_out_racing_the_save_is_no_conflict(
         calls.append(version)
         if len(calls) == 1:  # another tab checks the lead out just before this write
             until = timezone.now() + dt.timedelta(minutes=3)
-            lead_write(lead.pk, version, {"checked_out_until": until}, holder="admin:op", by=TESTS)
+            values = {"checked_out_by": "admin:op", "checked_out_until": until}
+            lead_write(lead.pk, version, values, holder="admin:op", by=TESTS)
         return real(lead, version, *args, **kwargs)
 
     monkeypatch.setattr(lead_admin, "lead_edit", checked_out_meanwhile)
@@ -308,3 +316,26 @@ def test_the_leads_page_shows_its_times_in_the_leads_zone(api: Api, operator: Cl
     local = until.astimezone(zoneinfo.ZoneInfo("Australia/Melbourne"))
     assert f"agent 7 until {local:%H:%M:%S}" in page
     assert f"checked out until {local:%H:%M:%S} (Australia/Melbourne)" in page
+
+
+def test_a_hold_is_extended_released_and_never_taken_from_someone_else(
+    api: Api, operator: Client
+) -> None:
+    lead_id = Lead.objects.get().pk
+    hold = reverse("admin:leads_lead_hold", args=[lead_id])
+    release = reverse("admin:leads_lead_release", args=[lead_id])
+    first = operator.post(hold).json()
+    again = operator.post(hold).json()
+    assert again["held"] and again["until"] >= first["until"]
+    assert operator.post(release).status_code == 204
+    assert Lead.objects.get().checked_out_until is None
+    assert api_update(api, Name="from the API") == 0  # released: the CRM's write goes through
+
+    until = timezone.now() + dt.timedelta(minutes=3)
+    Lead.objects.filter(pk=lead_id).update(checked_out_by="agent 7", checked_out_until=until)
+    refused = operator.post(hold).json()
+    assert (refused["held"], refused["heldBy"]) == (False, "agent 7")
+    assert "agent 7 has this lead checked out" in refused["message"]
+    assert operator.post(release).status_code == 204
+    assert Lead.objects.get().checked_out_by == "agent 7"  # not the operator's to release
+    assert operator.get(hold).status_code == 403  # only a POST holds

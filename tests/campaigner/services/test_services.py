@@ -137,3 +137,14 @@ def test_an_operator_gives_a_key_only_a_team_of_their_own() -> None:
     key, _ = api_key_create("Z", team=mine, actor=operator)
     assert key.team_id == mine.pk
     assert not ApiKey.objects.filter(name__in=["X", "Y"]).exists()
+
+
+def test_a_field_shown_as_a_phone_is_a_phone_field(admin: object) -> None:
+    """The setup trap: display type Phone with "is phone" unticked saved a field that was then
+    no phone field (never normalised, checked or dialed)."""
+    fields = [FieldSpec("Name", "text", False), FieldSpec("Mobile", "phone", False)]
+    with transaction.atomic():
+        template = template_save(CampaignTemplate(name="T"), fields, actor=admin)
+    assert list(template.fields.values_list("name", "is_phone")) == [
+        ("Name", False), ("Mobile", True),
+    ]  # fmt: skip
