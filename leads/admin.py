@@ -54,7 +54,7 @@ from leads.models import (
     PhonePattern,
 )
 from leads.selection import LeadSelection
-from leads.selectors import lead_history, phone_normaliser_load
+from leads.selectors import lead_history, name_fields, phone_normaliser_load
 from leads.services.delivery import action_delivery_retry
 from leads.services.dnc import dnc_entry_change, dnc_entry_put, dnc_upload
 from leads.services.lead_edit import (
@@ -115,12 +115,18 @@ class LeadAdmin(TeamScopedAdmin):
     show_full_result_count = False  # COUNT(*) over millions of leads on every page is wasteful
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
-        return super().get_queryset(request).prefetch_related("phones")
+        # The template's fields (two queries a page) give each lead's name (``name``).
+        return (
+            super().get_queryset(request).prefetch_related("phones", "campaign__template__fields")
+        )
 
     @admin.display(description="name")
     def name(self, lead: Lead) -> str:
-        """The first field's value (the template's first field is the name-like one)."""
-        return next((str(v) for v in lead.fields.values() if v not in (None, "")), "—")
+        """The values of the template's name fields, in the template's order (the stored JSON
+        keeps no order: its first value was the State or the email)."""
+        names = name_fields(list(lead.campaign.template.fields.all()))
+        shown = " ".join(str(lead.fields[n]) for n in names if lead.fields.get(n) not in (None, ""))
+        return shown or "—"
 
     @admin.display(description="numbers")
     def numbers(self, lead: Lead) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-from campaigner.models import Allocation, ContactHours, Disposition
+from campaigner.models import Allocation, ContactHours, Disposition, TemplateField
 from leads.models import Lead, LeadChange, PhonePattern
 from leads.phone import PhoneNormaliser, compile_rule
 
@@ -119,3 +119,11 @@ def _shown(value: Any, zone: dt.tzinfo | None = None) -> str:
         except ValueError:
             pass
     return str(value)
+
+
+def name_fields(fields: list[TemplateField]) -> list[str]:
+    """The fields that name a lead, of a template's fields in order: those of a text field whose
+    name says "name" (``Name``; ``FirstName``, ``LastName``), else the first text field."""
+    texts = [f.name for f in fields if not f.is_phone]
+    named = [name for name in texts if "name" in name.lower()]
+    return named or texts[:1]

@@ -339,3 +339,24 @@ def test_a_hold_is_extended_released_and_never_taken_from_someone_else(
     assert operator.post(release).status_code == 204
     assert Lead.objects.get().checked_out_by == "agent 7"  # not the operator's to release
     assert operator.get(hold).status_code == 403  # only a POST holds
+
+
+def test_the_list_names_a_lead_by_its_name_fields_and_finds_a_full_name(
+    api: Api, operator: Client
+) -> None:
+    """The NAME column showed the first value of the stored JSON (its keys have no order: the
+    State, the email); a full name split over two fields was never found."""
+    from campaigner.models import TemplateField
+
+    Lead.objects.update(
+        fields={"State": "Vic", "Name": "Jane", "FirstPhone": "0383218199", "City": "Kew"}
+    )
+    listing = operator.get("/admin/leads/lead/")
+    assert ">Jane<" in listing.content.decode() and ">Vic<" not in listing.content.decode()
+
+    TemplateField.objects.filter(template=api.template, name="Name").update(name="FirstName")
+    TemplateField.objects.create(template=api.template, name="LastName", position=1)
+    Lead.objects.update(fields={"FirstName": "Jane", "LastName": "Citizen", "State": "Vic"})
+    page = operator.get("/admin/leads/lead/", {"q": "jane citizen"}).content.decode()
+    assert ">Jane Citizen<" in page and "1 result" in page
+    assert "0 results" in operator.get("/admin/leads/lead/", {"q": "jane smith"}).content.decode()
