@@ -1,4 +1,5 @@
-"""The lead page's hold in a real browser: opening a lead holds nothing (a second tab sees it
+"""The lead page in a real browser: why the dialer does not call the lead (every reason);
+opening a lead holds nothing (a second tab sees it
 free), typing takes the hold and shows its countdown, the second tab then shows who holds it
 and until when, and leaving the page releases it.
 
@@ -51,6 +52,11 @@ def test_viewing_holds_nothing_editing_holds_with_a_countdown_leaving_releases(
         login(driver, base, page)
         wait(driver, lambda d: d.find_elements(By.ID, "lead-hold"))
         assert "Viewing only" in text_of(driver, "lead-hold")
+        # Why it is not dialing, every reason, from the dialer's own rules.
+        wait(driver, lambda d: "does not call" in text_of(d, "lead-eligibility"))
+        reasons = text_of(driver, "lead-reasons")
+        assert "is outside Melbourne business (outside_contact_hours)" in reasons, reasons
+        screenshot(driver, "hold-0-why-not-dialing")
         first = driver.current_window_handle
         driver.switch_to.new_window("tab")
         driver.get(base + page)
