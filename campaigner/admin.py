@@ -24,6 +24,7 @@ from campaigner.action_specs import ActionKind, ActionSpecError, validate_action
 from campaigner.contract import Refused
 from campaigner.models import (
     MINUTES_PER_DAY,
+    WEEKDAYS,
     Allocation,
     ApiKey,
     ApiToken,
@@ -223,6 +224,12 @@ class ContactHoursWindowForm(forms.ModelForm):
         max_length=5, help_text="HH:MM; 24:00 is the end of the day",
         widget=forms.TextInput({"size": 5}),
     )  # fmt: skip
+    # The same hours on other days too (saved as a window each), as the API's "days": [...].
+    also_on = forms.TypedMultipleChoiceField(
+        choices=[(i, day) for i, day in enumerate(WEEKDAYS)], coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple, label="Also on",
+        help_text="The same hours on these days too",
+    )  # fmt: skip
 
     class Meta:
         model = ContactHoursWindow
@@ -330,8 +337,9 @@ class ContactHoursAdmin(SharedByUseAdmin):
         kept = kept_forms(formset)
         if formset.model is ContactHoursWindow:
             windows = [
-                Window(f.cleaned_data["weekday"], f.cleaned_data["start"], f.cleaned_data["end"])
+                Window(day, f.cleaned_data["start"], f.cleaned_data["end"])
                 for f in kept
+                for day in sorted({f.cleaned_data["weekday"], *f.cleaned_data["also_on"]})
             ]
             contact_hours_save(form.instance, windows=windows, actor=request.user)
         else:

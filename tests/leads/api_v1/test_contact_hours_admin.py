@@ -82,3 +82,16 @@ def test_the_zone_is_chosen_from_the_iana_zones(admin: Client) -> None:
     answer = admin.post(URL, {**form("Typo", (0, "09:00", "17:00")), "timezone": "Australia/Pert"})
     assert answer.status_code == 200 and "Select a valid choice" in answer.content.decode()
     assert not ContactHours.objects.exists()
+
+
+def test_one_row_of_the_admin_sets_the_same_hours_on_several_days(admin: Client) -> None:
+    """A setup trap: the admin took one row per weekday, where the API takes days: [...]."""
+    data = form("Weekdays", (0, "09:00", "17:00"), (5, "10:00", "12:00"))
+    data["windows-0-also_on"] = ["1", "2", "3", "4", "0"]  # Monday again is no second window
+    answer = admin.post(URL, data)
+    assert answer.status_code == 302, answer.content
+    rows = ContactHoursWindow.objects.filter(contact_hours__name="Weekdays")
+    assert list(rows.order_by("weekday").values_list("weekday", "start_minute", "end_minute")) == [
+        (0, 540, 1020), (1, 540, 1020), (2, 540, 1020), (3, 540, 1020), (4, 540, 1020),
+        (5, 600, 720),
+    ]  # fmt: skip
