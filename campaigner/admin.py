@@ -14,7 +14,9 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.models import Group
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet
 from django.forms import ModelForm
@@ -42,6 +44,7 @@ from campaigner.models import (
     minutes_to_hhmm,
     new_secret,
 )
+from campaigner.roles import ROLES
 from campaigner.selectors import (
     api_keys_visible,
     scoped,
@@ -49,6 +52,7 @@ from campaigner.selectors import (
     shared_visible,
     shared_writable,
     shared_writable_by,
+    teams,
     teams_of,
 )
 from campaigner.services import (
@@ -744,3 +748,59 @@ class KeyFailureAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class UserRolesTeamsForm(UserChangeForm):
+    """A user's groups as the two things they are: the role (what they may do: Operator,
+    Supervisor) and the teams (whose templates they see). Django's one "Groups" list mixed
+    them, and a role named as a team grants nothing."""
+
+    roles = forms.ModelMultipleChoiceField(
+        queryset=Group.objects.filter(name__in=ROLES).order_by("name"), required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What the user may do in the admin (a role makes them staff)",
+    )  # fmt: skip
+    teams = forms.ModelMultipleChoiceField(
+        queryset=teams().order_by("name"), required=False,
+        widget=forms.CheckboxSelectMultiple, help_text="Whose templates and leads they see",
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            groups = self.instance.groups.all()
+            self.initial["roles"] = [g for g in groups if g.name in ROLES]
+            self.initial["teams"] = [g for g in groups if g.name not in ROLES]
+
+
+class RolesTeamsUserAdmin(UserAdmin):
+    """Django's user admin with the groups split into roles and teams."""
+
+    form = UserRolesTeamsForm
+    list_display = ("username", "email", "is_staff", "is_superuser", "roles", "teams")
+    fieldsets = tuple(
+        (name, {**options, "fields": tuple(
+            f for f in options["fields"] if f != "groups"
+        ) + (("roles", "teams") if "user_permissions" in options["fields"] else ())})
+        for name, options in UserAdmin.fieldsets or ()
+    )  # fmt: skip
+
+    @admin.display(description="roles")
+    def roles(self, user: Any) -> str:
+        return ", ".join(g.name for g in user.groups.all() if g.name in ROLES) or "—"
+
+    @admin.display(description="teams")
+    def teams(self, user: Any) -> str:
+        return ", ".join(g.name for g in user.groups.all() if g.name not in ROLES) or "—"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if "roles" in form.cleaned_data:
+            form.instance.groups.set([*form.cleaned_data["roles"], *form.cleaned_data["teams"]])
+
+
+admin.site.unregister(User)
+admin.site.register(User, RolesTeamsUserAdmin)

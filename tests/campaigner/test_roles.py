@@ -161,3 +161,30 @@ def test_a_user_given_a_role_is_staff_and_a_team_alone_is_not() -> None:
     assert member.is_staff is True
     member.refresh_from_db()
     assert member.is_staff is True
+
+
+def test_the_user_page_shows_roles_and_teams_apart_and_saves_both() -> None:
+    from tests.factories import TeamFactory, UserFactory
+
+    boss = get_user_model().objects.create_superuser("boss", "b@example.com", "pw")
+    client = Client()
+    client.force_login(boss)
+    sales = TeamFactory(name="Sales")
+    user = UserFactory(username="newbie", is_staff=False)
+    page = client.get(f"/admin/auth/user/{user.pk}/change/")
+    form = page.context["adminform"].form
+    assert [g.name for g in form.fields["roles"].queryset] == [OPERATOR, SUPERVISOR]
+    assert [g.name for g in form.fields["teams"].queryset] == ["Sales"]
+    assert "groups" not in form.fields
+    data = {
+        "username": "newbie", "password": user.password, "date_joined_0": "2026-12-05",
+        "date_joined_1": "10:00:00", "is_active": "on",
+        "roles": [Group.objects.get(name=OPERATOR).pk], "teams": [sales.pk],
+    }  # fmt: skip
+    answer = client.post(f"/admin/auth/user/{user.pk}/change/", data)
+    assert answer.status_code == 302, answer.content.decode()[-2000:]
+    user.refresh_from_db()
+    assert sorted(user.groups.values_list("name", flat=True)) == [OPERATOR, "Sales"]
+    assert user.is_staff  # given a role
+    listing = client.get("/admin/auth/user/").content.decode()
+    assert ">Operator<" in listing and ">Sales<" in listing
