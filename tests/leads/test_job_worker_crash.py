@@ -14,6 +14,7 @@ from celery import current_app
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from campaigner.locks import LockKey, session_try_lock
 from campaigner.sql import call_target_of
 from leads.models import Lead, LeadChange, LeadJob
 from leads.services import lead_job
@@ -29,6 +30,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(t
 LEADS = 60_000
 CHUNK = 3_000
 QUEUE = f"job-crash-test-{os.getpid()}"
+
+
+def run_lock_is_free(job_id: int) -> bool:
+    with session_try_lock(LockKey.LEAD_JOB_RUN, job_id) as free:
+        return free
 
 
 def queue(job_id: int) -> None:
@@ -59,6 +65,8 @@ def test_a_killed_worker_leaves_whole_chunks_and_the_job_resumes(
     assert Lead.objects.filter(priority=2).count() == killed.changed == killed.processed
     assert LeadChange.objects.count() == killed.processed
 
+    # The killed worker's backend ends, and its run lock with it, a moment after the kill.
+    wait_for(lambda: run_lock_is_free(job.pk), 30, "the run lock outlived its worker", logs)
     assert lead_jobs_recover() == [job.pk]
     with celery_worker(logs, QUEUE, LEAD_JOB_CHUNK=str(CHUNK)):
         wait_for(lambda: progress().status == "done", 120, "the job did not resume", logs)
