@@ -56,7 +56,14 @@ from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.ratelimit import campaign_import_hold
 from campaigner.sql import CallTarget, call_target_of
 from leads import lead_input, sql
-from leads.models import Door, LeadImport, LeadImportFile, LeadImportReport, LeadOrigin
+from leads.models import (
+    Door,
+    LeadImport,
+    LeadImportFile,
+    LeadImportReport,
+    LeadJob,
+    LeadOrigin,
+)
 from leads.services.lead_insert import LeadOutcome, OutcomesCallback, lead_insert_batch
 
 logger = logging.getLogger(__name__)
@@ -540,17 +547,25 @@ def _spreadsheet_safe(text: str) -> str:
 def lead_imports_recover(queue: Callable[[int], None] | None = None) -> list[int]:
     """Queue again every import that should be running but has no runner (its worker died, or
     its task was lost); returns their ids. The run resumes after its last committed chunk."""
-    stale = timezone.now() - dt.timedelta(seconds=RECOVER_AFTER_S)
-    lost = []
-    open_imports = LeadImport.objects.filter(
-        status__in=[LeadImport.Status.QUEUED, LeadImport.Status.RUNNING]
-    ).values_list("pk", "status", "created_at")
-    for import_id, status, created_at in open_imports:
-        if status == LeadImport.Status.QUEUED and created_at > stale:
-            continue  # its task is most likely on its way
-        with session_try_lock(LockKey.LEAD_IMPORT_RUN, import_id) as free:
-            if free:
-                lost.append(import_id)
+    lost = runs_lost(LeadImport, LockKey.LEAD_IMPORT_RUN)
     for import_id in lost:
         (queue or _queue)(import_id)
+    return lost
+
+
+def runs_lost(model: type[LeadImport] | type[LeadJob], run_lock: LockKey) -> list[int]:
+    """The ids of the imports or bulk jobs (``model``) that should be running but whose run
+    lock (``run_lock``) is free: their worker died, or their task was lost. A queued one is
+    given ``RECOVER_AFTER_S`` for its task to arrive."""
+    stale = timezone.now() - dt.timedelta(seconds=RECOVER_AFTER_S)
+    lost = []
+    open_runs = model.objects.filter(
+        status__in=[model.Status.QUEUED, model.Status.RUNNING]
+    ).values_list("pk", "status", "created_at")
+    for run_id, status, created_at in open_runs:
+        if status == model.Status.QUEUED and created_at > stale:
+            continue  # its task is most likely on its way
+        with session_try_lock(run_lock, run_id) as free:
+            if free:
+                lost.append(run_id)
     return lost

@@ -30,7 +30,6 @@ A job sees and touches only the leads of the campaigns its user sees.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import logging
 from collections import Counter
@@ -63,13 +62,13 @@ from leads.models import (
     LeadPhone,
 )
 from leads.selection import SELECTION_KEYS, lead_selection
+from leads.services.lead_import import runs_lost
 
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "leads.tasks.lead_job_run_task"
 CACHE_REFRESH_TASK = "dialer.tasks.dialer_cache_refresh_task"
 MAX_RUNS = 3
-RECOVER_AFTER_S = 60
 SAMPLES = 20  # lead ids kept per reason in a job's report
 PREVIEW_SAMPLE = 10
 
@@ -521,18 +520,8 @@ def lead_job_csv(job: LeadJob) -> Iterator[bytes]:
 
 
 def lead_jobs_recover(queue: Callable[[int], None] | None = None) -> list[int]:
-    """Queue again every job that should be running but has no runner."""
-    stale = timezone.now() - dt.timedelta(seconds=RECOVER_AFTER_S)
-    lost = []
-    open_jobs = LeadJob.objects.filter(
-        status__in=[LeadJob.Status.QUEUED, LeadJob.Status.RUNNING]
-    ).values_list("pk", "status", "created_at")
-    for job_id, status, created_at in open_jobs:
-        if status == LeadJob.Status.QUEUED and created_at > stale:
-            continue
-        with session_try_lock(LockKey.LEAD_JOB_RUN, job_id) as free:
-            if free:
-                lost.append(job_id)
+    """Queue again every job that should be running but has no runner (as imports are)."""
+    lost = runs_lost(LeadJob, LockKey.LEAD_JOB_RUN)
     for job_id in lost:
         (queue or _queue)(job_id)
     return lost
