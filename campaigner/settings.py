@@ -321,6 +321,8 @@ DNC_UPLOAD_MAX_BYTES = env.int("DNC_UPLOAD_MAX_MB", default=64) * 1024 * 1024
 # an import's transactions writes (its progress is committed with them).
 LEAD_IMPORT_MAX_BYTES = env.int("LEAD_IMPORT_MAX_MB", default=1024) * 1024 * 1024
 LEAD_IMPORT_CHUNK_ROWS = env.int("LEAD_IMPORT_CHUNK_ROWS", default=50_000)
+# A draft import (its file stored, its mapping not yet run) left this long is discarded.
+LEAD_IMPORT_DRAFT_HOURS = env.int("LEAD_IMPORT_DRAFT_HOURS", default=72)
 # Bulk jobs (leads.services.lead_job): leads per transaction (the longest any lead of the job
 # is locked), and the longest a job may run.
 LEAD_JOB_CHUNK = env.int("LEAD_JOB_CHUNK", default=10_000)

@@ -41,6 +41,7 @@ from campaigner.selectors import (
     campaigns_visible,
     templates_visible,
 )
+from campaigner.sql import call_target_of
 from leads.lead_form import LeadEditForm, encode, lead_zone
 from leads.models import (
     ActionDelivery,
@@ -65,7 +66,12 @@ from leads.services.lead_edit import (
     lead_release,
     lead_values,
 )
-from leads.services.lead_import import lead_import_cancel, lead_import_create
+from leads.services.lead_import import (
+    lead_import_cancel,
+    lead_import_create,
+    lead_import_start,
+    mapping_targets,
+)
 from leads.services.lead_job import lead_job_cancel, lead_job_create, lead_job_preview
 from leads.services.lead_version import ChangeBy, LeadConflict, checked_out_by_other
 from leads.templatetags.phones import phone
@@ -606,8 +612,8 @@ class LeadImportForm(forms.Form):
     )
     file = forms.FileField(
         allow_empty_file=True,
-        help_text="CSV, UTF-8, with a header row naming template fields (njExternalLeadId, "
-        "njCallBackDate, njPriority, njContactHours too). Other columns are ignored.",
+        help_text="CSV, UTF-8, with a header row. Next you choose the field each column fills "
+        "(guessed from its name), and may make a dry run.",
     )
     allow_duplicates = forms.BooleanField(
         required=False, help_text="Accept numbers already used in the campaign."
@@ -619,6 +625,34 @@ class LeadImportForm(forms.Form):
         fields["template"].queryset = templates_visible(user).order_by("name")
         fields["campaign"].queryset = campaigns_visible(user).order_by("name")
         fields["allocation"].queryset = allocations_visible(user).order_by("name")
+
+
+class ImportMappingForm(forms.Form):
+    """A draft import's mapping: for each column of the file (``column_<i>``), the field it
+    fills or none; and, to import with columns left out, the confirmation that they are."""
+
+    IGNORE = ""
+
+    def __init__(self, lead_import: LeadImport, targets: list[str], *args: Any, **kw: Any):
+        super().__init__(*args, **kw)
+        self.header = lead_import.header
+        choices = [(self.IGNORE, "— not imported —"), *((name, name) for name in targets)]
+        for i, column in enumerate(self.header):
+            self.fields[f"column_{i}"] = forms.ChoiceField(
+                label=column or f"(column {i + 1}, no name)",
+                choices=choices,
+                required=False,
+                initial=lead_import.mapping.get(column, self.IGNORE),
+            )
+        self.fields["confirm_ignored"] = forms.BooleanField(
+            required=False, label="Leave the columns mapped to nothing out of the import"
+        )
+
+    def mapping(self) -> dict[str, str]:
+        return {column: self.cleaned_data[f"column_{i}"] for i, column in enumerate(self.header)}
+
+    def columns(self) -> list[tuple[str, Any]]:
+        return [(column, self[f"column_{i}"]) for i, column in enumerate(self.header)]
 
 
 @admin.register(LeadImport)
@@ -659,15 +693,13 @@ class LeadImportAdmin(TeamScopedAdmin):
                         data["template"], data["campaign"], data["allocation"], upload,
                         file_name=upload.name or "upload.csv", size=upload.size,
                         allow_duplicates=data["allow_duplicates"], user=request.user,
+                        then="draft",
                     )  # fmt: skip
             except Refused as refused:
                 form.add_error(
                     refused.field if refused.field in form.fields else None, refused.detail
                 )
             else:
-                messages.success(
-                    request, f"{lead_import.file_name}: {lead_import.rows:,} rows queued."
-                )
                 return redirect("admin:leads_leadimport_change", lead_import.pk)
         context = {
             **self.admin_site.each_context(request),
@@ -688,15 +720,68 @@ class LeadImportAdmin(TeamScopedAdmin):
         lead_import = self.get_object(request, object_id)
         if lead_import is None or not self.has_view_permission(request, lead_import):
             raise Http404
+        if lead_import.status == LeadImport.Status.DRAFT:
+            return self.mapping_view(request, lead_import)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Import #{lead_import.pk}: {lead_import.file_name}",
+            "title": f"{'Dry run of import' if lead_import.dry_run else 'Import'}"
+            f" #{lead_import.pk}: {lead_import.file_name}",
             "opts": self.model._meta,
             "original": lead_import,
             "can_cancel": self.has_change_permission(request, lead_import),
             "codes": {str(int(code)): code.name for code in Code},
         }
         return TemplateResponse(request, "admin/leads/leadimport/progress.html", context)
+
+    def mapping_view(self, request: HttpRequest, lead_import: LeadImport) -> HttpResponse:
+        """A draft: its columns with the field each fills and its first rows; a dry run, or
+        the import, with the mapping as chosen."""
+        can_run = self.has_change_permission(request, lead_import)
+        target = call_target_of(
+            Allocation.objects.select_related("campaign__template").get(
+                pk=lead_import.allocation_id
+            )
+        )
+        form = ImportMappingForm(lead_import, mapping_targets(target), request.POST or None)
+        if request.method == "POST" and not can_run:
+            raise PermissionDenied
+        if request.method == "POST" and form.is_valid():
+            dry_run = "dry_run" in request.POST
+            mapping = form.mapping()
+            ignored = [column for column, field in mapping.items() if not field]
+            if ignored and not dry_run and not form.cleaned_data["confirm_ignored"]:
+                form.add_error(
+                    "confirm_ignored",
+                    f"Confirm that {', '.join(repr(c) for c in ignored)} are left out, or map"
+                    " them to a field.",
+                )
+            else:
+                try:
+                    with transaction.atomic():
+                        lead_import_start(lead_import, mapping=mapping, dry_run=dry_run)
+                except Refused as refused:
+                    form.add_error(None, refused.detail)
+                else:
+                    if not dry_run:
+                        messages.success(
+                            request, f"{lead_import.file_name}: {lead_import.rows:,} rows queued."
+                        )
+                    return redirect("admin:leads_leadimport_change", lead_import.pk)
+        checked = lead_import.checked
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import #{lead_import.pk}: {lead_import.file_name}: its columns",
+            "opts": self.model._meta,
+            "original": lead_import,
+            "form": form,
+            "can_run": can_run,
+            "checked": checked,
+            "checked_codes": [
+                (code, Code(int(code)).name, n)
+                for code, n in sorted((checked or {}).get("rejectedByCode", {}).items())
+            ],
+        }
+        return TemplateResponse(request, "admin/leads/leadimport/mapping.html", context)
 
     def cancel_view(self, request: HttpRequest, import_id: int) -> HttpResponse:
         lead_import = self.get_object(request, str(import_id))

@@ -425,6 +425,7 @@ class LeadImport(models.Model):
     """
 
     class Status(models.TextChoices):
+        DRAFT = "draft"  # stored, its mapping being chosen (and dry runs made): not running
         QUEUED = "queued"
         RUNNING = "running"
         DONE = "done"
@@ -437,7 +438,13 @@ class LeadImport(models.Model):
     file_name = models.CharField(max_length=255)
     file_size = models.BigIntegerField()
     header = models.JSONField()  # the file's column names, as sent
-    ignored_columns = models.JSONField(default=list)
+    # {column as sent: the template or system field it fills, "" for none}, every column
+    mapping = models.JSONField(default=dict)
+    ignored_columns = models.JSONField(default=list)  # the columns mapped to none
+    sample = models.JSONField(default=list)  # the file's first rows (cells), for the mapping
+    dry_run = models.BooleanField(default=False)  # the run queued or running writes nothing
+    # The last dry run's result: {"imported", "rejected", "rejectedByCode", "finishedAt"}
+    checked = models.JSONField(null=True, blank=True)
     rows = models.PositiveIntegerField()  # data rows in the file
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     processed = models.PositiveIntegerField(default=0)
@@ -469,6 +476,19 @@ class LeadImport(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED}
+
+
+class ImportMapping(models.Model):
+    """The column mapping last used to import into a template: offered for its next file."""
+
+    template = models.OneToOneField(
+        "campaigner.CampaignTemplate", on_delete=models.CASCADE, related_name="import_mapping"
+    )
+    columns = models.JSONField(default=dict)  # {column name, case-folded: field or ""}
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"import mapping of template {self.template_id}"
 
 
 class LeadImportFile(models.Model):

@@ -21,7 +21,9 @@ from leads.models import (
     DispositionRecord,
     DncEntry,
     Lead,
+    LeadImport,
     LeadImportFile,
+    LeadImportReport,
     LeadOrigin,
     LeadPhone,
 )
@@ -231,6 +233,18 @@ RETURNING id, (xmax = 0) AS added
 IMPORT_FILE_PIECE_ADD = (
     f"INSERT INTO {LeadImportFile._meta.db_table} (lead_import_id, seq, data)"  # noqa: S608
     " VALUES (%s, %s, %s)"
+)
+# An import's progress after a chunk, and a piece of its report: on the chunk's transaction, or,
+# for a dry run, on a connection of its own (whose progress is committed while its leads never
+# are), so written the same way on either.
+IMPORT_PROGRESS = (
+    f"UPDATE {LeadImport._meta.db_table} SET processed = processed + %s,"  # noqa: S608
+    " imported = imported + %s, rejected = rejected + %s, rejected_by_code = %s::jsonb"
+    " WHERE id = %s"
+)
+IMPORT_REPORT_ADD = (
+    f"INSERT INTO {LeadImportReport._meta.db_table}"  # noqa: S608
+    " (lead_import_id, first_line, rows, text) VALUES (%s, %s, %s, %s)"
 )
 IMPORT_FILE_PIECE = (
     f"SELECT data FROM {LeadImportFile._meta.db_table}"  # noqa: S608

@@ -32,16 +32,17 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import itertools
+import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from celery import current_app
 from django.conf import settings
@@ -58,6 +59,7 @@ from campaigner.sql import CallTarget, call_target_of
 from leads import lead_input, sql
 from leads.models import (
     Door,
+    ImportMapping,
     LeadImport,
     LeadImportFile,
     LeadImportReport,
@@ -80,6 +82,8 @@ SYSTEM_COLUMNS = (
     lead_input.PRIORITY,
     lead_input.CONTACT_HOURS,
 )
+SAMPLE_ROWS = 5  # rows of the file kept to show its mapping
+SAMPLE_CELL = 200  # characters of a sample cell kept
 # The rejected row of a file line that does not match the header.
 _CELL_COUNT_CODE = Code.MALFORMED_REQUEST
 
@@ -102,7 +106,7 @@ def _records(text: IO[str]) -> Iterator[tuple[int, list[str]]]:
         raise csv.Error(f"at line {line}: {exc}") from None
 
 
-@contextmanager
+@contextlib.contextmanager
 def _text(binary: IO[bytes]) -> Iterator[IO[str]]:
     """``binary`` read as UTF-8 text (a BOM skipped), left open afterwards."""
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
@@ -119,43 +123,156 @@ class _Columns:
     ignored: list[str]
 
 
-def _columns(header: list[str], target: CallTarget) -> _Columns:
-    names = [name.strip() for name in header]
+# --- the mapping: which field each column fills -------------------------------------------------
+
+# Spellings of the system fields a vendor's header uses, squashed (see ``_squash``).
+_SYSTEM_ALIASES = {
+    lead_input.EXTERNAL_ID: {
+        "externalid", "externalleadid", "njexternalleadid", "leadid", "leadref", "id",
+        "customerid", "customerref", "crmid", "recordid", "reference", "ref", "refid",
+        "vendorleadid", "sourceid", "accountid", "accountnumber",
+    },
+    lead_input.PRIORITY: {"priority", "njpriority", "leadpriority", "rank"},
+    lead_input.CALLBACK_DATE: {
+        "callback", "callbackdate", "njcallbackdate", "callbacktime", "callbackat",
+        "callbackdatetime", "callbackon", "recall", "recalldate",
+    },
+    lead_input.CONTACT_HOURS: {"contacthours", "njcontacthours", "callhours", "hours"},
+}  # fmt: skip
+# A column spelled so fills the template's first phone field.
+_PHONE_ALIASES = {
+    "phone", "phonenumber", "phoneno", "number", "telephone", "tel", "mobile", "mobilenumber",
+    "cell", "cellphone", "contactnumber", "msisdn",
+}  # fmt: skip
+
+
+def _squash(name: str) -> str:
+    """A column or field name without case, spaces or punctuation ("Phone No." -> "phoneno")."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def mapping_key(column: str) -> str:
+    """How a template's saved mapping names a column: trimmed and case-folded."""
+    return column.strip().casefold()
+
+
+def mapping_targets(target: CallTarget) -> list[str]:
+    """What a column can fill: the template's fields, then the system fields."""
+    return sorted(target.field_names) + list(SYSTEM_COLUMNS)
+
+
+def mapping_guess(header: list[str], target: CallTarget) -> dict[str, str]:
+    """The mapping offered for a file: each column's field ("" for none), from the template's
+    saved mapping, else its exact name, else a known spelling (``Phone No.``, ``Customer
+    ID``, ``Call back``). No field is filled twice: the first column to claim it keeps it."""
+    saved = (
+        ImportMapping.objects.filter(template_id=target.template_id)
+        .values_list("columns", flat=True)
+        .first()
+        or {}
+    )
+    targets = set(mapping_targets(target))
+    by_squash = {_squash(name): name for name in targets}
+    for name, aliases in _SYSTEM_ALIASES.items():
+        by_squash.update(dict.fromkeys(aliases - by_squash.keys(), name))
+    if target.phone_fields:
+        by_squash.update(dict.fromkeys(_PHONE_ALIASES - by_squash.keys(), target.phone_fields[0]))
+    # Surer guesses first: a column named exactly as a field keeps it from an alias elsewhere.
+    passes = (
+        lambda column: saved.get(mapping_key(column)),
+        lambda column: column.strip(),
+        lambda column: by_squash.get(_squash(column)),
+    )
+    mapping: dict[str, str | None] = dict.fromkeys(header)
+    for guess in passes:
+        for column in header:
+            field = guess(column)
+            if mapping[column] is None and (
+                field == "" or (field in targets and field not in mapping.values())
+            ):
+                mapping[column] = field
+    return {column: field or "" for column, field in mapping.items()}
+
+
+def _columns(
+    header: list[str],
+    target: CallTarget,
+    mapping: dict[str, str] | None,
+    *,
+    complete: bool = True,
+) -> _Columns:
+    """The file's columns as ``mapping`` (``None``: by their names) fills them; ``Refused`` if
+    the header or the mapping cannot be used (``complete``: if no column is mapped to a phone
+    field; a draft's mapping may be unfinished)."""
     seen: set[str] = set()
-    for name in names:
-        if "\x00" in name:  # PostgreSQL text and jsonb cannot hold NUL
+    for column in header:
+        if "\x00" in column:  # PostgreSQL text and jsonb cannot hold NUL
             raise Refused(Refusal.INVALID, "a column name holds a NUL character", "file")
-        if name in seen:
-            raise Refused(Refusal.INVALID, f"the column {name!r} appears twice", "file")
-        seen.add(name)
-    known = target.field_names | set(SYSTEM_COLUMNS)
-    if not seen & set(target.phone_fields):
-        phones = ", ".join(repr(name) for name in target.phone_fields) or "(none)"
+        if column.strip() in seen:
+            raise Refused(Refusal.INVALID, f"the column {column.strip()!r} appears twice", "file")
+        seen.add(column.strip())
+    if mapping is None:
+        known = target.field_names | set(SYSTEM_COLUMNS)
+        mapping = {column: column.strip() if column.strip() in known else "" for column in header}
+    unknown_columns = [column for column in mapping if column not in header]
+    if unknown_columns:
         raise Refused(
             Refusal.INVALID,
-            f"the header has no phone field of the template (its phone fields: {phones})",
-            "file",
+            f"the mapping names columns the file does not have: {_names(unknown_columns)}",
+            "mapping",
+        )
+    targets = set(mapping_targets(target))
+    filled: dict[str, str] = {}
+    for column, field in mapping.items():
+        if not isinstance(field, str) or (field and field not in targets):
+            raise Refused(
+                Refusal.INVALID,
+                f"the column {column!r} is mapped to {field!r}, which is neither a field of the"
+                " template nor a system field",
+                "mapping",
+            )
+        if field and field in filled:
+            raise Refused(
+                Refusal.INVALID,
+                f"the columns {filled[field]!r} and {column!r} are both mapped to {field!r}",
+                "mapping",
+            )
+        if field:
+            filled[field] = column
+    if complete and not filled.keys() & set(target.phone_fields):
+        phones = _names(target.phone_fields) or "(none)"
+        raise Refused(
+            Refusal.INVALID,
+            f"no column is mapped to a phone field of the template (its phone fields: {phones})",
+            "mapping",
         )
     return _Columns(
         header=header,
-        used={i: name for i, name in enumerate(names) if name in known},
-        ignored=[name for name in header if name.strip() not in known],
+        used={i: mapping[column] for i, column in enumerate(header) if mapping.get(column)},
+        ignored=[column for column in header if not mapping.get(column)],
     )
 
 
-def _inspect(upload: IO[bytes], target: CallTarget) -> tuple[_Columns, int]:
-    """The file's columns and its number of rows; ``Refused`` if it cannot be imported."""
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(repr(name) for name in names)
+
+
+def _inspect(upload: IO[bytes]) -> tuple[list[str], list[list[str]], int]:
+    """The file's header, its first rows (``SAMPLE_ROWS``) and its number of rows; ``Refused``
+    if it is not a CSV file with a header and rows."""
     upload.seek(0)
-    rows, line = 0, 0
+    rows, line, sample = 0, 0, list[list[str]]()
     try:
         with _text(upload) as text:
             records = _records(text)
             first = next(records, None)
             if first is None:
                 raise Refused(Refusal.INVALID, "the file is empty", "file")
-            columns = _columns(first[1], target)
-            for start, _ in records:
+            for start, cells in records:
                 rows, line = rows + 1, start
+                if len(sample) < SAMPLE_ROWS:
+                    # PostgreSQL cannot store NUL, which becomes U+FFFD
+                    sample.append([c[:SAMPLE_CELL].replace("\x00", "\ufffd") for c in cells])
     except UnicodeDecodeError:
         where = f"after line {line}" if line else "in its first line"
         raise Refused(Refusal.INVALID, f"the file is not UTF-8 text ({where})", "file") from None
@@ -163,7 +280,7 @@ def _inspect(upload: IO[bytes], target: CallTarget) -> tuple[_Columns, int]:
         raise Refused(Refusal.INVALID, f"the file is not CSV {exc}", "file") from None
     if not rows:
         raise Refused(Refusal.INVALID, "the file has a header but no rows", "file")
-    return columns, rows
+    return first[1], sample, rows
 
 
 def _store(lead_import: LeadImport, upload: IO[bytes]) -> None:
@@ -224,9 +341,13 @@ def lead_import_create(
     size: int,
     allow_duplicates: bool,
     user: Any,
+    mapping: dict[str, str] | None = None,
+    then: Literal["run", "dry_run", "draft"] = "run",
 ) -> LeadImport:
-    """Check the target and the file, store the file and queue the import (on commit). Must
-    run in a transaction; ``Refused(INVALID)`` leaves nothing behind."""
+    """Check the target and the file and store the file, with its mapping: the guess
+    (``mapping_guess``) where ``mapping`` names no field for a column. ``then``: queue the
+    import (on commit), queue a dry run of it, or leave it a draft whose mapping is chosen
+    next. Must run in a transaction; ``Refused(INVALID)`` leaves nothing behind."""
     if campaign.template_id != template.pk:
         raise Refused(Refusal.INVALID, "the campaign is not one of the template's", "campaign")
     if allocation.campaign_id != campaign.pk:
@@ -239,22 +360,73 @@ def lead_import_create(
     allocation = Allocation.objects.select_related("campaign__template__contact_hours").get(
         pk=allocation.pk
     )
-    columns, rows = _inspect(upload, call_target_of(allocation))
+    header, sample, rows = _inspect(upload)
+    target = call_target_of(allocation)
+    chosen = {**mapping_guess(header, target), **(mapping or {})}
+    _columns(header, target, chosen, complete=then != "draft")
     lead_import = LeadImport.objects.create(
         campaign_id=allocation.campaign_id,
         allocation=allocation,
         allow_duplicates=allow_duplicates,
         file_name=file_name[:255],
         file_size=size,
-        header=columns.header,
-        ignored_columns=columns.ignored,
+        header=header,
+        sample=sample,
+        mapping=chosen,
         rows=rows,
+        status=LeadImport.Status.DRAFT,
         created_by=user if getattr(user, "pk", None) else None,
     )
     _origin(lead_import)
     _store(lead_import, upload)
-    # A broker that is down does not fail the upload: the sweeper queues the import later.
-    transaction.on_commit(lambda: _queue(lead_import.pk), robust=True)
+    if then != "draft":
+        lead_import_start(lead_import, dry_run=then == "dry_run")
+    return lead_import
+
+
+def lead_import_start(
+    lead_import: LeadImport, *, mapping: dict[str, str] | None = None, dry_run: bool = False
+) -> LeadImport:
+    """Queue a draft import (on commit), or a dry run of it: the same rows, checks and counts,
+    nothing written. ``mapping`` (every column, or some of them over the draft's) is checked,
+    kept with the import and saved as the template's, offered for its next file. Must run in
+    a transaction; ``Refused(INVALID)`` changes nothing."""
+    locked = (
+        LeadImport.objects.select_for_update().select_related("allocation").get(pk=lead_import.pk)
+    )
+    if locked.status != LeadImport.Status.DRAFT:
+        raise Refused(
+            Refusal.INVALID, f"the import is {locked.status}, not a draft to run", "status"
+        )
+    allocation = Allocation.objects.select_related("campaign__template__contact_hours").get(
+        pk=locked.allocation_id
+    )
+    target = call_target_of(allocation)
+    chosen = {**locked.mapping, **(mapping or {})}
+    columns = _columns(locked.header, target, chosen)
+    ImportMapping.objects.update_or_create(
+        template_id=target.template_id,
+        defaults={"columns": {mapping_key(column): field for column, field in chosen.items()}},
+    )
+    if not dry_run:  # the import's own counts and report start from nothing
+        LeadImportReport.objects.filter(lead_import=locked).delete()
+    LeadImport.objects.filter(pk=locked.pk).update(
+        mapping=chosen,
+        ignored_columns=columns.ignored,
+        dry_run=dry_run,
+        status=LeadImport.Status.QUEUED,
+        runs=0,
+        cancel_requested=False,
+        processed=0,
+        imported=0,
+        rejected=0,
+        rejected_by_code={},
+        error="",
+        started_at=None,
+    )
+    # A broker that is down does not fail the call: the sweeper queues the import later.
+    transaction.on_commit(lambda: _queue(locked.pk), robust=True)
+    lead_import.refresh_from_db()
     return lead_import
 
 
@@ -282,12 +454,17 @@ def _queue(import_id: int) -> None:
 
 
 def lead_import_cancel(lead_import: LeadImport) -> LeadImport:
-    """Cancel: a queued import at once; a running one after its current chunk. A finished one
-    is left as it is."""
-    LeadImport.objects.filter(pk=lead_import.pk, status=LeadImport.Status.QUEUED).update(
-        status=LeadImport.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
-    )
-    LeadImport.objects.filter(pk=lead_import.pk, status=LeadImport.Status.RUNNING).update(
+    """Cancel: a draft or a queued import at once (a queued dry run returns to its draft); a
+    running one after its current chunk. A finished one is left as it is."""
+    Status = LeadImport.Status
+    now = timezone.now()
+    mine = LeadImport.objects.filter(pk=lead_import.pk)
+    back_to_draft = mine.filter(status=Status.QUEUED, dry_run=True).update(status=Status.DRAFT)
+    if not back_to_draft and mine.filter(status__in=[Status.DRAFT, Status.QUEUED]).update(
+        status=Status.CANCELLED, cancel_requested=True, finished_at=now
+    ):
+        LeadImportFile.objects.filter(lead_import_id=lead_import.pk).delete()
+    LeadImport.objects.filter(pk=lead_import.pk, status=Status.RUNNING).update(
         cancel_requested=True
     )
     lead_import.refresh_from_db()
@@ -297,7 +474,28 @@ def lead_import_cancel(lead_import: LeadImport) -> LeadImport:
 # --- running ----------------------------------------------------------------------------------
 
 
-def _finish(import_id: int, status: str, error: str = "") -> None:
+def _finish(lead_import: LeadImport, status: str, error: str = "") -> None:
+    import_id = lead_import.pk
+    if lead_import.dry_run:
+        # Back to its draft, with what the import would do, or why the dry run stopped.
+        counts = LeadImport.objects.filter(pk=import_id).values(
+            "imported", "rejected", "rejected_by_code"
+        )[0]
+        checked = status == LeadImport.Status.DONE
+        LeadImport.objects.filter(pk=import_id).update(
+            status=LeadImport.Status.DRAFT,
+            error=error,
+            cancel_requested=False,
+            checked={
+                "imported": counts["imported"],
+                "rejected": counts["rejected"],
+                "rejectedByCode": counts["rejected_by_code"],
+                "finishedAt": timezone.now().isoformat(),
+            }
+            if checked
+            else None,
+        )
+        return
     LeadImport.objects.filter(pk=import_id).update(
         status=status, error=error, finished_at=timezone.now()
     )
@@ -316,63 +514,110 @@ def _finish(import_id: int, status: str, error: str = "") -> None:
 
 
 def lead_import_run(import_id: int) -> str:
-    """Run (or resume) an import; returns its status afterwards. Never raises for a bad row or
-    a failed chunk: the import is marked ``failed`` with the reason instead."""
+    """Run (or resume) an import or a dry run; returns its status afterwards. Never raises for
+    a bad row or a failed chunk: the import is marked ``failed`` with the reason instead (a
+    dry run returns to its draft with it)."""
     if connection.in_atomic_block:
         raise RuntimeError("an import commits chunk by chunk; run it outside a transaction")
     with session_try_lock(LockKey.LEAD_IMPORT_RUN, import_id) as mine:
         if not mine:
             return "running elsewhere"
         lead_import = LeadImport.objects.filter(pk=import_id).first()
-        if lead_import is None or lead_import.finished:
-            return lead_import.status if lead_import else "gone"
+        if lead_import is None:
+            return "gone"
+        if lead_import.status not in (LeadImport.Status.QUEUED, LeadImport.Status.RUNNING):
+            return lead_import.status  # finished, or a draft (a task queued twice)
         if lead_import.cancel_requested:
-            _finish(import_id, LeadImport.Status.CANCELLED)
+            _finish(lead_import, LeadImport.Status.CANCELLED)
             return LeadImport.Status.CANCELLED
         if lead_import.runs >= MAX_RUNS:
+            done = (
+                "nothing is written" if lead_import.dry_run else "the rows before that are imported"
+            )
             _finish(
-                import_id,
+                lead_import,
                 LeadImport.Status.FAILED,
                 f"its worker stopped {lead_import.runs} times (last at row"
-                f" {lead_import.processed:,}); the rows before that are imported",
+                f" {lead_import.processed:,}); {done}",
             )
             return LeadImport.Status.FAILED
         LeadImport.objects.filter(pk=import_id).update(runs=F("runs") + 1)
         with campaign_import_hold(lead_import.campaign_id):
             status, error = _run_held(lead_import)
-        _finish(import_id, status, error)
-        return status
+        _finish(lead_import, status, error)
+        lead_import.refresh_from_db(fields=["status"])
+        return lead_import.status
 
 
 def _run_held(lead_import: LeadImport) -> tuple[str, str]:
     now = timezone.now()
-    started = LeadImport.objects.filter(
-        pk=lead_import.pk, status__in=[LeadImport.Status.QUEUED, LeadImport.Status.RUNNING]
-    ).update(status=LeadImport.Status.RUNNING, started_at=lead_import.started_at or now)
-    if not started:
-        lead_import.refresh_from_db()
-        return lead_import.status, lead_import.error
+    if lead_import.dry_run:  # a dry run wrote nothing before: it starts over
+        LeadImportReport.objects.filter(lead_import=lead_import).delete()
+        LeadImport.objects.filter(pk=lead_import.pk).update(
+            processed=0, imported=0, rejected=0, rejected_by_code={}
+        )
+        lead_import.processed, lead_import.rejected_by_code = 0, {}
+    LeadImport.objects.filter(pk=lead_import.pk).update(
+        status=LeadImport.Status.RUNNING, started_at=lead_import.started_at or now
+    )
     try:
         allocation = Allocation.objects.select_related("campaign__template__contact_hours").get(
             pk=lead_import.allocation_id
         )
         target = call_target_of(allocation)
-        progress = _Progress(lead_import, _origin(lead_import))
-        with (
-            cyclic_gc_paused(),
-            _read_chunks(lead_import.pk, target, lead_import.processed) as chunks,
-        ):
-            chunk = next(chunks, None)
-            while chunk is not None:
-                if _cancel_requested(lead_import.pk):
-                    return LeadImport.Status.CANCELLED, ""
-                ahead = _ReadAhead(chunks)
-                progress.run(target, chunk, outcomes_known=ahead)
-                chunk = ahead.chunk()
+        if lead_import.dry_run:
+            with _rolled_back(), _ProgressAside() as aside:
+                progress = _Progress(lead_import, _origin(lead_import), aside.cursor)
+                return _run_chunks(lead_import, target, progress)
+        return _run_chunks(lead_import, target, _Progress(lead_import, _origin(lead_import)))
     except Exception as exc:
         logger.exception("import %s failed", lead_import.pk)
         return LeadImport.Status.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _run_chunks(
+    lead_import: LeadImport, target: CallTarget, progress: _Progress
+) -> tuple[str, str]:
+    mapping = lead_import.mapping or None  # none: an import stored before mappings, by name
+    with (
+        cyclic_gc_paused(),
+        _read_chunks(lead_import.pk, target, mapping, lead_import.processed) as chunks,
+    ):
+        chunk = next(chunks, None)
+        while chunk is not None:
+            if _cancel_requested(lead_import.pk):
+                return LeadImport.Status.CANCELLED, ""
+            ahead = _ReadAhead(chunks)
+            progress.run(target, chunk, outcomes_known=ahead)
+            chunk = ahead.chunk()
     return LeadImport.Status.DONE, ""
+
+
+@contextlib.contextmanager
+def _rolled_back() -> Iterator[None]:
+    """One transaction around a dry run's every chunk, rolled back at its end: each chunk is
+    checked against the leads of the chunks before it, exactly as the import would be, and
+    none is ever committed (the campaign's insert lock is held meanwhile, as by the import)."""
+    with transaction.atomic():
+        try:
+            yield
+        finally:
+            transaction.set_rollback(True)
+
+
+class _ProgressAside:
+    """A connection of its own, in autocommit, for a dry run's progress and report: they are
+    seen as it goes, while its leads are never committed."""
+
+    def __enter__(self) -> _ProgressAside:
+        self.db = connections.create_connection(DEFAULT_DB_ALIAS)
+        self.db.ensure_connection()
+        self.cursor = self.db.cursor()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cursor.close()
+        self.db.close()
 
 
 @dataclass
@@ -385,22 +630,27 @@ class _Chunk:
     misshapen: list[tuple[int, list[str], LeadOutcome]]  # rows that do not, rejected
 
 
-@contextmanager
-def _read_chunks(import_id: int, target: CallTarget, skip: int) -> Iterator[Iterator[_Chunk]]:
+@contextlib.contextmanager
+def _read_chunks(
+    import_id: int, target: CallTarget, mapping: dict[str, str] | None, skip: int
+) -> Iterator[Iterator[_Chunk]]:
     """The stored file's rows after the first ``skip`` (committed by an earlier run), in
-    chunks of ``LEAD_IMPORT_CHUNK_ROWS``."""
+    chunks of ``LEAD_IMPORT_CHUNK_ROWS``, as ``mapping`` reads them."""
     stored = _StoredFile(import_id)
     try:
         with _text(io.BufferedReader(stored, FILE_PIECE)) as text:
-            yield _chunks_of(_records(text), target, skip)
+            yield _chunks_of(_records(text), target, mapping, skip)
     finally:
         stored.close()
 
 
 def _chunks_of(
-    records: Iterator[tuple[int, list[str]]], target: CallTarget, skip: int
+    records: Iterator[tuple[int, list[str]]],
+    target: CallTarget,
+    mapping: dict[str, str] | None,
+    skip: int,
 ) -> Iterator[_Chunk]:
-    columns = _columns(next(records)[1], target)
+    columns = _columns(next(records)[1], target, mapping)
     width, used = len(columns.header), columns.used
     for chunk in _batches(records, skip):
         leads, rows, misshapen = [], [], []
@@ -460,10 +710,11 @@ def lead_of_row(cells: list[str], used: dict[int, str]) -> dict[str, str]:
 
 
 class _Progress:
-    """An import's counts, written with each chunk's leads."""
+    """An import's counts, written with each chunk's leads (on ``aside``, a connection of its
+    own, for a dry run)."""
 
-    def __init__(self, lead_import: LeadImport, origin_id: int) -> None:
-        self.lead_import, self.origin_id = lead_import, origin_id
+    def __init__(self, lead_import: LeadImport, origin_id: int, aside: Any = None) -> None:
+        self.lead_import, self.origin_id, self.aside = lead_import, origin_id, aside
         self.by_code = Counter({int(code): n for code, n in lead_import.rejected_by_code.items()})
 
     def run(self, target: CallTarget, chunk: _Chunk, outcomes_known: OutcomesCallback) -> None:
@@ -492,27 +743,27 @@ class _Progress:
     ) -> None:
         """In the chunk's transaction: its piece of the report and the import's new counts."""
         self.by_code.update(int(outcome.code) for _, _, outcome in rejected)
-        if rejected:
-            rejected.sort(key=lambda r: r[0])
-            text = io.StringIO()
-            writer = csv.writer(text)
-            for line, cells, outcome in rejected:
-                writer.writerow(
-                    [line, int(outcome.code), outcome.detail or outcome.code.name, *cells]
-                )
-            LeadImportReport.objects.create(
-                lead_import_id=self.lead_import.pk,
-                first_line=rejected[0][0],
-                rows=len(rejected),
+        with contextlib.ExitStack() as stack:
+            cursor = self.aside or stack.enter_context(connection.cursor())
+            if rejected:
+                rejected.sort(key=lambda r: r[0])
+                text = io.StringIO()
+                writer = csv.writer(text)
+                for line, cells, outcome in rejected:
+                    writer.writerow(
+                        [line, int(outcome.code), outcome.detail or outcome.code.name, *cells]
+                    )
                 # PostgreSQL cannot store NUL, which becomes U+FFFD
-                text=text.getvalue().replace("\x00", "\ufffd"),
+                report = text.getvalue().replace("\x00", "\ufffd")
+                cursor.execute(
+                    sql.IMPORT_REPORT_ADD,
+                    [self.lead_import.pk, rejected[0][0], len(rejected), report],
+                )
+            by_code = {str(code): n for code, n in sorted(self.by_code.items())}
+            cursor.execute(
+                sql.IMPORT_PROGRESS,
+                [processed, imported, len(rejected), json.dumps(by_code), self.lead_import.pk],
             )
-        LeadImport.objects.filter(pk=self.lead_import.pk).update(
-            processed=F("processed") + processed,
-            imported=F("imported") + imported,
-            rejected=F("rejected") + len(rejected),
-            rejected_by_code={str(code): n for code, n in sorted(self.by_code.items())},
-        )
 
 
 # --- the report, the sweeper ------------------------------------------------------------------
@@ -546,7 +797,11 @@ def _spreadsheet_safe(text: str) -> str:
 
 def lead_imports_recover(queue: Callable[[int], None] | None = None) -> list[int]:
     """Queue again every import that should be running but has no runner (its worker died, or
-    its task was lost); returns their ids. The run resumes after its last committed chunk."""
+    its task was lost); returns their ids. The run resumes after its last committed chunk.
+    Drafts left for ``LEAD_IMPORT_DRAFT_HOURS`` are discarded with their files."""
+    stale = timezone.now() - dt.timedelta(hours=settings.LEAD_IMPORT_DRAFT_HOURS)
+    for draft in LeadImport.objects.filter(status=LeadImport.Status.DRAFT, created_at__lt=stale):
+        lead_import_cancel(draft)
     lost = runs_lost(LeadImport, LockKey.LEAD_IMPORT_RUN)
     for import_id in lost:
         (queue or _queue)(import_id)

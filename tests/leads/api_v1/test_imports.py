@@ -167,7 +167,7 @@ BAD_FILES = [
     (b"", "the file is empty"),
     (b"\xef\xbb\xbf\n\n", "the file is empty"),
     (HEADER.encode(), "the file has a header but no rows"),
-    (b"Name,City\nAnn,Perth\n", "the header has no phone field of the template"),
+    (b"Name,City\nAnn,Perth\n", "no column is mapped to a phone field of the template"),
     (b"FirstPhone,Name,FirstPhone\n1,2,3\n", "the column 'FirstPhone' appears twice"),
     (b"Name,FirstPhone\nAnn,0400000001\nB\xe9a,0400000002\n", "the file is not UTF-8 text"),
     (b'Name,FirstPhone\n"Ann"x,0400000001\n', "the file is not CSV at line 2"),
@@ -184,7 +184,8 @@ def test_a_bad_file_is_refused_and_nothing_is_stored(
     assert answer.status_code == 400, answer.content
     body = answer.json()
     assert body["reason"] == "invalid" and body["detail"].startswith(message), body
-    assert body["errors"] == {"file": [body["detail"]]}
+    field = "mapping" if "mapped" in message else "file"
+    assert body["errors"] == {field: [body["detail"]]}
     assert database_rows() == before
 
 

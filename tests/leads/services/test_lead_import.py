@@ -79,7 +79,7 @@ def test_a_file_without_a_phone_column_is_refused_before_anything_is_stored(
     before = database_rows()
     with pytest.raises(Refused) as refused:
         create(allocation, "Name,Colour\nJane,red\n")
-    assert refused.value.field == "file"
+    assert refused.value.field == "mapping"
     assert database_rows() == before
     assert queued == []
 
