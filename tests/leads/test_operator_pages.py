@@ -48,8 +48,9 @@ DNC = "0383218100"
 
 def first_file(path: Path) -> int:
     """3,000 rows: some on the DNC list (104), some repeating a number (105), some with a bad
-    priority (151), and an ignored column. Returns the number of rows."""
-    lines = ["Name,FirstPhone,njPriority,Vendor ref"]
+    priority (151), and a column left out; a vendor's header, none of it spelled as the
+    template's fields. Returns the number of rows."""
+    lines = ["Full Name,Phone No.,Priority,Vendor ref"]
     for i in range(3000):
         phone = f"04{i:08d}"
         if i % 50 == 49:
@@ -140,6 +141,39 @@ def test_an_operators_day_in_the_admin(tmp_path: Path, settings: Any, client: Cl
         screenshot(driver, "operator-1-import-form")
         driver.find_element(By.CSS_SELECTOR, "#import-form input[type=submit]").click()
 
+        # The mapping page: the vendor's columns under the field each fills, as guessed.
+        wait(driver, lambda d: d.find_elements(By.ID, "mapping-form"))
+        choices = [
+            Select(s) for s in driver.find_elements(By.CSS_SELECTOR, "#mapping-table select")
+        ]
+        assert [c.first_selected_option.get_attribute("value") for c in choices] == [
+            "",
+            "FirstPhone",
+            "njPriority",
+            "",
+        ]
+        assert text_of(driver, "ignored-list") == "Full Name, Vendor ref"
+        first_row = driver.find_elements(By.CSS_SELECTOR, "#mapping-table tbody tr")[0].text
+        assert first_row.split() == ["Person", "0", "0400000000", "v0"]
+        choices[0].select_by_value("Name")  # the one column the guess could not place
+        assert text_of(driver, "ignored-list") == "Vendor ref"
+        screenshot(driver, "operator-1b-import-mapping")
+        driver.find_element(By.ID, "mapping-dry-run").click()
+        # The dry run runs, then its draft shows what the import would do.
+        wait(driver, lambda d: d.find_elements(By.ID, "dry-run-result"))
+        would = (text_of(driver, "dry-run-imported"), text_of(driver, "dry-run-rejected"))
+        assert would == ("2900", "100") and not Lead.objects.exists()
+        dry_codes = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tr.dry-run-code")]
+        assert dry_codes == ["104 DNC 60", "105 DUPLICATE 30", "151 INVALID_PRIORITY 10"]
+        screenshot(driver, "operator-1c-import-dry-run")
+        # Importing with a column left out needs it confirmed.
+        driver.find_element(By.ID, "mapping-run").click()
+        wait(driver, lambda d: "Confirm that 'Vendor ref' are left out" in d.page_source
+             or "Confirm that &#x27;Vendor ref&#x27;" in d.page_source)  # fmt: skip
+        assert LeadImport.objects.get(file_name="vendor.csv").status == "draft"
+        driver.find_element(By.ID, "id_confirm_ignored").click()
+        driver.find_element(By.ID, "mapping-run").click()
+
         # The progress page: the bar reaches 100 %, the counts by code are shown.
         wait(driver, lambda d: d.find_elements(By.ID, "import-bar"))
         screenshot(driver, "operator-2-import-progress")
@@ -176,7 +210,7 @@ def test_an_operators_day_in_the_admin(tmp_path: Path, settings: Any, client: Cl
         while not report.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         lines = list(csv.reader(io.StringIO(report.read_text(), newline="")))
-        assert lines[0] == ["line", "code", "reason", "Name", "FirstPhone", "njPriority",
+        assert lines[0] == ["line", "code", "reason", "Full Name", "Phone No.", "Priority",
                             "Vendor ref"]  # fmt: skip
         assert len(lines) - 1 == done.rejected == 100
         assert lines[1][:2] == ["9", "151"] and lines[1][3] == "Person 7"
@@ -188,6 +222,9 @@ def test_an_operators_day_in_the_admin(tmp_path: Path, settings: Any, client: Cl
         Select(driver.find_element(By.ID, "id_allocation")).select_by_visible_text(str(second))
         driver.find_element(By.ID, "id_file").send_keys(str(big))
         driver.find_element(By.CSS_SELECTOR, "#import-form input[type=submit]").click()
+        wait(driver, lambda d: d.find_elements(By.ID, "mapping-form"))
+        assert not driver.find_element(By.ID, "id_confirm_ignored").is_displayed()
+        driver.find_element(By.ID, "mapping-run").click()
         wait(driver, lambda d: text_of(d, "import-status") == "running")
         wait(driver, lambda d: not text_of(d, "import-progress").startswith("0 of"))
         driver.find_element(By.ID, "import-cancel").click()
