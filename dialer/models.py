@@ -81,6 +81,10 @@ class CampaignStats(models.Model):
     closed = models.PositiveIntegerField(default=0)
     inserted_by_hour = models.JSONField(default=list)  # 24 counts, oldest hour first
     dispositions_today = models.PositiveIntegerField(default=0)  # since midnight UTC
+    # The rest, as dialer.stats.campaign_stats_refresh makes it: the leads by dial state, by
+    # allocation too, the dispositions of today and the last 7 days by name, the calls of each
+    # of the last 24 hours, today's close rate.
+    detail = models.JSONField(default=dict)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(default=0)  # of the refresh of all campaigns
 

@@ -43,6 +43,7 @@ from dialer.models import CacheEntry, CampaignCache
 from dialer.order import AllocationLeads, Candidate, balance
 from dialer.schedule import Schedule, schedule_load
 from leads import lead_input
+from leads import sql as leads_sql
 from leads.models import DispositionRecord, Door, Lead
 from leads.phone import dial_form, number_zones
 from leads.selectors import phone_normaliser_load
@@ -232,7 +233,7 @@ def _next_leads(
     read_in: dict[int, tuple[str, tuple[str, ...]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql.NEXT_LEADS_SETTINGS)
-        cursor.execute(sql.OPEN_CONTACT_HOURS, [now])
+        cursor.execute(leads_sql.OPEN_CONTACT_HOURS, [now])
         open_hours = [row[0] for row in cursor.fetchall()]
         for allocation in campaign.allocations.filter(started=True).order_by("id"):
             params = {"allocation": allocation.pk, "now": now, "default": default_hours,

@@ -32,8 +32,8 @@ from campaigner.models import (
     ContactHoursWindow,
 )
 from dialer.models import CacheEntry, CampaignCache
-from leads.models import DncEntry, Lead, LeadPhone
-from leads.sql import dnc_active
+from leads.models import Lead
+from leads.sql import dialable_numbers, has_dialable_number
 
 LEAD = Lead._meta.db_table
 
@@ -48,34 +48,18 @@ def lead_due(lead: str, now: str) -> str:
     )
 
 
-def _dialable(lead_id: str) -> str:
-    return (
-        f"FROM {LeadPhone._meta.db_table} p WHERE p.lead_id = {lead_id} AND NOT p.blocked"  # noqa: S608
-        f" AND NOT EXISTS (SELECT 1 FROM {DncEntry._meta.db_table} d"
-        f" WHERE d.number = p.number AND {dnc_active('d')})"
-    )
-
-
-def has_dialable_number(lead_id: str) -> str:
-    return f"EXISTS (SELECT 1 {_dialable(lead_id)})"
-
-
 def first_dialable_number(lead_id: str, *, unsorted: bool = False) -> str:
     """The lead's first dialable number. ``unsorted``: the same number, written as an ordered
     aggregate, for the rebuild's statements, which run with sorting off (their planner would
     otherwise walk the whole number table in id order for each lead)."""
     if unsorted:
-        return f"(SELECT (array_agg(p.number ORDER BY p.id))[1] {_dialable(lead_id)})"
-    return f"(SELECT p.number {_dialable(lead_id)} ORDER BY p.id LIMIT 1)"
+        return f"(SELECT (array_agg(p.number ORDER BY p.id))[1] {dialable_numbers(lead_id)})"
+    return f"(SELECT p.number {dialable_numbers(lead_id)} ORDER BY p.id LIMIT 1)"
 
 
 # Parameter: the lead id.
 DIALABLE_NUMBER = f"SELECT {first_dialable_number('%s')}"
 
-# The ids of the Contact Hours open at %s.
-OPEN_CONTACT_HOURS = (
-    f"SELECT id FROM {ContactHours._meta.db_table} WHERE contact_hours_open(id, %s)"  # noqa: S608
-)
 
 # One allocation's next leads in dial order. It matches the partial index lead_dialer_order
 # column for column, so it is an index scan that stops after `limit` eligible rows.

@@ -16,6 +16,7 @@ Lead editing (domain.md §5.4) with the row version:
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar, cast
 from urllib.parse import urlencode
 
@@ -23,8 +24,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -74,6 +76,7 @@ from leads.services.lead_import import (
 )
 from leads.services.lead_job import lead_job_cancel, lead_job_create, lead_job_preview
 from leads.services.lead_version import ChangeBy, LeadConflict, checked_out_by_other
+from leads.sql import DIAL_STATES, OPEN_CONTACT_HOURS, dial_state
 from leads.templatetags.phones import phone
 
 
@@ -101,6 +104,71 @@ class ImportFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DialStateFilter(admin.SimpleListFilter):
+    """Where the leads stand for the dialer now, as the dashboard counts them (one SQL
+    expression, ``leads.sql.dial_state``, for both)."""
+
+    title = "dialer state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return list(DIAL_STATES.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        state = self.value()
+        if state not in DIAL_STATES:
+            return queryset
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(OPEN_CONTACT_HOURS, [now])
+            open_ids = ",".join(str(int(row[0])) for row in cursor.fetchall())
+        lead = Lead._meta.db_table
+        expression = dial_state(
+            lead,
+            f"(SELECT a.started FROM {Allocation._meta.db_table} a"  # noqa: S608
+            f" WHERE a.id = {lead}.allocation_id)",
+            f"(SELECT t.contact_hours_id FROM {CampaignTemplate._meta.db_table} t"  # noqa: S608
+            f" JOIN {Campaign._meta.db_table} c ON c.template_id = t.id"
+            f" WHERE c.id = {lead}.campaign_id)",
+            now="%s",
+            open_hours=f"ARRAY[{open_ids}]::bigint[]",
+        )
+        params = [now] * expression.count("%s")
+        # Only constants and the ids read above are in the text; the time is a parameter.
+        annotated = queryset.annotate(dial_state=RawSQL(expression, params))  # noqa: S611
+        return annotated.filter(dial_state=state)
+
+
+class CallbackFilter(admin.SimpleListFilter):
+    """When the open leads' callbacks are due."""
+
+    title = "callback"
+    parameter_name = "callback"
+    RANGES = {
+        "overdue": "due (passed)",
+        "today": "later today",
+        "week": "in the next 7 days",
+        "later": "after 7 days",
+        "none": "none",
+    }
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return list(self.RANGES.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        now = timezone.now()
+        day_end = now + dt.timedelta(days=1)
+        ranges = {
+            "overdue": Q(callback_at__lte=now),
+            "today": Q(callback_at__gt=now, callback_at__lte=day_end),
+            "week": Q(callback_at__gt=day_end, callback_at__lte=now + dt.timedelta(days=7)),
+            "later": Q(callback_at__gt=now + dt.timedelta(days=7)),
+            "none": Q(callback_at__isnull=True),
+        }
+        chosen = ranges.get(self.value() or "")
+        return queryset if chosen is None else queryset.filter(chosen, closed=False)
+
+
 @admin.register(Lead)
 class LeadAdmin(TeamScopedAdmin):
     """Leads of the user's teams: a list a person can read and search, and the lead form."""
@@ -111,6 +179,8 @@ class LeadAdmin(TeamScopedAdmin):
     list_filter = (
         ("campaign", VisibleRelatedFilter),
         ("allocation", VisibleRelatedFilter),
+        DialStateFilter,
+        CallbackFilter,
         "closed",
         "disposition",
         ImportFilter,

@@ -29,6 +29,62 @@ from leads.models import (
 )
 
 
+def dialable_numbers(lead_id: str) -> str:
+    """``FROM … WHERE …`` of the numbers of the lead ``lead_id`` the dialer may ring: not
+    blocked, not on the DNC list (aliased ``p``)."""
+    return (
+        f"FROM {LeadPhone._meta.db_table} p WHERE p.lead_id = {lead_id} AND NOT p.blocked"  # noqa: S608
+        f" AND NOT EXISTS (SELECT 1 FROM {DncEntry._meta.db_table} d"
+        f" WHERE d.number = p.number AND {dnc_active('d')})"
+    )
+
+
+def has_dialable_number(lead_id: str) -> str:
+    return f"EXISTS (SELECT 1 {dialable_numbers(lead_id)})"
+
+
+# The ids of the Contact Hours open at %s (``contact_hours_open``, a function the dialer's
+# migrations define: each Contact Hours read in its own zone).
+OPEN_CONTACT_HOURS = (
+    f"SELECT id FROM {ContactHours._meta.db_table} WHERE contact_hours_open(id, %s)"  # noqa: S608
+)
+
+# Where a lead stands for the dialer, one state each (the first that applies), as the
+# dashboard counts them and the lead list filters them: the reasons of the dialer's
+# eligibility (dialer.services.eligibility_of) in its order, the Contact Hours read in their
+# own zone (a Contact Hours read in the number's zone may be open for some of its leads).
+DIAL_STATES = {
+    "closed": "closed",
+    "callback_future": "callback later",
+    "checked_out": "checked out",
+    "allocation_stopped": "allocation stopped",
+    "no_dialable_number": "DNC or blocked",
+    "outside_contact_hours": "outside Contact Hours",
+    "dialable": "dialable now",
+}
+
+
+def dial_state(
+    lead: str,
+    started: str,
+    default_hours: str,
+    now: str = "%(now)s",
+    open_hours: str = "%(open)s",
+) -> str:
+    """The state of the lead ``lead`` (an alias) at ``now``: ``started`` is its allocation's
+    flag, ``default_hours`` its template's Contact Hours, ``open_hours`` the array of the ids
+    of the Contact Hours open at ``now`` (SQL expressions)."""
+    hours = f"COALESCE({lead}.contact_hours_id, {default_hours})"
+    return f"""CASE
+        WHEN {lead}.closed THEN 'closed'
+        WHEN {lead}.callback_at > {now} THEN 'callback_future'
+        WHEN {lead}.checked_out_until > {now} THEN 'checked_out'
+        WHEN NOT {started} THEN 'allocation_stopped'
+        WHEN NOT {has_dialable_number(f"{lead}.id")} THEN 'no_dialable_number'
+        WHEN {hours} IS NOT NULL AND NOT {hours} = ANY({open_hours}) THEN 'outside_contact_hours'
+        ELSE 'dialable' END"""
+
+
 def dnc_active(alias: str) -> str:
     """When the DNC entry ``alias`` counts: from its creation until its expiry date has come.
     The one spelling of the rule: the insert's probe, the update's read, the dialer's cache

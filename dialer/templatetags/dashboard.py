@@ -14,4 +14,9 @@ register = template.Library()
 @register.inclusion_tag("admin/dialer/dashboard.html", takes_context=True)
 def campaign_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     request = context["request"]
-    return {"campaigns": dashboard(request.user), "request": request}
+    rows = dashboard(request.user)
+    return {
+        "campaigns": [row for row in rows if not row.empty],
+        "empty": [row.campaign for row in rows if row.empty],  # folded into one line
+        "request": request,
+    }

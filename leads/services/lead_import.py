@@ -445,8 +445,10 @@ def _origin(lead_import: LeadImport) -> int:
     return origin.pk
 
 
-# The dialer's task that rebuilds one campaign's cache (dialer/tasks.py).
+# The dialer's tasks that rebuild one campaign's cache and recount the dashboard's figures
+# (dialer/tasks.py).
 CACHE_REFRESH_TASK = "dialer.tasks.dialer_cache_refresh_task"
+STATS_REFRESH_TASK = "dialer.tasks.campaign_stats_refresh_task"
 
 
 def _queue(import_id: int) -> None:
@@ -504,13 +506,20 @@ def _finish(lead_import: LeadImport, status: str, error: str = "") -> None:
     imported = LeadImport.objects.filter(pk=import_id, imported__gt=0)
     campaign_id = imported.values_list("campaign_id", flat=True).first()
     if campaign_id is not None:
-        # Its leads are dialed from the next rebuild of the campaign's cache: now, rather than
-        # at beat's next round (up to DIALER_REFRESH_SECONDS). Queued by name: the dialer
-        # app imports this one. A broker that is down leaves it to beat.
-        transaction.on_commit(
-            lambda: current_app.signature(CACHE_REFRESH_TASK, args=(campaign_id,)).delay(),
-            robust=True,
-        )
+        recount_after_writes(campaign_id)
+
+
+def recount_after_writes(campaign_id: int) -> None:
+    """After an import or a bulk job into a campaign: its dialer cache rebuilt and the
+    dashboard's figures recounted now (on commit), rather than at beat's next round (up to
+    DIALER_REFRESH_SECONDS, DASHBOARD_REFRESH_SECONDS). Queued by name: the dialer app imports
+    this one. A broker that is down leaves them to beat."""
+
+    def queue() -> None:
+        current_app.signature(CACHE_REFRESH_TASK, args=(campaign_id,)).delay()
+        current_app.signature(STATS_REFRESH_TASK).delay()
+
+    transaction.on_commit(queue, robust=True)
 
 
 def lead_import_run(import_id: int) -> str:

@@ -62,12 +62,11 @@ from leads.models import (
     LeadPhone,
 )
 from leads.selection import SELECTION_KEYS, lead_selection
-from leads.services.lead_import import runs_lost
+from leads.services.lead_import import recount_after_writes, runs_lost
 
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "leads.tasks.lead_job_run_task"
-CACHE_REFRESH_TASK = "dialer.tasks.dialer_cache_refresh_task"
 MAX_RUNS = 3
 SAMPLES = 20  # lead ids kept per reason in a job's report
 PREVIEW_SAMPLE = 10
@@ -330,13 +329,7 @@ class _Report:
 def _finish(job: LeadJob, status: str, error: str = "") -> str:
     LeadJob.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now())
     if job.kind != Kind.EXPORT and not job.dry_run:
-        # The dialer's cache of the campaign rebuilt now, not at beat's next round. Queued by
-        # name (the dialer app imports this one); a broker that is down leaves it to beat.
-        campaign_id = job.campaign_id
-        transaction.on_commit(
-            lambda: current_app.signature(CACHE_REFRESH_TASK, args=(campaign_id,)).delay(),
-            robust=True,
-        )
+        recount_after_writes(job.campaign_id)
     return status
 
 

@@ -74,7 +74,7 @@ def test_the_home_page_shows_the_users_campaigns_from_the_kept_figures() -> None
     assert "Jan16a" in page and "Not ours" not in page
     assert 'class="fig-leads">4<' in page and "failed deliveries" in page
     assert "?status__exact=failed" in page  # the one failed delivery links to the list
-    assert page.count('class="bar"') == 24
+    assert page.count('class="bar"') == 48  # inserts and calls per hour
     lead_scans = [q["sql"] for q in queries if 'FROM "leads_lead"' in q["sql"]]
     assert lead_scans == []  # the page never counts leads
     assert len(queries) < 15, [q["sql"] for q in queries]
@@ -84,3 +84,98 @@ def test_the_beat_refreshes_the_figures(settings: Any) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["campaign-stats-refresh"]
     assert entry["task"] == "dialer.tasks.campaign_stats_refresh_task"
     assert entry["options"]["expires"] == settings.DASHBOARD_REFRESH_SECONDS
+
+
+def seeded_campaign(now: dt.datetime) -> tuple[Any, Any, Any]:
+    """An active campaign whose leads stand in every dial state: two allocations (one
+    stopped), Contact Hours open and never open, a DNC number and a blocked one."""
+    from campaigner.models import ContactHours
+    from leads.models import DncEntry, LeadPhone
+    from tests.dialer.conftest import always_open
+
+    template = TemplateFactory(name="Seeded", contact_hours=always_open())
+    campaign = CampaignFactory(template=template, name="Seeded", active=True)
+    running = AllocationFactory(campaign=campaign, name="Running", started=True)
+    stopped = AllocationFactory(campaign=campaign, name="Stopped", started=False)
+    never = ContactHours.objects.create(name="Never", timezone="Australia/Perth")
+    DncEntry.objects.create(number="+61399990000")
+    sale = DispositionFactory(final=True, name="Sale")
+    retry = DispositionFactory(name="No answer", disposition_set=sale.disposition_set)
+    n = 0
+
+    def lead(allocation: Any, number: str | None = None, blocked: bool = False, **kw: Any) -> Any:
+        nonlocal n
+        n += 1
+        made = LeadFactory(allocation=allocation, **kw)
+        LeadPhone.objects.create(
+            lead=made, campaign=campaign, field_name="FirstPhone",
+            number=number or f"+6138000{n:04d}", blocked=blocked,
+        )  # fmt: skip
+        return made
+
+    for allocation in (running, stopped):
+        for _ in range(3):
+            lead(allocation)  # dialable (or stopped)
+        lead(allocation, closed=True, disposition=sale)
+        lead(allocation, callback_at=now + dt.timedelta(hours=2))
+        lead(allocation, callback_at=now - dt.timedelta(hours=1))  # due
+        lead(allocation, checked_out_until=now + dt.timedelta(minutes=3), checked_out_by="a1")
+        lead(allocation, number="+61399990000")  # on the DNC list
+        lead(allocation, blocked=True)
+        lead(allocation, contact_hours=never)
+    for disposition, count in ((sale, 2), (retry, 3)):
+        for _ in range(count):
+            DispositionRecord.objects.create(
+                lead=Lead.objects.filter(allocation=running).first(),
+                disposition=disposition,
+                source="api",
+            )
+    return campaign, running, stopped
+
+
+def expected_state(lead: Lead, now: dt.datetime) -> str:
+    """The dial state from the dialer's own eligibility reasons, the first in the state order."""
+    from dialer.services import lead_eligibility
+
+    codes = {reason.code for reason in lead_eligibility(lead.pk, now).reasons}
+    codes |= {"outside_contact_hours"} if "closed_date" in codes else set()
+    codes |= {"callback_future"} if "callback_in_future" in codes else set()
+    from leads.sql import DIAL_STATES
+
+    return next((state for state in DIAL_STATES if state in codes), "dialable")
+
+
+def test_the_dashboard_counts_each_dial_state_as_the_dialers_own_rules_and_links_to_them(
+    admin_client: Client,
+) -> None:
+    now = timezone.now()
+    campaign, running, stopped = seeded_campaign(now)
+    CampaignFactory(name="Empty one", active=True)
+    campaign_stats_refresh(now)
+    detail = CampaignStats.objects.get(campaign=campaign).detail
+    by_allocation = {a["name"]: a["states"] for a in detail["allocations"]}
+    for allocation in (running, stopped):
+        expected: dict[str, int] = {}
+        for lead in Lead.objects.filter(allocation=allocation):
+            state = expected_state(lead, now)
+            expected[state] = expected.get(state, 0) + 1
+        assert {k: v for k, v in by_allocation[allocation.name].items() if v} == expected
+    assert detail["states"] == {
+        "closed": 2, "callback_future": 2, "checked_out": 2, "allocation_stopped": 7,
+        "no_dialable_number": 2, "outside_contact_hours": 1, "dialable": 4,
+    }  # fmt: skip
+    assert (detail["leads"], detail["new"], detail["callbacks_due"]) == (20, 18, 2)
+    assert detail["dispositions"]["today"] == {"Sale": 2, "No answer": 3}
+    assert detail["dispositions"]["closeRate"] == 0.4
+    # The page: each count links to the lead list of exactly those leads.
+    page = admin_client.get("/admin/").content.decode()
+    assert 'id="dashboard-empty"' in page and "Empty one" in page
+    assert "dashboard-campaign-" + str(campaign.pk) in page
+    for state, count in detail["states"].items():
+        listed = admin_client.get(
+            "/admin/leads/lead/", {"campaign__id__exact": campaign.pk, "state": state}
+        )
+        assert listed.status_code == 200
+        ids = {lead.pk for lead in listed.context["cl"].queryset}
+        assert len(ids) == count, state
+        assert all(expected_state(Lead.objects.get(pk=i), timezone.now()) == state for i in ids)

@@ -426,16 +426,18 @@ def test_the_report_of_many_chunks_is_in_file_order(
     assert status(admin_api, import_id)["imported"] == 10
 
 
-def test_a_finished_import_has_its_campaigns_cache_rebuilt(
+def test_a_finished_import_has_its_campaigns_cache_rebuilt_and_figures_recounted(
     admin_api: Api, api: CampaignApi
 ) -> None:
-    """Its leads are dialable at once, not after beat's next round of rebuilds."""
+    """Its leads are dialable at once, and counted on the dashboard, not after beat's next
+    round of rebuilds."""
     from campaigner.celery import app as celery_app
-    from dialer import tasks  # registers the task the import queues by name
-    from dialer.models import CampaignCache
+    from dialer import tasks  # registers the tasks the import queues by name
+    from dialer.models import CampaignCache, CampaignStats
     from tests.dialer.conftest import always_open
 
     assert tasks.dialer_cache_refresh_task.name == lead_import.CACHE_REFRESH_TASK
+    assert tasks.campaign_stats_refresh_task.name == lead_import.STATS_REFRESH_TASK
 
     api.template.contact_hours = always_open()
     api.template.save()
@@ -451,6 +453,8 @@ def test_a_finished_import_has_its_campaigns_cache_rebuilt(
         celery_app.conf.task_always_eager = False
     cache = CampaignCache.objects.get(pk=api.campaign.pk)
     assert cache.size == 2 and cache.refreshed_at is not None
+    stats = CampaignStats.objects.get(pk=api.campaign.pk)
+    assert (stats.leads, stats.detail["states"]["dialable"]) == (2, 2)
     assert set(cache.entries.values_list("lead_id", flat=True)) == set(
         Lead.objects.values_list("pk", flat=True)
     )
