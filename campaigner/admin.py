@@ -591,8 +591,8 @@ class CampaignTemplateAdmin(ServiceBackedAdmin, TeamScopedAdmin):
         name, no field removed that leads hold values for); the campaigns one by one."""
         formset.save(commit=False)
         if formset.model is TemplateField:
-            fields = [FieldSpec(f.instance.name, f.instance.display_type, f.instance.is_phone)
-                      for f in kept_forms(formset)]  # fmt: skip
+            fields = [FieldSpec(f.instance.name, f.instance.display_type, f.instance.is_phone,
+                                f.instance.in_name) for f in kept_forms(formset)]  # fmt: skip
             template_save(form.instance, fields=fields, actor=request.user)
             return
         save_each(formset, campaign_save, campaign_delete)

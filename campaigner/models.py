@@ -248,6 +248,12 @@ class TemplateField(models.Model):
         max_length=20, choices=FieldType.choices, default=FieldType.TEXT
     )
     is_phone = models.BooleanField(default=False, help_text="Holds a number the dialer may call.")
+    in_name = models.BooleanField(
+        default=False,
+        verbose_name="in the lead's name",
+        help_text="Shown, with the template's other such fields in order, as the lead's name in "
+        "lists. None ticked: the fields whose name says 'name', else the first text field.",
+    )
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

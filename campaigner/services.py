@@ -425,6 +425,7 @@ class FieldSpec:
     name: str
     display_type: str
     phone: bool
+    in_name: bool = False  # part of the lead's name in lists
 
     def __post_init__(self) -> None:
         if self.display_type == FieldType.PHONE:
@@ -488,6 +489,7 @@ def template_save(
     for position, spec in enumerate(fields):
         row = current.get(spec.name) or TemplateField(template=template, name=spec.name)
         row.display_type, row.is_phone, row.position = spec.display_type, spec.phone, position
+        row.in_name = spec.in_name
         save_changed(row, changes)
     return template
 

@@ -320,12 +320,13 @@ class _Provisioner:
         fields = []
         for position, spec in enumerate(specs):
             with self.entry("fields", position, spec):
-                self.obj(spec, {"name", "phone", "type"}, ("name",))
+                self.obj(spec, {"name", "phone", "type", "inName"}, ("name",))
                 is_phone = self.flag(spec, "phone", False)
                 display = spec.get("type", FieldType.PHONE if is_phone else FieldType.TEXT)
                 if display not in FieldType.values:
                     raise self.fail(f"'type' must be one of {', '.join(FieldType.values)}")
-                fields.append(FieldSpec(self.text(spec, "name"), display, is_phone))
+                in_name = self.flag(spec, "inName", False)
+                fields.append(FieldSpec(self.text(spec, "name"), display, is_phone, in_name))
         return fields
 
     def dispositions(self, disposition_set: DispositionSet, specs: list[Any]) -> None:

@@ -122,8 +122,12 @@ def _shown(value: Any, zone: dt.tzinfo | None = None) -> str:
 
 
 def name_fields(fields: list[TemplateField]) -> list[str]:
-    """The fields that name a lead, of a template's fields in order: those of a text field whose
-    name says "name" (``Name``; ``FirstName``, ``LastName``), else the first text field."""
+    """The fields that name a lead, of a template's fields in order: those ticked "in the
+    lead's name" (``TemplateField.in_name``); none ticked, those of a text field whose name says
+    "name" (``Name``; ``FirstName``, ``LastName``), else the first text field."""
+    chosen = [f.name for f in fields if f.in_name]
+    if chosen:
+        return chosen
     texts = [f.name for f in fields if not f.is_phone]
     named = [name for name in texts if "name" in name.lower()]
     return named or texts[:1]

@@ -279,6 +279,9 @@ class TemplateFieldSerializer(ManagementSerializer):
     name = serializers.CharField(max_length=100)
     displayType = serializers.ChoiceField(choices=FieldType.choices, required=False)
     phone = serializers.BooleanField(default=False)
+    inName = serializers.BooleanField(
+        default=False, help_text="Part of the lead's name in lists (the fields ticked, in order)"
+    )
 
 
 class TemplateSerializer(ManagementModelSerializer):
@@ -304,7 +307,12 @@ class TemplateSerializer(ManagementModelSerializer):
             "dispositionSet": instance.disposition_set_id,
             "teams": sorted(g.name for g in instance.teams.all()),
             "fields": [
-                {"name": f.name, "displayType": f.display_type, "phone": f.is_phone}
+                {
+                    "name": f.name,
+                    "displayType": f.display_type,
+                    "phone": f.is_phone,
+                    "inName": f.in_name,
+                }
                 for f in instance.fields.all()
             ],
         }
@@ -326,6 +334,7 @@ class TemplateSerializer(ManagementModelSerializer):
                     f["name"],
                     f.get("displayType") or (FieldType.PHONE if f.get("phone") else FieldType.TEXT),
                     f.get("phone", False),
+                    f.get("inName", False),
                 )
                 for f in data["fields"]
             ]

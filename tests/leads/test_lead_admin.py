@@ -360,3 +360,24 @@ def test_the_list_names_a_lead_by_its_name_fields_and_finds_a_full_name(
     page = operator.get("/admin/leads/lead/", {"q": "jane citizen"}).content.decode()
     assert ">Jane Citizen<" in page and "1 result" in page
     assert "0 results" in operator.get("/admin/leads/lead/", {"q": "jane smith"}).content.decode()
+
+
+def test_a_template_chooses_the_fields_of_a_leads_name_at_every_door(
+    api: Api, operator: Client, admin_client: Client
+) -> None:
+    """The template's "in the lead's name" fields, set through the management API, name the
+    lead in the list, in the template's order; the other doors read the same setting."""
+    Lead.objects.update(fields={"Name": "Jane", "FirstPhone": "0383218199", "Suburb": "Kew"})
+    template = admin_client.get(f"/api/v1/templates/{api.template.pk}/").json()
+    fields = [{**f, "inName": f["name"] == "Name"} for f in template["fields"]]
+    fields.insert(0, {"name": "Suburb", "inName": True})
+    answer = admin_client.patch(
+        f"/api/v1/templates/{api.template.pk}/",
+        {"fields": fields},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200, answer.content
+    assert [f["name"] for f in answer.json()["fields"] if f["inName"]] == ["Suburb", "Name"]
+    assert ">Kew Jane<" in operator.get("/admin/leads/lead/").content.decode()
+    page = admin_client.get(f"/admin/campaigner/campaigntemplate/{api.template.pk}/change/")
+    assert "fields-0-in_name" in page.content.decode()  # the admin's field rows have the tick

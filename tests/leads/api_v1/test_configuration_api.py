@@ -253,8 +253,8 @@ def test_template_fields_in_order_and_a_held_field_stays(admin_api: Any) -> None
         "dispositionSet": None,
         "teams": [],
         "fields": [
-            {"name": "Name", "displayType": "text", "phone": False},
-            {"name": "FirstPhone", "displayType": "phone", "phone": True},
+            {"name": "Name", "displayType": "text", "phone": False, "inName": False},
+            {"name": "FirstPhone", "displayType": "phone", "phone": True, "inName": False},
         ],
     }
     path = f"templates/{template['id']}"
