@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.core.management import call_command
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from dialer.models import CampaignStats
 from dialer.stats import campaign_stats_refresh
+from leads.models import Lead, LeadPhone
 from tests.browser import browser, screenshot
 from tests.dialer.test_dashboard import seeded_campaign
 from tests.factories import CampaignFactory, UserFactory
@@ -36,6 +38,11 @@ def test_the_dashboard_shows_each_state_and_links_to_its_leads(
     user.set_password(PASSWORD)
     user.save()
     campaign, running, _ = seeded_campaign(timezone.now())
+    running_lead = Lead.objects.filter(allocation=running, closed=False).order_by("pk").first()
+    assert running_lead is not None
+    number = LeadPhone.objects.get(lead=running_lead)
+    number.number = "+61380001234"
+    number.save()
     CampaignFactory(name="Empty one", active=True)
     campaign_stats_refresh()
     states = CampaignStats.objects.get(campaign=campaign).detail["states"]
@@ -60,3 +67,13 @@ def test_the_dashboard_shows_each_state_and_links_to_its_leads(
         assert len(listed) == states["no_dialable_number"] == 2
         assert "DNC or blocked" in driver.find_element(By.ID, "changelist-filter").text
         screenshot(driver, "dashboard-2-linked-list")
+
+        # The list's search: a name by the starts of its words, a number however written.
+        Lead.objects.filter(pk=running_lead.pk).update(
+            fields={"Name": "Jane Citizen", "FirstPhone": "0380001234"}
+        )
+        for term in ("jan CIT", "(03) 8000-1234"):
+            driver.get(f"{base}/admin/leads/lead/?{urlencode({'q': term})}")
+            rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+            assert len(rows) == 1 and "Jane Citizen" in rows[0].text, term
+        screenshot(driver, "dashboard-3-search")
