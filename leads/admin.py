@@ -186,10 +186,7 @@ class LeadAdmin(TeamScopedAdmin):
         ImportFilter,
     )
     search_fields = ("external_id",)
-    search_help_text = (
-        "A phone number (however written), an external id, or words of the fields, each by its"
-        ' start ("jan cit" finds Jane Citizen).'
-    )
+    search_help_text = "A phone number (however written), an external id, or any field's text."
     list_select_related = ("campaign", "allocation", "disposition")
     show_full_result_count = False  # COUNT(*) over millions of leads on every page is wasteful
 

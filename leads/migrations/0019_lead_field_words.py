@@ -1,12 +1,7 @@
 """The lead search's index: the words of each lead's field values (keys left out), in a GIN
 index of ``to_tsvector('simple', fields)``, the expression of the ``fields__words`` lookup
 (leads.models.FieldWords). The lead list's search by name is then an index lookup, not a scan
-of every lead's JSON. Built concurrently: a big table stays writable meanwhile.
-
-A GIN index costs an insert more than a b-tree: a word per entry. New entries go to the index's
-pending list first; with a pending list of up to 64 MB (not 4) a batch of 100,000 leads never
-merges it into the index itself: autovacuum (or a later insert) does, sorted, which is cheaper.
-A search reads the pending list too (a few milliseconds more)."""
+of every lead's JSON. Built concurrently: a big table stays writable meanwhile."""
 
 from django.db import migrations
 
@@ -21,8 +16,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(
             f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON leads_lead"
-            " USING gin (to_tsvector('simple'::regconfig, fields))"
-            " WITH (gin_pending_list_limit = 65536)",
+            " USING gin (to_tsvector('simple'::regconfig, fields))",
             f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}",
         )
     ]
