@@ -6,7 +6,7 @@ duplicate check of an insert is an index lookup, never a scan of lead JSON.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
@@ -61,24 +61,6 @@ class LeadOrigin(models.Model):
             return f"import {self.lead_import_id}"
         who = f" with key {self.by}" if self.via == Door.CAMPAIGN_API else f" by {self.by}"
         return f"{self.call or self.get_via_display()}{who if self.by else ''}"
-
-
-class FieldWords(models.Lookup):
-    """``fields__words="'jane':* & 'citizen':*"``: the lead's field values hold these words
-    (a ``to_tsquery`` text; ``leads.selection.words_query`` makes one). Served by the GIN
-    index ``lead_field_words`` (leads.0019): the same expression, so the planner uses it."""
-
-    lookup_name = "words"
-    prepare_rhs = False
-
-    def get_db_prep_lookup(self, value: Any, connection: Any) -> tuple[str, list[Any]]:
-        return "%s", [value]  # the query's text, not a JSON value
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        sql = f"to_tsvector('simple'::regconfig, {lhs}) @@ to_tsquery('simple'::regconfig, {rhs})"
-        return sql, [*lhs_params, *rhs_params]
 
 
 class Lead(models.Model):
@@ -190,9 +172,6 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"Lead {self.pk} ({self.external_id or 'no external id'})"
-
-
-Lead._meta.get_field("fields").register_lookup(FieldWords)
 
 
 class LeadPhone(models.Model):

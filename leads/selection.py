@@ -20,14 +20,6 @@ class _Ids(filters.BaseInFilter, filters.NumberFilter):
     pass
 
 
-def words_query(term: str) -> str:
-    """The ``to_tsquery`` text of a search: every word, each the start of a word of the lead's
-    field values, without regard to case ("jan cit" finds Jane Citizen). Each word is quoted,
-    so no character of it is an operator."""
-    quoted = ("'" + word.replace("\\", "\\\\").replace("'", "''") + "':*" for word in term.split())
-    return " & ".join(quoted)
-
-
 class LeadSelection(filters.FilterSet):
     ids = _Ids(field_name="id", help_text="Lead ids, comma separated")
     campaign = filters.NumberFilter(field_name="campaign_id")
@@ -107,10 +99,10 @@ class LeadSelection(filters.FilterSet):
             # index lookups, not a scan with a subquery per lead.
             ids = list(self._with_number(number).values_list("lead_id", flat=True)[:10_000])
             return queryset.filter(by_id | Q(pk__in=ids))
-        words = words_query(term)
-        if not words:
-            return queryset.filter(by_id)
-        return queryset.filter(by_id | Q(fields__words=words))
+        words = Q()
+        for word in term.split():
+            words &= Q(fields__icontains=word)
+        return queryset.filter(by_id | words)
 
     def _campaign_ids(self) -> list[int]:
         visible: Any = campaign_ids_visible(self.user)
