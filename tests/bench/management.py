@@ -7,9 +7,9 @@ loop in the same run, on the benchmark campaign of 1,000,000 leads and 1,000,000
 - ``GET /api/v1/leads/?phone=…``: the number is normalised and found through the phone index.
   The naive search looks for it in the leads' JSON fields, as a server without a phone table
   would.
-- ``GET /api/v1/leads/?search=Person 123456``: the lead list's search (the admin's), words
-  found through the GIN index of the fields' words. The naive search is a substring match of
-  each word in the JSON text (the search before the index). Target: p50 under 100 ms.
+- ``GET /api/v1/leads/?search=Person 123456``: the lead list's search (the admin's): the
+  external id and number indexes, then each word in the fields' text. The naive search is the
+  ORM's substring match of each word in the JSON text, in process. Target: p50 under 100 ms.
 """
 
 from __future__ import annotations
