@@ -7,9 +7,12 @@ same checks, codes and order as ``insertLeadsFast``, rows of earlier chunks alre
 campaign.
 
 The file, as this module reads it:
-- UTF-8 (a BOM is skipped), RFC 4180 CSV, a header row. Columns named (after trimming spaces)
-  as a template field or a system field (``njExternalLeadId``, ``njCallBackDate``,
-  ``njPriority``, ``njContactHours``) are used; any other column is ignored and listed.
+- UTF-8 (a BOM is skipped), RFC 4180 CSV, a header row. The import's mapping says which
+  template field or system field (``njExternalLeadId``, ``njCallBackDate``, ``njPriority``,
+  ``njContactHours``) each column fills, or none (the column is then listed as ignored);
+  ``mapping_guess`` proposes it (the template's last mapping, the exact name, a known
+  spelling). A draft import waits for its mapping; a dry run of it checks every row in one
+  transaction that is rolled back, its counts written on a connection of its own.
 - A row is the lead ``{column: cell}`` of its used columns, **an empty cell being no value**
   (as if the key were absent: an empty ``njPriority`` is the default, not 151). Blank lines
   are skipped. A row with more or fewer cells than the header is rejected (150) with a reason.

@@ -35,6 +35,7 @@ from tests.bench.server import gunicorn
 TOKEN = "bench-management-token-000000"
 CHECK_SIZE = 100_000
 SEARCHES = 200
+NAME_SEARCHES = 10  # each a scan of the campaign's fields' text
 NAIVE_SEARCHES = 5
 TARGET_CHECK_S, TARGET_RATIO = 1.0, 20
 
@@ -98,7 +99,7 @@ def run(existing: int) -> None:
             searches.append((time.perf_counter() - started) * 1000)
             assert status == 200 and found["count"] == 1, found
         by_name = []
-        for _ in range(SEARCHES):
+        for _ in range(NAME_SEARCHES):
             i = rng.randrange(existing)
             started = time.perf_counter()
             status, found = _call(port, "GET", f"/api/v1/leads/?search=Person%20{i}")
