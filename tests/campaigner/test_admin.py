@@ -50,6 +50,7 @@ SHOWN_ELSEWHERE = {
     "LeadChange": "a lead's history, the timeline on its page",
     "LeadJobFile": "the pieces of an export's file, downloaded from the job's page",
     "ErasedNumber": "hashes of erased numbers: nothing a person can read",
+    "ImportMapping": "a template's last import mapping, the guess on the import's mapping page",
 }
 
 

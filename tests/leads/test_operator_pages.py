@@ -419,7 +419,7 @@ def test_the_demo_operator_edits_a_lead_and_merges_and_lists_a_number(
         assert "Jan16a" in board.text and "dispositions today" in board.text
         figures = board.find_element(By.CSS_SELECTOR, ".fig-leads").text
         assert figures == str(Lead.objects.filter(campaign=allocation.campaign).count())
-        assert len(board.find_elements(By.CSS_SELECTOR, ".dashboard-chart .bar")) == 24
+        assert len(board.find_elements(By.CSS_SELECTOR, ".dashboard-chart .bar")) == 48  # 2 charts
         screenshot(driver, "ops-5-dashboard")
 
 
