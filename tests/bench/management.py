@@ -140,8 +140,9 @@ def run(existing: int) -> None:
         naive_name_ms.append((time.perf_counter() - started) * 1000)
     name_p50 = statistics.median(by_name)
     print(
-        f"  leads/?search=Person <n> in a campaign of {existing:,}, {SEARCHES} searches through "
-        f"HTTP: p50 {name_p50:.1f} ms, p99 {statistics.quantiles(by_name, n=100)[98]:.1f} ms "
+        f"  leads/?search=Person <n> in a campaign of {existing:,}, {NAME_SEARCHES} searches"
+        " through "
+        f"HTTP: p50 {name_p50:.1f} ms, slowest {max(by_name):.1f} ms "
         f"(target < 100 ms {'met' if name_p50 < 100 else 'MISSED'}); naive substring search "
         f"(in process, {NAIVE_SEARCHES}): p50 {statistics.median(naive_name_ms):.0f} ms"
     )
