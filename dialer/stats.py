@@ -49,8 +49,9 @@ GROUP BY l.campaign_id
 
 
 # One more pass: the active campaigns' leads by allocation and dial state (leads.sql).
+_STATE = dial_state("l", active="c.active", started="a.started", default_hours="t.contact_hours_id")
 _STATE_FIGURES = f"""
-SELECT l.campaign_id, l.allocation_id, {dial_state("l", "a.started", "t.contact_hours_id")},
+SELECT l.campaign_id, l.allocation_id, {_STATE},
        count(*), count(*) FILTER (WHERE NOT l.closed AND l.disposition_id IS NULL),
        count(*) FILTER (WHERE NOT l.closed AND l.callback_at <= %(now)s)
 FROM {Lead._meta.db_table} l

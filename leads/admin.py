@@ -125,9 +125,11 @@ class DialStateFilter(admin.SimpleListFilter):
         lead = Lead._meta.db_table
         expression = dial_state(
             lead,
-            f"(SELECT a.started FROM {Allocation._meta.db_table} a"  # noqa: S608
+            active=f"(SELECT c.active FROM {Campaign._meta.db_table} c"  # noqa: S608
+            f" WHERE c.id = {lead}.campaign_id)",
+            started=f"(SELECT a.started FROM {Allocation._meta.db_table} a"  # noqa: S608
             f" WHERE a.id = {lead}.allocation_id)",
-            f"(SELECT t.contact_hours_id FROM {CampaignTemplate._meta.db_table} t"  # noqa: S608
+            default_hours=f"(SELECT t.contact_hours_id FROM {CampaignTemplate._meta.db_table} t"  # noqa: S608
             f" JOIN {Campaign._meta.db_table} c ON c.template_id = t.id"
             f" WHERE c.id = {lead}.campaign_id)",
             now="%s",

@@ -54,6 +54,7 @@ OPEN_CONTACT_HOURS = (
 # eligibility (dialer.services.eligibility_of) in its order, the Contact Hours read in their
 # own zone (a Contact Hours read in the number's zone may be open for some of its leads).
 DIAL_STATES = {
+    "campaign_inactive": "campaign inactive",
     "closed": "closed",
     "callback_future": "callback later",
     "checked_out": "checked out",
@@ -66,16 +67,20 @@ DIAL_STATES = {
 
 def dial_state(
     lead: str,
+    *,
+    active: str,
     started: str,
     default_hours: str,
     now: str = "%(now)s",
     open_hours: str = "%(open)s",
 ) -> str:
-    """The state of the lead ``lead`` (an alias) at ``now``: ``started`` is its allocation's
-    flag, ``default_hours`` its template's Contact Hours, ``open_hours`` the array of the ids
-    of the Contact Hours open at ``now`` (SQL expressions)."""
+    """The state of the lead ``lead`` (an alias) at ``now``: ``active`` is its campaign's flag,
+    ``started`` its allocation's, ``default_hours`` its template's Contact Hours,
+    ``open_hours`` the array of the ids of the Contact Hours open at ``now`` (SQL
+    expressions)."""
     hours = f"COALESCE({lead}.contact_hours_id, {default_hours})"
     return f"""CASE
+        WHEN NOT {active} THEN 'campaign_inactive'
         WHEN {lead}.closed THEN 'closed'
         WHEN {lead}.callback_at > {now} THEN 'callback_future'
         WHEN {lead}.checked_out_until > {now} THEN 'checked_out'

@@ -142,6 +142,7 @@ def expected_state(lead: Lead, now: dt.datetime) -> str:
     codes |= {"callback_future"} if "callback_in_future" in codes else set()
     from leads.sql import DIAL_STATES
 
+    codes |= {"campaign_inactive"} if not lead.campaign.active else set()
     return next((state for state in DIAL_STATES if state in codes), "dialable")
 
 
@@ -161,8 +162,8 @@ def test_the_dashboard_counts_each_dial_state_as_the_dialers_own_rules_and_links
             expected[state] = expected.get(state, 0) + 1
         assert {k: v for k, v in by_allocation[allocation.name].items() if v} == expected
     assert detail["states"] == {
-        "closed": 2, "callback_future": 2, "checked_out": 2, "allocation_stopped": 7,
-        "no_dialable_number": 2, "outside_contact_hours": 1, "dialable": 4,
+        "campaign_inactive": 0, "closed": 2, "callback_future": 2, "checked_out": 2,
+        "allocation_stopped": 7, "no_dialable_number": 2, "outside_contact_hours": 1, "dialable": 4,
     }  # fmt: skip
     assert (detail["leads"], detail["new"], detail["callbacks_due"]) == (20, 18, 2)
     assert detail["dispositions"]["today"] == {"Sale": 2, "No answer": 3}
@@ -179,3 +180,10 @@ def test_the_dashboard_counts_each_dial_state_as_the_dialers_own_rules_and_links
         ids = {lead.pk for lead in listed.context["cl"].queryset}
         assert len(ids) == count, state
         assert all(expected_state(Lead.objects.get(pk=i), timezone.now()) == state for i in ids)
+    # A campaign switched off: its leads are in no dialer's reach, whatever else holds.
+    campaign.active = False
+    campaign.save()
+    inactive = admin_client.get("/admin/leads/lead/", {"state": "campaign_inactive"})
+    assert inactive.context["cl"].queryset.count() == 20
+    dialable = admin_client.get("/admin/leads/lead/", {"state": "dialable"})
+    assert dialable.context["cl"].queryset.count() == 0
