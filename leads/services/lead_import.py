@@ -394,9 +394,8 @@ def lead_import_start(
     nothing written. ``mapping`` (every column, or some of them over the draft's) is checked,
     kept with the import and saved as the template's, offered for its next file. Must run in
     a transaction; ``Refused(INVALID)`` changes nothing."""
-    locked = (
-        LeadImport.objects.select_for_update().select_related("allocation").get(pk=lead_import.pk)
-    )
+    # The import's row only: a join here would lock its allocation's row too.
+    locked = LeadImport.objects.select_for_update().get(pk=lead_import.pk)
     if locked.status != LeadImport.Status.DRAFT:
         raise Refused(
             Refusal.INVALID, f"the import is {locked.status}, not a draft to run", "status"
