@@ -39,6 +39,10 @@ class Code(IntEnum):
     MALFORMED_REQUEST = 150
     INVALID_PRIORITY = 151
     PAYLOAD_TOO_LARGE = 152
+    # [ref] Safe retries (campaigner.idempotency): an Idempotency-Key sent again with another
+    # request, or while the first call with it is still running.
+    IDEMPOTENCY_KEY_REUSED = 153
+    IDEMPOTENCY_KEY_IN_FLIGHT = 154
     # [ref] A path under the CampaignAPI base that names no method (names are case-sensitive).
     UNKNOWN_METHOD = 404
     INVALID_API_KEY = -1
@@ -61,6 +65,8 @@ _HTTP_STATUS = {
     Code.OK: 200,
     Code.EXCEPTION: 500,
     Code.PAYLOAD_TOO_LARGE: 413,
+    Code.IDEMPOTENCY_KEY_REUSED: 422,
+    Code.IDEMPOTENCY_KEY_IN_FLIGHT: 409,
     Code.UNKNOWN_METHOD: 404,
     Code.INVALID_API_KEY: 401,
 }
@@ -92,6 +98,10 @@ _WHEN = {
     Code.MALFORMED_REQUEST: "the body is not JSON of the expected shape",
     Code.INVALID_PRIORITY: "priority not a whole number 0-100",
     Code.PAYLOAD_TOO_LARGE: "the body is over the size limit",
+    Code.IDEMPOTENCY_KEY_REUSED: "the Idempotency-Key was used for another request; nothing "
+    "was written",
+    Code.IDEMPOTENCY_KEY_IN_FLIGHT: "a call with the Idempotency-Key is still running; "
+    "nothing was written, send it again (Retry-After)",
     Code.UNKNOWN_METHOD: "no such method (names are case-sensitive)",
     Code.INVALID_API_KEY: "missing, unknown or revoked API key",
 }
@@ -123,6 +133,20 @@ def envelope(code: Code, detail: str | None = None, **extra: Any) -> dict[str, A
         body["detail"] = detail
     body.update(extra)
     return body
+
+
+class KeyReused(Exception):
+    """An ``Idempotency-Key`` came back with another request than the one it first answered
+    (``request``: that one's method and path). Nothing was written."""
+
+    def __init__(self, request: str) -> None:
+        super().__init__(f"the key was first used for another request: {request}")
+        self.request = request
+
+
+class KeyInFlight(Exception):
+    """Another call with the ``Idempotency-Key`` was still running past
+    ``IDEMPOTENCY_WAIT_S``. Nothing of this call was written; it may be sent again."""
 
 
 class Refusal(StrEnum):

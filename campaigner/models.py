@@ -412,3 +412,29 @@ class ApiToken(models.Model):
     def set_token(self, plain: str) -> None:
         self.token_hash = hash_secret(plain)
         self.token_prefix = plain[:8]
+
+
+class IdempotentAnswer(models.Model):
+    """The answer of a write call made with an ``Idempotency-Key`` (``campaigner.idempotency``),
+    kept so that the same call sent again is answered with it, byte for byte, and runs nothing.
+    One per (``scope``, ``key``): a key is the caller's own (``key:<ApiKey id>`` for a
+    CampaignAPI key, ``user:<User id>`` for a management API user). ``fingerprint`` tells the
+    same request from another one sent with the same key. Kept ``IDEMPOTENCY_KEY_HOURS``."""
+
+    scope = models.CharField(max_length=40)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    request = models.CharField(max_length=300, help_text="The method and path first answered.")
+    status = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=100)
+    body = models.BinaryField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "idempotent answer"
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotent_answer_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}: {self.status}"

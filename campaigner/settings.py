@@ -180,6 +180,11 @@ CAMPAIGNAPI_WRITE_QUEUE = env.int("CAMPAIGNAPI_WRITE_QUEUE", default=500)
 CAMPAIGNAPI_BAD_KEY_LIMIT = env.int("CAMPAIGNAPI_BAD_KEY_LIMIT", default=20)
 CAMPAIGNAPI_BAD_KEY_WINDOW_S = env.int("CAMPAIGNAPI_BAD_KEY_WINDOW_S", default=60)
 CAMPAIGNAPI_BAD_KEY_LOCK_S = env.int("CAMPAIGNAPI_BAD_KEY_LOCK_S", default=300)
+# Safe retries (campaigner.idempotency): how long the answer of a call with an Idempotency-Key
+# is kept, and how long a second call with a key waits for the first one's transaction to end
+# before it is told to retry (409, code 154).
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+IDEMPOTENCY_WAIT_S = env.float("IDEMPOTENCY_WAIT_S", default=10)
 DIALER_REFRESH_SECONDS = env.int("DIALER_REFRESH_SECONDS", default=120)
 DIALER_CACHE_SIZE = env.int("DIALER_CACHE_SIZE", default=1000)
 DIALER_CHECKOUT_SECONDS = env.int("DIALER_CHECKOUT_SECONDS", default=180)
@@ -218,6 +223,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "leads.tasks.lead_jobs_recover_task",
         "schedule": _SWEEP_SECONDS,
         "options": {"expires": _SWEEP_SECONDS},
+    },
+    # Kept answers of calls with an Idempotency-Key, past IDEMPOTENCY_KEY_HOURS.
+    "idempotent-answers-expire": {
+        "task": "campaigner.tasks.answers_expire_task",
+        "schedule": 3600,
+        "options": {"expires": 3600},
     },
 }
 

@@ -131,6 +131,7 @@ class CallTarget:
     field_names: frozenset[str]
     phone_fields: tuple[str, ...]
     key_name: str = ""  # the CampaignAPI key of the call (its history's "who")
+    key_id: int | None = None
 
     @cached_property
     def hours_by_name(self) -> dict[str, HoursRow]:
@@ -147,6 +148,7 @@ def call_target(
     default_hours: HoursRow | None,
     template_fields: Iterable[tuple[str, bool]],
     key_name: str = "",
+    key_id: int | None = None,
 ) -> CallTarget:
     """The target of a call, from its ids and its template's fields as (name, is phone) in
     their order."""
@@ -160,6 +162,7 @@ def call_target(
         field_names=frozenset(name for name, _ in fields),
         phone_fields=tuple(name for name, is_phone in fields if is_phone),
         key_name=key_name,
+        key_id=key_id,
     )
 
 

@@ -179,11 +179,12 @@ def dialer_cache_refresh(campaign_id: int, *, wait: bool = True) -> RefreshResul
 
     ``wait=False`` (the periodic job) returns ``None`` at once if another rebuild of the
     campaign is running; ``wait=True`` (an operator's "rebuild now") waits for it and rebuilds
-    after. An inactive campaign gets an empty cache. Idempotent apart from timing.
+    after. An inactive campaign gets an empty cache. Idempotent apart from timing. Commits on
+    return, unless called in the caller's transaction (a call with an ``Idempotency-Key``).
     """
     started = time.perf_counter()
     now = timezone.now()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         if wait:
             advisory_xact_lock(LockKey.DIALER_CACHE_REBUILD, campaign_id)
         elif not advisory_xact_try_lock(LockKey.DIALER_CACHE_REBUILD, campaign_id):
@@ -350,9 +351,10 @@ def dialer_outcome(
 
     Errors (``DialerError``, nothing written): ``NOT_FOUND`` unknown lead, ``NOT_CHECKED_OUT``,
     ``CONFLICT`` changed meanwhile, ``INVALID`` unknown disposition, bad callback date, or a
-    disposition that needs a callback date.
+    disposition that needs a callback date. One transaction: the caller's, if it has one (a
+    call with an ``Idempotency-Key``, whose answer is kept with it).
     """
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         lead = (
             Lead.objects.select_related("campaign__template", "contact_hours")
             .filter(pk=lead_id)

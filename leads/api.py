@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from drf_spectacular.utils import OpenApiParameter
@@ -25,7 +26,7 @@ from campaigner.api.auth import (
     parse_id,
     template_get,
 )
-from campaigner.api.base import CampaignApiView, json_body
+from campaigner.api.base import CampaignApiView, body_read, json_parse
 from campaigner.api.campaignapi_schema import (
     CampaignApiCallRecordListSerializer,
     campaign_api_schema,
@@ -33,6 +34,8 @@ from campaigner.api.campaignapi_schema import (
     summary_insert_schema,
     update_schema,
 )
+from campaigner.api.errors import error_response
+from campaigner.api.idempotent import Keep, answer_once, campaignapi_call
 from campaigner.api.views import call_param, list_envelope
 from campaigner.contract import CampaignApiError, Code, envelope
 from campaigner.memory import cyclic_gc_paused
@@ -42,39 +45,54 @@ from leads.models import CallRecord, Door
 from leads.services.calls import noojee_payload, payload_lead
 from leads.services.lead_insert import (
     CallTarget,
-    InsertBatchResult,
     LeadOutcome,
     NewOrigin,
-    OutcomesCallback,
     ignored_fields,
     lead_insert_batch,
 )
-from leads.services.lead_update import lead_update, update_ignored_fields, version_parse
+from leads.services.lead_update import (
+    UpdateResult,
+    lead_update,
+    update_ignored_fields,
+    version_parse,
+)
 from leads.summary import import_summary
 
 
-def _insert_limited(
+def _insert_once(
     request: Request,
     target: CallTarget,
     leads: list[dict[str, Any]],
+    body: bytes,
     *,
     bulk: bool,
-    outcomes_known: OutcomesCallback | None = None,
-) -> InsertBatchResult:
+    answer: Callable[[list[LeadOutcome]], Response],
+) -> Response:
+    """Insert ``leads`` under the rate limit and answer ``answer(outcomes)``, once per
+    ``Idempotency-Key`` (``campaigner.api.idempotent``). The answer is made as soon as every
+    outcome is known (a large batch's last chunks are still being written), and a keyed call
+    keeps it in the batch's transaction."""
     allow_duplicates = _allow_duplicates(request)
     # The leads' origin: this call (the path's last part, e.g. insertLeadsFast) with the key.
     origin = NewOrigin(Door.CAMPAIGN_API, target.key_name, request.path.rstrip("/").rsplit("/")[-1])
-    return run_limited(
-        lambda: lead_insert_batch(
-            target,
-            leads,
-            origin=origin,
-            allow_duplicates=allow_duplicates,
-            outcomes_known=outcomes_known,
-        ),
-        bulk=bulk,
-        campaign_id=target.campaign_id,
-    )
+
+    def run(keep: Keep | None) -> Response:
+        made: list[Response] = []
+        run_limited(
+            lambda: lead_insert_batch(
+                target,
+                leads,
+                origin=origin,
+                allow_duplicates=allow_duplicates,
+                outcomes_known=lambda outcomes: made.append(answer(outcomes)),
+                write_in_batch_transaction=(lambda _: keep(made[0])) if keep else None,
+            ),
+            bulk=bulk,
+            campaign_id=target.campaign_id,
+        )
+        return made[0]
+
+    return answer_once(campaignapi_call(request, target.key_id, body), run)
 
 
 def _call_target(request: Request) -> CallTarget:
@@ -136,12 +154,20 @@ class InsertLeadFastApi(CampaignApiView):
 
     def post(self, request: Request) -> Response:
         target = _call_target(request)
-        lead = _one_lead(json_body(request))
-        outcome = _insert_limited(request, target, [lead], bulk=False).outcomes[0]
+        body = body_read(request)
+        lead = _one_lead(json_parse(body))
         ignored = ignored_fields(target, lead)
-        if outcome.code is not Code.OK:
-            raise CampaignApiError(outcome.code, outcome.detail, extra={"ignoredFields": ignored})
-        return Response(envelope(Code.OK, leadId=outcome.lead_id, version=1, ignoredFields=ignored))
+
+        def answer(outcomes: list[LeadOutcome]) -> Response:
+            outcome = outcomes[0]
+            if outcome.code is not Code.OK:
+                extra = {"ignoredFields": ignored}
+                return error_response(CampaignApiError(outcome.code, outcome.detail, extra=extra))
+            return Response(
+                envelope(Code.OK, leadId=outcome.lead_id, version=1, ignoredFields=ignored)
+            )
+
+        return _insert_once(request, target, [lead], body, bulk=False, answer=answer)
 
 
 class _SummaryInsertApi(CampaignApiView):
@@ -159,15 +185,13 @@ class _SummaryInsertApi(CampaignApiView):
 
     def post(self, request: Request) -> Response:
         target = _call_target(request)
-        body = json_body(request)
-        leads = [_one_lead(body)] if self.single else _many_leads(body)
-        answers: list[Response] = []  # made while a large batch's last chunks are written
-
-        def answer(outcomes: list[LeadOutcome]) -> None:
-            answers.append(_summary_response(leads, outcomes))
-
-        _insert_limited(request, target, leads, bulk=not self.single, outcomes_known=answer)
-        return answers[0]
+        body = body_read(request)
+        parsed = json_parse(body)
+        leads = [_one_lead(parsed)] if self.single else _many_leads(parsed)
+        return _insert_once(
+            request, target, leads, body, bulk=not self.single,
+            answer=lambda outcomes: _summary_response(leads, outcomes),
+        )  # fmt: skip
 
 
 @summary_insert_schema("Insert a batch of leads", batch=True)
@@ -202,26 +226,47 @@ class _UpdateApi(CampaignApiView):
 
     def post(self, request: Request) -> Response:
         target = _call_target(request)
-        lead = _one_lead(json_body(request))
+        body = body_read(request)
+        lead = _one_lead(json_parse(body))
         url_id = request.query_params.get(lead_input.EXTERNAL_ID)
         fallback = url_id
         if self.url_id_first and not lead_input.is_blank(url_id):
             lead, fallback = {**lead, lead_input.EXTERNAL_ID: url_id}, None
         ignored = update_ignored_fields(target, lead)
-        try:
-            if_match = version_parse(request.headers.get("If-Match"))
-            result = run_limited(
-                lambda: lead_update(target, lead, external_id_fallback=fallback, if_match=if_match),
-                bulk=False,
+
+        def answer(result: UpdateResult) -> Response:
+            return Response(
+                envelope(
+                    Code.OK, leadId=result.lead_id, version=result.version, ignoredFields=ignored
+                )
             )
-        except CampaignApiError as rejected:
-            # A rejection of the lead lists the ignored keys; the queue's 109 is not about it.
-            if rejected.code is not Code.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS:
-                rejected.extra["ignoredFields"] = ignored
-            raise
-        return Response(
-            envelope(Code.OK, leadId=result.lead_id, version=result.version, ignoredFields=ignored)
-        )
+
+        def run(keep: Keep | None) -> Response:
+            made: list[Response] = []
+
+            def before_commit(result: UpdateResult) -> None:
+                made.append(answer(result))
+                if keep is not None:
+                    keep(made[0])
+
+            try:
+                if_match = version_parse(request.headers.get("If-Match"))
+                run_limited(
+                    lambda: lead_update(
+                        target, lead, external_id_fallback=fallback, if_match=if_match,
+                        before_commit=before_commit,
+                    ),
+                    bulk=False,
+                )  # fmt: skip
+            except CampaignApiError as rejected:
+                # A rejection of the lead lists the ignored keys; the queue's 109 is not about
+                # it.
+                if rejected.code is not Code.TIMEOUT_TOO_MANY_CONCURRENT_REQUESTS:
+                    rejected.extra["ignoredFields"] = ignored
+                raise
+            return made[0]
+
+        return answer_once(campaignapi_call(request, target.key_id, body), run)
 
 
 @update_schema("Update a lead found by its external id")

@@ -185,7 +185,9 @@ def allocation_of_call(
                 default_hours=hours,
                 template_fields=row.template_fields,
                 key_name=row.key_name,
+                key_id=row.key_id,
             )
     template = template_get(key, template_id)
     campaign = campaign_get(key, campaign_id, template)
-    return replace(call_target_of(allocation_get(campaign, allocation_id)), key_name=key.key_name)
+    target = call_target_of(allocation_get(campaign, allocation_id))
+    return replace(target, key_name=key.key_name, key_id=key.key_id)

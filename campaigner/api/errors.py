@@ -15,6 +15,9 @@ body by hand.
   back whatever the request had written: ``campaigner.api.management``.) A request Django
   will not read, or a body that cannot be read to its end, is 400 on ``body``; a database that
   cannot be reached is 503 with ``Retry-After``.
+- On both, an ``Idempotency-Key`` sent with another request than its first is 422 (code 153),
+  and one whose first call is still running is 409 (code 154) with ``Retry-After``
+  (``campaigner.api.idempotent``).
 
 Django's own 400 and 500 (outside DRF: a bad ``Host``, the admin) are in
 ``campaigner.http_errors``.
@@ -35,7 +38,15 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from campaigner.contract import CampaignApiError, Code, Refusal, Refused, envelope
+from campaigner.contract import (
+    CampaignApiError,
+    Code,
+    KeyInFlight,
+    KeyReused,
+    Refusal,
+    Refused,
+    envelope,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +77,23 @@ def error_response(error: CampaignApiError) -> Response:
     )
 
 
+def _key_error(exc: KeyReused | KeyInFlight) -> CampaignApiError:
+    if isinstance(exc, KeyReused):
+        detail = f"the key was first used for another request ({exc.request}); nothing was written"
+        return CampaignApiError(Code.IDEMPOTENCY_KEY_REUSED, detail)
+    detail = "a call with this Idempotency-Key is still running; nothing was written"
+    return CampaignApiError(Code.IDEMPOTENCY_KEY_IN_FLIGHT, detail, headers=RETRY_AFTER)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     view = context.get("view")
+    if isinstance(exc, KeyReused | KeyInFlight):  # campaigner.api.idempotent
+        error = _key_error(exc)
+        if getattr(view, "contract_envelope", False):
+            return error_response(error)
+        reason = "key_reused" if isinstance(exc, KeyReused) else "key_in_flight"
+        body = {"detail": error.detail, "reason": reason}
+        return Response(body, status=error.code.http_status, headers=error.headers or None)
     if getattr(view, "contract_envelope", False):
         if isinstance(exc, CampaignApiError):
             return error_response(exc)

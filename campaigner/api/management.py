@@ -9,7 +9,8 @@
   silently ignored (``StrictFields``); keys a resource only shows (``id``, ``createdAt``) may be
   sent back and are ignored;
 - writes are atomic: the whole request runs in one transaction, so any error leaves the
-  database as it was (``ManagementViewSet.dispatch``);
+  database as it was; with an ``Idempotency-Key`` its answer is kept in that transaction
+  (``campaigner.api.idempotent.IdempotentWrites``);
 - reads need a staff user, writes also the Django model permission (a superuser has them all);
   ``POST`` creates (201), ``PATCH`` changes only the keys given (200), ``DELETE`` removes (204);
   ``PUT`` is not offered (405);
@@ -20,17 +21,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.db import transaction
-from django.http import HttpRequest, HttpResponseBase
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, serializers
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import SAFE_METHODS, DjangoModelPermissions
+from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.routers import SimpleRouter
 from rest_framework.viewsets import GenericViewSet
 
+from campaigner.api.idempotent import IdempotentWrites
 from campaigner.api.tokens import ManagementApiView
 
 MAX_PAGE_SIZE = 1000
@@ -106,7 +106,7 @@ class ManagementModelSerializer(StrictFields, serializers.ModelSerializer):
     pass
 
 
-class ManagementViewSet(GenericViewSet):
+class ManagementViewSet(IdempotentWrites, GenericViewSet):
     """Base of the ``/api/v1/`` resources. ``get_queryset`` is where a resource applies the
     caller's scope (``campaigner.selectors``): what it leaves out is 404."""
 
@@ -118,17 +118,6 @@ class ManagementViewSet(GenericViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_permissions: ClassVar[dict[str, list[str]]] = {}
     lookup_value_regex = "[0-9]+"  # ids only: anything else is no such path (404)
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.method in SAFE_METHODS:
-            return super().dispatch(request, *args, **kwargs)
-        # An answer other than 2xx leaves nothing behind, whatever the view had written
-        # before it failed.
-        with transaction.atomic():
-            response = super().dispatch(request, *args, **kwargs)
-            if response.status_code >= 400:
-                transaction.set_rollback(True)
-            return response
 
 
 class CrudViewSet(

@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from campaigner.api.auth import client_address, locked_out, wrong_secret_count
+from campaigner.api.idempotent import IdempotentWrites
 from campaigner.models import ApiToken, hash_secret
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -88,8 +89,11 @@ class JsonBodyParser(JSONParser):
             raise ParseError("JSON parse error - the body is nested too deeply") from None
 
 
-class ManagementApiView(APIView):
-    """Base of every ``/api/v1/`` view: staff only, by bearer token or admin session."""
+class ManagementApiView(IdempotentWrites, APIView):
+    """Base of every ``/api/v1/`` view: staff only, by bearer token or admin session. A write
+    runs in one transaction only with an ``Idempotency-Key`` (the dialer's calls own theirs)."""
+
+    atomic_writes = False
 
     parser_classes: tuple[type[BaseParser], ...] = (JsonBodyParser,)
     authentication_classes = (BearerTokenAuthentication, SessionAuthentication)

@@ -20,6 +20,7 @@ written nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,17 +105,25 @@ def lead_update(
     *,
     external_id_fallback: str | None = None,
     if_match: int | None = None,
+    before_commit: Callable[[UpdateResult], None] | None = None,
 ) -> UpdateResult:
     """Update the lead of ``target.campaign`` whose external id the body (else
     ``external_id_fallback``) names, and move it to ``target.allocation``.
 
     Raises ``CampaignApiError`` with the contract code when a check fails; nothing is written then.
+    ``before_commit(result)``, if given, runs last in the update's transaction, so that what
+    it writes commits with the update or not at all (a call's kept answer:
+    ``campaigner.idempotency``); an exception it raises rolls the update back.
+
     Not idempotent: every success bumps the lead's version, and a disposition in the body runs
-    its actions again.
+    its actions again (a call with an ``Idempotency-Key`` runs it once).
     """
     reading = _read(target, raw, external_id_fallback)
     with transaction.atomic(durable=True):
-        return _apply(target, reading, if_match)
+        result = _apply(target, reading, if_match)
+        if before_commit is not None:
+            before_commit(result)
+        return result
 
 
 def _read(target: CallTarget, raw: dict[str, Any], fallback: str | None) -> _Reading:
