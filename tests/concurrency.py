@@ -60,3 +60,21 @@ def meet_before(
 
     monkeypatch.setattr(owner, name, wrapper)
     return barrier
+
+
+def first_calls_meet(monkeypatch: pytest.MonkeyPatch, target: str, parties: int) -> None:
+    """Patch ``target`` (a dotted name) so that each thread's first call of it waits until
+    ``parties`` threads have made theirs; later calls pass. For a step every racer takes once
+    before the guard and may take again after it (a read that finds nothing yet)."""
+    barrier = threading.Barrier(parties, timeout=30)
+    seen = threading.local()
+    module, name = target.rsplit(".", 1)
+    original = getattr(__import__(module, fromlist=[name]), name)
+
+    def meet(*args: Any, **kwargs: Any) -> Any:
+        if not getattr(seen, "met", False):
+            seen.met = True
+            barrier.wait()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, meet)

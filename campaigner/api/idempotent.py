@@ -74,6 +74,8 @@ class KeyedCall:
         if answer.fingerprint != self.fingerprint:
             raise KeyReused(answer.request)
         response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+        if not answer.content_type:  # a 204 has none
+            del response["Content-Type"]
         response[REPLAYED] = "true"
         return response
 
@@ -92,8 +94,8 @@ class KeyedCall:
             response.renderer_context = {}  # type: ignore[attr-defined]
         response.render()
         return Answer(
-            self.fingerprint, self.request, response.status_code, response["Content-Type"],
-            response.content,
+            self.fingerprint, self.request, response.status_code,
+            response.get("Content-Type", ""), response.content,
         )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from campaigner.celery import app as celery_app
 from campaigner.models import Disposition, DispositionAction, IdempotentAnswer
 from leads.models import ActionDelivery, CallRecord, DispositionRecord, Lead, LeadChange
 from tests.campaignapi import Api, make_api
-from tests.concurrency import in_threads
+from tests.concurrency import first_calls_meet, in_threads
 from tests.factories import ApiKeyFactory
 from tests.webhooks import Hook
 
@@ -153,12 +153,8 @@ def test_an_update_retried_with_its_key_runs_its_actions_once(
 def test_the_key_with_another_request_is_refused_and_writes_nothing(api: Api) -> None:
     first = api.post("insertLeadFast", JANE, headers=keyed())
     other_body = api.post("insertLeadFast", {**JANE, "FirstPhone": "0390001234"}, headers=keyed())
-    other_allocation = api.post(
-        "insertLeadFast", JANE, headers=keyed(), allowDuplicates="true"
-    )
-    other_call = api.post(
-        "updateLeadFast", {**JANE, "City": "Carlton"}, headers=keyed()
-    )
+    other_allocation = api.post("insertLeadFast", JANE, headers=keyed(), allowDuplicates="true")
+    other_call = api.post("updateLeadFast", {**JANE, "City": "Carlton"}, headers=keyed())
 
     assert first.json()["code"] == 0
     for refused in (other_body, other_allocation, other_call):
@@ -290,17 +286,7 @@ def test_an_expired_answer_is_forgotten_and_removed(api: Api, settings: Any) -> 
 def first_reads_meet(monkeypatch: pytest.MonkeyPatch, parties: int) -> None:
     """The racers' first look for a kept answer waits until every racer is there, so each has
     found none and runs: the key's guard is then the only thing between them."""
-    barrier = threading.Barrier(parties, timeout=30)
-    arrived = threading.local()
-    original = idempotency.answer_find
-
-    def meet(scope: str, key: str) -> Any:
-        if not getattr(arrived, "yes", False):
-            arrived.yes = True
-            barrier.wait()
-        return original(scope, key)
-
-    monkeypatch.setattr("campaigner.api.idempotent.answer_find", meet)
+    first_calls_meet(monkeypatch, "campaigner.api.idempotent.answer_find", parties)
 
 
 def test_racing_inserts_with_one_key_insert_once(
