@@ -51,15 +51,18 @@ def wait_listening(port: int, server: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextmanager
-def gunicorn(logs: Path, *args: str, **env: str) -> Iterator[tuple[int, int]]:
+def gunicorn(
+    logs: Path, *args: str, app: str = "campaigner.wsgi:application", **env: str
+) -> Iterator[tuple[int, int]]:
     """gunicorn on a free loopback port, configured as ``make run`` and the image run it
     (``campaigner.gunicorn_conf``, access log on), serving the test database; its access log
     goes to ``logs/access.log`` and everything else it and Django log to ``logs/error.log``.
-    Yields the port and the master's pid; stops the server on exit."""
+    ``app``: another WSGI application (one with a fault put in). Yields the port and the
+    master's pid; stops the server on exit."""
     port = free_port()
     logs.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "gunicorn", "campaigner.wsgi:application",
+        sys.executable, "-m", "gunicorn", app,
         "--config", "python:campaigner.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
         "--access-logfile", str(logs / "access.log"), *args,
     ]  # fmt: skip
