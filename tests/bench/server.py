@@ -45,10 +45,14 @@ def gunicorn(workers: int = 1, threads: int = 1, **env: str) -> Iterator[tuple[i
         server.wait(timeout=30)
 
 
-def post(port: int, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+def post(
+    port: int, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
     try:
-        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST", path, body=body, headers={"Content-Type": "application/json", **(headers or {})}
+        )
         response = conn.getresponse()
         return response.status, json.loads(response.read())
     finally:

@@ -51,6 +51,7 @@ SHOWN_ELSEWHERE = {
     "LeadJobFile": "the pieces of an export's file, downloaded from the job's page",
     "ErasedNumber": "hashes of erased numbers: nothing a person can read",
     "ImportMapping": "a template's last import mapping, the guess on the import's mapping page",
+    "IdempotentAnswer": "answers kept for retried calls: the server's to give again, not a page",
 }
 
 
