@@ -135,6 +135,10 @@ def envelope(code: Code, detail: str | None = None, **extra: Any) -> dict[str, A
     return body
 
 
+# The header of an answer given again for a call sent again with its Idempotency-Key.
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
 class KeyReused(Exception):
     """An ``Idempotency-Key`` came back with another request than the one it first answered
     (``request``: that one's method and path). Nothing was written."""

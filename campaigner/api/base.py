@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from campaigner.api.campaignapi_schema import CampaignApiSchema
-from campaigner.contract import CampaignApiError, Code
+from campaigner.contract import REPLAYED_HEADER, CampaignApiError, Code
 from campaigner.metrics import CALLS
 
 MIB = 2**20
@@ -54,7 +54,7 @@ class CampaignApiView(APIView):
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if not hasattr(response, "data"):
+        if response.has_header(REPLAYED_HEADER):
             code: Any = "replayed"  # a kept answer given again (campaigner.api.idempotent)
         else:
             code = response.data.get("code") if isinstance(response.data, dict) else None

@@ -37,11 +37,15 @@ LEAD_CODES = (
     Code.DNC,
     Code.DUPLICATE,
 )
-BATCH_CODES = (*_IDS, *_BODY)  # a batch's own; its leads' are in the summary
+# Safe retries (campaigner.api.idempotent): a key sent again with another request, or while
+# its first call runs.
+_KEYED = (Code.IDEMPOTENCY_KEY_REUSED, Code.IDEMPOTENCY_KEY_IN_FLIGHT)
+BATCH_CODES = (*_IDS, *_BODY, *_KEYED)  # a batch's own; its leads' are in the summary
 INSERT_CODES = (*BATCH_CODES, *LEAD_CODES)
 UPDATE_CODES = (
     *_IDS,
     *_BODY,
+    *_KEYED,
     Code.MALFORMED_REQUEST,
     Code.INVALID_CALLBACK_DATE_FORMAT,
     Code.INVALID_TIMEZONE_SPECIFIED,
@@ -209,6 +213,21 @@ EXTERNAL_ID = OpenApiParameter(
     OpenApiParameter.QUERY,
     description="The lead's external id (updateLead: first; updateLeadFast: if the body has none)",
 )
+IDEMPOTENCY = [
+    OpenApiParameter(
+        "Idempotency-Key",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description="Makes a retry safe: the same call sent again with this key is answered "
+        "as the first time (Idempotent-Replayed: true) and writes nothing. 1-255 printable "
+        "ASCII characters, e.g. a UUID per lead; kept 24 h",
+    ),
+    OpenApiParameter(
+        "idempotencyKey",
+        OpenApiTypes.STR,
+        description="The Idempotency-Key, for clients that cannot set headers",
+    ),
+]
 IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
@@ -261,7 +280,7 @@ def insert_schema(summary: str) -> Callable[[Any], Any]:
         summary=summary,
         success=CampaignApiAnswerSerializer,
         codes=INSERT_CODES,
-        parameters=[*IDS, ALLOW_DUPLICATES],
+        parameters=[*IDS, ALLOW_DUPLICATES, *IDEMPOTENCY],
         body=LEAD_SCHEMA,
     )
 
@@ -272,7 +291,7 @@ def summary_insert_schema(summary: str, *, batch: bool) -> Callable[[Any], Any]:
         success=CampaignApiImportSummarySerializer,
         codes=BATCH_CODES,
         summary_codes=LEAD_CODES,
-        parameters=[*IDS, ALLOW_DUPLICATES],
+        parameters=[*IDS, ALLOW_DUPLICATES, *IDEMPOTENCY],
         body=LEADS_SCHEMA if batch else LEAD_SCHEMA,
     )
 
@@ -282,7 +301,7 @@ def update_schema(summary: str) -> Callable[[Any], Any]:
         summary=summary,
         success=CampaignApiAnswerSerializer,
         codes=UPDATE_CODES,
-        parameters=[*IDS, EXTERNAL_ID, IF_MATCH],
+        parameters=[*IDS, EXTERNAL_ID, IF_MATCH, *IDEMPOTENCY],
         body=LEAD_SCHEMA,
     )
 

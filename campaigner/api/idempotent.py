@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
@@ -35,7 +35,7 @@ from rest_framework.response import Response
 
 from campaigner.api.base import OrjsonRenderer
 from campaigner.api.errors import error_response
-from campaigner.contract import CampaignApiError, Code, KeyInFlight, KeyReused
+from campaigner.contract import REPLAYED_HEADER, CampaignApiError, Code, KeyInFlight, KeyReused
 from campaigner.idempotency import (
     Answer,
     AnsweredMeanwhile,
@@ -48,7 +48,6 @@ from campaigner.idempotency import (
 
 HEADER = "Idempotency-Key"
 PARAM = "idempotencyKey"
-REPLAYED = "Idempotent-Replayed"
 # Rejections a retry must be free to run again: nothing was written, and the next run may
 # succeed (the queue was full, the lead changed meanwhile, the server failed).
 _NOT_KEPT = {
@@ -65,18 +64,21 @@ class KeyedCall:
     def __init__(self, scope: str, key: str, digest: str, request: str) -> None:
         self.scope, self.key, self.fingerprint, self.request = scope, key, digest, request
 
-    def kept(self) -> HttpResponse | None:
-        """The answer kept for the key, as its replay; ``KeyReused`` if it answered another
-        request; ``None`` if none is kept."""
+    def kept(self) -> Response | None:
+        """The answer kept for the key, as its replay (already rendered: its bytes as kept);
+        ``KeyReused`` if it answered another request; ``None`` if none is kept."""
         answer = answer_find(self.scope, self.key)
         if answer is None:
             return None
         if answer.fingerprint != self.fingerprint:
             raise KeyReused(answer.request)
-        response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
-        if not answer.content_type:  # a 204 has none
+        response = Response(status=answer.status)
+        response.content = answer.body  # marks it rendered
+        if answer.content_type:
+            response["Content-Type"] = answer.content_type
+        else:  # a 204 has none
             del response["Content-Type"]
-        response[REPLAYED] = "true"
+        response[REPLAYED_HEADER] = "true"
         return response
 
     def keep(self, response: Response) -> None:
@@ -172,7 +174,7 @@ def answer_once(call: KeyedCall | None, run: Callable[[Keep | None], Response]) 
                     pass
         replay = call.kept()
         assert replay is not None  # one was committed, and answers are never deleted early
-    return replay  # type: ignore[return-value]  # an HttpResponse: DRF passes it on
+    return replay
 
 
 # --- the management API ----------------------------------------------------------------------
@@ -196,7 +198,7 @@ def _data_digest(data: Any) -> bytes:
 
 
 class ReplayAnswer(Exception):
-    def __init__(self, response: HttpResponse) -> None:
+    def __init__(self, response: Response) -> None:
         super().__init__("replayed")
         self.response = response
 
@@ -227,7 +229,7 @@ class IdempotentWrites:
             raise ReplayAnswer(replay)
         self.keyed_call = call
 
-    def handle_exception(self, exc: Exception) -> HttpResponseBase:
+    def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, ReplayAnswer):
             return exc.response
         return super().handle_exception(exc)  # type: ignore[misc]

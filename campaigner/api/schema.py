@@ -41,20 +41,39 @@ _ERRORS = {
     "409": "The write would break a rule of the data (a name taken, still in use, not checked "
     "out); nothing was written",
 }
+_WRITE_ERRORS = {
+    "409": _ERRORS["409"] + "; or a call with the Idempotency-Key is still running "
+    "(reason key_in_flight, Retry-After)",
+    "422": "The Idempotency-Key was sent with another request (reason key_reused); nothing "
+    "was written",
+}
 _REF = {"$ref": "#/components/schemas/ManagementError"}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Makes a retry safe: the same request sent again with this key gets the "
+    "first answer (Idempotent-Replayed: true) and changes nothing. Kept 24 h, per user",
+}
 
 
 def management_errors(result: dict[str, Any], generator: Any, request: Any, public: Any) -> Any:
-    """Every ``/api/v1/`` operation answers its errors in one shape; the schema says so."""
+    """Every ``/api/v1/`` operation answers its errors in one shape, and every write takes an
+    ``Idempotency-Key``; the schema says so."""
     result.setdefault("components", {}).setdefault("schemas", {})["ManagementError"] = (
         MANAGEMENT_ERROR
     )
     for path, item in result.get("paths", {}).items():
         if not path.startswith(API_V1):
             continue
-        for operation in item.values():
+        for method, operation in item.items():
             responses = operation.setdefault("responses", {})
-            for status, text in _ERRORS.items():
+            errors = _ERRORS
+            if method in ("post", "patch", "delete"):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                errors = {**_ERRORS, **_WRITE_ERRORS}
+            for status, text in errors.items():
                 responses.setdefault(
                     status, {"description": text, "content": {"application/json": {"schema": _REF}}}
                 )

@@ -18,7 +18,6 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigner import idempotency, ratelimit
-from campaigner.celery import app as celery_app
 from campaigner.models import Disposition, DispositionAction, IdempotentAnswer
 from leads.models import ActionDelivery, CallRecord, DispositionRecord, Lead, LeadChange
 from tests.campaignapi import Api, make_api
@@ -100,11 +99,8 @@ def hook() -> Iterator[Hook]:
 
 
 @pytest.fixture
-def eager_actions(settings: Any) -> Iterator[None]:
+def private_webhooks(settings: Any) -> None:
     settings.ACTION_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on 127.0.0.1
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
 
 
 def hot_disposition(api: Api, hook: Hook) -> None:
@@ -119,7 +115,7 @@ def hot_disposition(api: Api, hook: Hook) -> None:
     )  # fmt: skip
 
 
-@pytest.mark.usefixtures("eager_actions")
+@pytest.mark.usefixtures("private_webhooks")
 @pytest.mark.parametrize("method", ["updateLeadFast", "updateLead"])
 def test_an_update_retried_with_its_key_runs_its_actions_once(
     api: Api, hook: Hook, method: str
@@ -233,9 +229,13 @@ def test_a_109_is_not_kept_and_a_replay_takes_no_place_in_the_queue(
     answered = api.post("insertLeadFast", JANE, headers=keyed("answered"))
     holding, release = threading.Event(), threading.Event()
 
+    def occupy() -> None:
+        holding.set()
+        release.wait(20)
+
     def hold() -> None:
         try:
-            ratelimit.run_limited(lambda: (holding.set(), release.wait(20)), bulk=False)
+            ratelimit.run_limited(occupy, bulk=False)
         finally:
             connection.close()
 
@@ -310,7 +310,7 @@ def test_racing_inserts_with_one_key_insert_once(
     assert sum("Idempotent-Replayed" not in a.headers for a in answers) == 1
 
 
-@pytest.mark.usefixtures("eager_actions")
+@pytest.mark.usefixtures("private_webhooks")
 def test_racing_updates_with_one_key_run_the_actions_once(
     api: Api, hook: Hook, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
