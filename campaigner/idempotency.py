@@ -106,6 +106,9 @@ _KEEP = """
 """
 
 
+_WAIT_BOUND = "SELECT set_config('lock_timeout', %s, true)"
+
+
 def answer_keep(scope: str, key: str, answer: Answer) -> None:
     """Keep ``answer`` for ``key`` in ``scope``, in the caller's transaction, which must be the
     write's own and must commit right after (nothing else should run between).
@@ -118,17 +121,23 @@ def answer_keep(scope: str, key: str, answer: Answer) -> None:
         raise RuntimeError("an answer is kept in the transaction of its write")
     params = [scope, key, answer.fingerprint, answer.request[:300], answer.status,
               answer.content_type[:100], answer.body, settings.IDEMPOTENCY_KEY_HOURS]  # fmt: skip
-    with connection.cursor() as cursor:
-        # Local to the transaction, which ends right after: only this insert can wait.
-        wait_ms = int(settings.IDEMPOTENCY_WAIT_S * 1000)
-        execute_prepared(cursor, "SELECT set_config('lock_timeout', %s, true)", [str(wait_ms)])
-        try:
-            execute_prepared(cursor, _KEEP, params)
-        except OperationalError as exc:
-            if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
-                raise KeyInFlight(key) from None
-            raise
-        kept = cursor.fetchone() is not None
+    wait_ms = str(int(settings.IDEMPOTENCY_WAIT_S * 1000))
+    connection.ensure_connection()
+    # One round trip (psycopg's pipeline mode): the wait's bound, local to the transaction,
+    # which ends right after (only this insert can wait), then the insert.
+    try:
+        with (
+            connection.wrap_database_errors,
+            connection.connection.cursor() as cursor,
+            connection.connection.pipeline(),
+        ):
+            cursor.execute(_WAIT_BOUND, [wait_ms], prepare=True)
+            cursor.execute(_KEEP, params, prepare=True)
+            kept = cursor.fetchone() is not None
+    except OperationalError as exc:
+        if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+            raise KeyInFlight(key) from None
+        raise
     if not kept:
         raise AnsweredMeanwhile(key)
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+
+from campaigner import idempotency
 
 T = TypeVar("T")
 
@@ -78,3 +81,30 @@ def first_calls_meet(monkeypatch: pytest.MonkeyPatch, target: str, parties: int)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(target, meet)
+
+
+@contextmanager
+def key_held(scope: str, key: str) -> Iterator[None]:
+    """Another call's transaction that has written its answer for ``key`` and not yet ended
+    (rolled back on exit)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                answer = idempotency.Answer("other", "POST elsewhere", 200, "text/plain", b"")
+                idempotency.answer_keep(scope, key, answer)
+                holding.set()
+                release.wait(20)
+                transaction.set_rollback(True)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()

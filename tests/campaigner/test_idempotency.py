@@ -21,7 +21,7 @@ from campaigner import idempotency, ratelimit
 from campaigner.models import Disposition, DispositionAction, IdempotentAnswer
 from leads.models import ActionDelivery, CallRecord, DispositionRecord, Lead, LeadChange
 from tests.campaignapi import Api, make_api
-from tests.concurrency import first_calls_meet, in_threads
+from tests.concurrency import first_calls_meet, in_threads, key_held
 from tests.factories import ApiKeyFactory
 from tests.webhooks import Hook
 
@@ -338,3 +338,19 @@ def test_racing_updates_with_one_key_run_the_actions_once(
 
 def query(api: Api) -> str:
     return "&".join(f"{k}={v}" for k, v in api.ids().items())
+
+
+def test_a_call_whose_key_is_still_in_flight_is_told_to_retry(api: Api, settings: Any) -> None:
+    settings.IDEMPOTENCY_WAIT_S = 0.5
+    with key_held(f"key:{api.key.pk}", KEY):
+        started = time.monotonic()
+        busy = api.post("insertLeadFast", JANE, headers=keyed())
+        waited = time.monotonic() - started
+    retried = api.post("insertLeadFast", JANE, headers=keyed())
+
+    assert busy.status_code == 409
+    assert (busy.json()["code"], busy.json()["message"]) == (154, "IDEMPOTENCY_KEY_IN_FLIGHT")
+    assert busy.headers["Retry-After"] == "1"
+    assert 0.5 <= waited < 3
+    assert retried.json()["code"] == 0  # the other call rolled back: this one runs
+    assert Lead.objects.count() == 1

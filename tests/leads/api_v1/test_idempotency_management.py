@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from campaigner.models import ApiToken, Campaign, Disposition, DispositionAction, IdempotentAnswer
 from leads.models import ActionDelivery, CallRecord, DispositionRecord, DncEntry, Lead
-from tests.concurrency import first_calls_meet, in_threads
+from tests.concurrency import first_calls_meet, in_threads, key_held
 from tests.dialer.conftest import allocation, always_open, make_lead
 from tests.factories import TemplateFactory
 from tests.leads.api_v1.conftest import Api
@@ -150,3 +150,18 @@ def test_an_outcome_retried_with_its_key_records_one_call(
     assert DispositionRecord.objects.count() == 1
     assert ActionDelivery.objects.count() == 1
     assert Lead.objects.get().version == 2
+
+
+def test_a_write_whose_key_is_still_in_flight_is_told_to_retry(
+    admin_api: Api, settings: Any
+) -> None:
+    settings.IDEMPOTENCY_WAIT_S = 0.5
+    user = ApiToken.objects.get().user
+    with key_held(f"user:{user.pk}", KEY["HTTP_IDEMPOTENCY_KEY"]):
+        busy = admin_api.post("dnc/", {"phone": "0383218199"}, **KEY)
+    retried = admin_api.post("dnc/", {"phone": "0383218199"}, **KEY)
+
+    assert busy.status_code == 409
+    assert busy.json()["reason"] == "key_in_flight" and busy.headers["Retry-After"] == "1"
+    assert retried.status_code == 201
+    assert DncEntry.objects.count() == 1
