@@ -92,11 +92,14 @@ def answer_find(scope: str, key: str) -> Answer | None:
 
 
 # An expired answer of the key is replaced; a live one (or one being written by another
-# transaction, once that commits) makes the insert return nothing.
+# transaction, once that commits) makes the insert return nothing. The row is made after
+# ``set_config`` has bounded the wait for another transaction (``lock_timeout``, local to this
+# transaction, which ends right after): one statement, one round trip.
 _KEEP = """
     INSERT INTO campaigner_idempotentanswer
         (scope, key, fingerprint, request, status, content_type, body, created_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, statement_timestamp())
+    SELECT %s, %s, %s, %s, %s, %s, %s, statement_timestamp()
+    FROM (SELECT set_config('lock_timeout', %s, true)) AS wait_bound
     ON CONFLICT (scope, key) DO UPDATE SET
         fingerprint = EXCLUDED.fingerprint, request = EXCLUDED.request,
         status = EXCLUDED.status, content_type = EXCLUDED.content_type, body = EXCLUDED.body,
@@ -104,9 +107,6 @@ _KEEP = """
     WHERE campaigner_idempotentanswer.created_at <= now() - make_interval(hours => %s)
     RETURNING id
 """
-
-
-_WAIT_BOUND = "SELECT set_config('lock_timeout', %s, true)"
 
 
 def answer_keep(scope: str, key: str, answer: Answer) -> None:
@@ -119,25 +119,18 @@ def answer_keep(scope: str, key: str, answer: Answer) -> None:
     """
     if not connection.in_atomic_block:
         raise RuntimeError("an answer is kept in the transaction of its write")
-    params = [scope, key, answer.fingerprint, answer.request[:300], answer.status,
-              answer.content_type[:100], answer.body, settings.IDEMPOTENCY_KEY_HOURS]  # fmt: skip
     wait_ms = str(int(settings.IDEMPOTENCY_WAIT_S * 1000))
-    connection.ensure_connection()
-    # One round trip (psycopg's pipeline mode): the wait's bound, local to the transaction,
-    # which ends right after (only this insert can wait), then the insert.
-    try:
-        with (
-            connection.wrap_database_errors,
-            connection.connection.cursor() as cursor,
-            connection.connection.pipeline(),
-        ):
-            cursor.execute(_WAIT_BOUND, [wait_ms], prepare=True)
-            cursor.execute(_KEEP, params, prepare=True)
-            kept = cursor.fetchone() is not None
-    except OperationalError as exc:
-        if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
-            raise KeyInFlight(key) from None
-        raise
+    params = [scope, key, answer.fingerprint, answer.request[:300], answer.status,
+              answer.content_type[:100], answer.body, wait_ms,
+              settings.IDEMPOTENCY_KEY_HOURS]  # fmt: skip
+    with connection.cursor() as cursor:
+        try:
+            execute_prepared(cursor, _KEEP, params)
+        except OperationalError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
+                raise KeyInFlight(key) from None
+            raise
+        kept = cursor.fetchone() is not None
     if not kept:
         raise AnsweredMeanwhile(key)
 
