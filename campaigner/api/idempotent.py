@@ -129,14 +129,14 @@ def _query(request: HttpRequest | Request, *leave_out: str) -> str:
 
 def campaignapi_call(request: Request, key_id: int | None, body: bytes) -> KeyedCall | None:
     """The call's key with its fingerprint: the method, the path, the parameters (the API key
-    and the idempotency key left out) and the body's bytes; ``None`` without a key. A key not
-    1-255 printable ASCII characters, or two keys that differ, is 150."""
+    and the idempotency key left out), ``If-Match`` and the body's bytes; ``None`` without a
+    key. A key not 1-255 printable ASCII characters, or two keys that differ, is 150."""
     key = _key(request, param=True)
     if key is None:
         return None
     digest = fingerprint(
         [request.method or "", request.path, _query(request, "apiKey", PARAM),
-         hashlib.sha256(body).digest()]
+         request.headers.get("If-Match", ""), hashlib.sha256(body).digest()]
     )  # fmt: skip
     return KeyedCall(f"key:{key_id}", key, digest, f"{request.method} {request.path}")
 
@@ -253,8 +253,8 @@ class IdempotentWrites:
             assert call is not None
             try:
                 replay = call.kept()
-                assert replay is not None
-                return replay
+                assert replay is not None  # one was committed
+                return self.finalize_response(self.request, replay)  # type: ignore[attr-defined]
             except KeyReused as reused:
                 error: Exception = reused
         except KeyInFlight as in_flight:

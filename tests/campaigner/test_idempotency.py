@@ -165,6 +165,18 @@ def test_the_key_with_another_request_is_refused_and_writes_nothing(api: Api) ->
     assert Lead.objects.get().version == 1
 
 
+def test_another_if_match_is_another_request(api: Api) -> None:
+    Disposition.objects.create(disposition_set=api.template.disposition_set, name="Spoke")
+    assert api.post("insertLeadFast", JANE).json()["code"] == 0
+    update = {**JANE, "City": "Carlton", "njDisposition": "Spoke"}
+    first = api.post("updateLeadFast", update, headers={**keyed(), "If-Match": "1"})
+    other = api.post("updateLeadFast", update, headers={**keyed(), "If-Match": "2"})
+
+    assert first.json()["version"] == 2
+    assert (other.status_code, other.json()["code"]) == (422, 153)
+    assert Lead.objects.get().version == 2
+
+
 @pytest.mark.parametrize(
     ("header", "param"),
     [("x" * 256, None), ("naïve", None), ("", None), ("two\tparts", None), ("a", "b")],
