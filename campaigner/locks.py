@@ -54,6 +54,8 @@ class LockKey(IntEnum):
     LEAD_IMPORT_RUN = 6
     # Held likewise by the worker running a bulk job (leads.services.lead_job).
     LEAD_JOB_RUN = 7
+    # One refresh of the lead search's words at a time (leads.services.lead_words).
+    LEAD_WORDS_REFRESH = 8
 
 
 def advisory_xact_lock(key: LockKey, object_id: int) -> None:

@@ -191,6 +191,10 @@ DIALER_CHECKOUT_SECONDS = env.int("DIALER_CHECKOUT_SECONDS", default=180)
 
 _SWEEP_SECONDS = env.float("ACTION_SWEEP_SECONDS", default=60)
 DASHBOARD_REFRESH_SECONDS = env.int("DASHBOARD_REFRESH_SECONDS", default=60)
+# The lead search's words index (leads.services.lead_words): how often beat brings it up to date,
+# and how many lead ids (and as many change ids) one run takes at most.
+LEAD_WORDS_SECONDS = env.int("LEAD_WORDS_SECONDS", default=60)
+LEAD_WORDS_BATCH = env.int("LEAD_WORDS_BATCH", default=200_000)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "dialer-cache-refresh": {
         "task": "dialer.tasks.dialer_cache_refresh_all_task",
@@ -223,6 +227,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "leads.tasks.lead_jobs_recover_task",
         "schedule": _SWEEP_SECONDS,
         "options": {"expires": _SWEEP_SECONDS},
+    },
+    # The lead search's words of the leads inserted or changed since (leads.services.lead_words).
+    "lead-words-refresh": {
+        "task": "leads.tasks.lead_words_refresh_task",
+        "schedule": LEAD_WORDS_SECONDS,
+        "options": {"expires": LEAD_WORDS_SECONDS},
     },
     # Kept answers of calls with an Idempotency-Key, past IDEMPOTENCY_KEY_HOURS.
     "idempotent-answers-expire": {

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
-from django.contrib.postgres.indexes import BrinIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -681,3 +682,43 @@ class ErasedNumber(models.Model):
 
     def __str__(self) -> str:
         return f"erased number {self.digest[:12]}…"
+
+
+class LeadWords(models.Model):
+    """The words of a lead's field values (a ``tsvector``, lower-cased, no stemming), for the
+    lead list's search by name through a GIN index. Kept off the insert path, which such an
+    index would slow by 30 %: ``leads.services.lead_words`` fills it (beat) for the leads
+    inserted or changed since its last run, and the search reads the leads it has not reached
+    yet directly (``LeadWordsMark``). No foreign key: a deleted lead's row is removed by the
+    next run, and is never found meanwhile (the search returns leads that exist)."""
+
+    lead_id = models.BigIntegerField(primary_key=True)
+    campaign_id = models.BigIntegerField()
+    words = SearchVectorField()
+
+    class Meta:
+        verbose_name_plural = "lead words"
+        indexes: ClassVar = [GinIndex(fields=["words"], name="lead_words_words")]
+
+    def __str__(self) -> str:
+        return f"words of lead {self.lead_id}"
+
+
+class LeadWordsMark(models.Model):
+    """How far ``LeadWords`` is complete (one row): every lead with an id up to
+    ``leads_upto`` has its words as of every change with an id up to ``changes_upto``.
+
+    An id is only final once every transaction that could still commit a smaller one has
+    ended; ``pending_*`` are the highest ids read at one run, ``pending_xmax`` the
+    transaction id horizon read at the next, and they become the marks once every
+    transaction below that horizon has ended (``leads.services.lead_words``)."""
+
+    leads_upto = models.BigIntegerField(default=0)
+    changes_upto = models.BigIntegerField(default=0)
+    pending_leads = models.BigIntegerField(null=True)
+    pending_changes = models.BigIntegerField(null=True)
+    pending_xmax = models.BigIntegerField(null=True)
+    refreshed_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"lead words up to lead {self.leads_upto}, change {self.changes_upto}"

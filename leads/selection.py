@@ -14,6 +14,10 @@ from campaigner.models import Campaign
 from campaigner.selectors import campaign_ids_visible
 from leads.models import Lead, LeadPhone
 from leads.selectors import phone_normaliser_load
+from leads.services.lead_words import lead_words_search
+
+# A search by number or words lists at most this many leads (more: narrow it).
+MATCHES_MOST = 10_000
 
 
 class _Ids(filters.BaseInFilter, filters.NumberFilter):
@@ -53,7 +57,7 @@ class LeadSelection(filters.FilterSet):
     search = filters.CharFilter(
         method="filter_search",
         help_text="The admin's search: an external id, a phone number however written, or"
-        " text in any field",
+        " words (each the beginning of a word of a field's value, any case)",
     )
 
     class Meta:
@@ -88,8 +92,10 @@ class LeadSelection(filters.FilterSet):
 
     def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> Any:
         """An external id; a number in any spelling (through the number index only, never a
-        scan of the fields); else every word in the fields' text ("Jane Citizen" finds a
-        FirstName and a LastName)."""
+        scan of the fields); else leads whose field values have words beginning with every
+        word searched ("jan CIT" finds a FirstName Jane and a LastName Citizen), through the
+        words index (``leads.services.lead_words``). At most ``MATCHES_MOST`` leads besides
+        the external id's."""
         term = value.strip()
         # Through the (campaign, external id) index, campaign by campaign.
         by_id = Q(campaign_id__in=self._campaign_ids(), external_id=term)
@@ -97,12 +103,11 @@ class LeadSelection(filters.FilterSet):
         if number is not None:
             # The few leads with the number, looked up first: the list's query is then two
             # index lookups, not a scan with a subquery per lead.
-            ids = list(self._with_number(number).values_list("lead_id", flat=True)[:10_000])
+            ids = list(self._with_number(number).values_list("lead_id", flat=True)[:MATCHES_MOST])
             return queryset.filter(by_id | Q(pk__in=ids))
-        words = Q()
-        for word in term.split():
-            words &= Q(fields__icontains=word)
-        return queryset.filter(by_id | words)
+        # Likewise the leads with the words, looked up first.
+        ids = lead_words_search(term, self._campaign_ids(), MATCHES_MOST)
+        return queryset.filter(by_id | Q(pk__in=ids))
 
     def _campaign_ids(self) -> list[int]:
         visible: Any = campaign_ids_visible(self.user)

@@ -9,6 +9,7 @@ from django.conf import settings
 from leads.services import lead_job
 from leads.services.delivery import SEND_TASK, action_delivery_attempt, deliveries_due
 from leads.services.lead_import import RUN_TASK, lead_import_run, lead_imports_recover
+from leads.services.lead_words import lead_words_refresh
 
 # The sweeper queues at most this many due deliveries per run (one small message each).
 SWEEP_BATCH = 500
@@ -66,3 +67,11 @@ def lead_job_run_task(job_id: int) -> str:
 def lead_jobs_recover_task() -> int:
     """Queue again the jobs that lost their worker (beat, every ``ACTION_SWEEP_SECONDS``)."""
     return len(lead_job.lead_jobs_recover())
+
+
+@shared_task(ignore_result=True)
+def lead_words_refresh_task() -> int:
+    """The lead search's words of the leads inserted or changed lately (beat, every
+    ``LEAD_WORDS_SECONDS``)."""
+    done = lead_words_refresh()
+    return done.leads + done.changed
