@@ -13,8 +13,7 @@ from campaigner.contract import Refusal, Refused
 from campaigner.models import Campaign
 from campaigner.selectors import campaign_ids_visible
 from leads.models import Lead, LeadPhone
-from leads.selectors import phone_normaliser_load
-from leads.services.lead_words import lead_words_search
+from leads.selectors import lead_words_search, phone_normaliser_load
 
 # A search by number or words lists at most this many leads (more: narrow it).
 MATCHES_MOST = 10_000

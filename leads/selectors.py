@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from campaigner.models import Allocation, ContactHours, Disposition, TemplateField
-from leads.models import Lead, LeadChange, PhonePattern
+from campaigner.sql import execute_prepared
+from leads import sql
+from leads.models import Lead, LeadChange, LeadWordsMark, PhonePattern
 from leads.phone import PhoneNormaliser, compile_rule
 
 
@@ -131,3 +134,20 @@ def name_fields(fields: list[TemplateField]) -> list[str]:
     texts = [f.name for f in fields if not f.is_phone]
     named = [name for name in texts if "name" in name.lower()]
     return named or texts[:1]
+
+
+def lead_words_search(term: str, campaign_ids: list[int], most: int) -> list[int]:
+    """The ids of at most ``most`` leads of ``campaign_ids`` whose words begin with every word
+    of ``term`` (none when ``term`` has no word), as ``leads.services.lead_words`` says: the
+    index does the work for every lead but those inserted or changed since its last refresh."""
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, sql.WORDS_QUERY, [term])
+        query = cursor.fetchone()[0]
+        if not query:
+            return []
+        mark = LeadWordsMark.objects.filter(pk=1).values_list("leads_upto", "changes_upto")
+        leads, changes = mark.first() or (0, 0)
+        params = {"query": query, "campaigns": campaign_ids, "leads": leads,
+                  "changes": changes, "most": most}  # fmt: skip
+        cursor.execute(sql.WORDS_SEARCH, params)
+        return [row[0] for row in cursor.fetchall()]

@@ -21,11 +21,13 @@ from leads.models import (
     DispositionRecord,
     DncEntry,
     Lead,
+    LeadChange,
     LeadImport,
     LeadImportFile,
     LeadImportReport,
     LeadOrigin,
     LeadPhone,
+    LeadWords,
 )
 
 
@@ -311,3 +313,57 @@ IMPORT_FILE_PIECE = (
     f"SELECT data FROM {LeadImportFile._meta.db_table}"  # noqa: S608
     " WHERE lead_import_id = %s AND seq = %s"
 )
+
+
+# --- the lead search's words (leads.services.lead_words, leads.selectors.lead_words_search) ---
+
+_LEADS, _CHANGES, _WORDS = (
+    Lead._meta.db_table,
+    LeadChange._meta.db_table,
+    LeadWords._meta.db_table,
+)
+# A lead's words: its field values' (strings and numbers), lower-cased, no stemming.
+_WORDS_OF = "jsonb_to_tsvector('simple', {}, '[\"string\", \"numeric\"]')"
+
+# The search as a text search query (text, cast to tsquery where used): each of its words as a
+# prefix, all of them; NULL when it has none (only punctuation).
+WORDS_QUERY = (
+    "SELECT string_agg(quote_literal(lexeme) || ':*', ' & ') FROM unnest(to_tsvector('simple', %s))"
+)
+
+_WORDS_UPSERT = f"""
+    INSERT INTO {_WORDS} (lead_id, campaign_id, words)
+    SELECT l.id, l.campaign_id, {_WORDS_OF.format("l.fields")} FROM {_LEADS} l {{where}}
+    ON CONFLICT (lead_id) DO UPDATE SET
+        campaign_id = EXCLUDED.campaign_id, words = EXCLUDED.words"""  # noqa: S608
+# Parameters: the last id done, the last id to do (of leads; of changes).
+WORDS_NEW = _WORDS_UPSERT.format(where="WHERE l.id > %s AND l.id <= %s")
+_CHANGED_IDS = f"SELECT DISTINCT lead_id FROM {_CHANGES} WHERE id > %s AND id <= %s"  # noqa: S608
+WORDS_CHANGED = _WORDS_UPSERT.format(where=f"WHERE l.id IN ({_CHANGED_IDS})")
+WORDS_GONE = f"""
+    DELETE FROM {_WORDS} w WHERE w.lead_id IN ({_CHANGED_IDS})
+    AND NOT EXISTS (SELECT 1 FROM {_LEADS} l WHERE l.id = w.lead_id)"""  # noqa: S608
+WORDS_HIGHEST_IDS = (
+    f"SELECT (SELECT coalesce(max(id), 0) FROM {_LEADS}),"  # noqa: S608
+    f" (SELECT coalesce(max(id), 0) FROM {_CHANGES})"
+)
+
+# The indexed words of the leads below the leads mark and unchanged since the changes mark; the
+# words of the rest made on the fly: the leads past the mark (a range of the primary key) and
+# those changed since (looked up by id). Three parts, so that each is an index's.
+_WORDS_MATCH = (
+    f"campaign_id = ANY(%(campaigns)s) AND {_WORDS_OF.format('fields')} @@ %(query)s::tsquery"
+)
+WORDS_SEARCH = f"""
+    SELECT w.lead_id FROM {_WORDS} w
+    WHERE w.words @@ %(query)s::tsquery AND w.campaign_id = ANY(%(campaigns)s)
+      AND w.lead_id <= %(leads)s
+      AND NOT EXISTS (SELECT 1 FROM {_CHANGES} c
+                      WHERE c.lead_id = w.lead_id AND c.id > %(changes)s)
+    UNION ALL
+    SELECT id FROM {_LEADS} WHERE id > %(leads)s AND {_WORDS_MATCH}
+    UNION ALL
+    SELECT id FROM {_LEADS}
+    WHERE id IN (SELECT lead_id FROM {_CHANGES} WHERE id > %(changes)s) AND id <= %(leads)s
+      AND {_WORDS_MATCH}
+    LIMIT %(most)s"""  # noqa: S608

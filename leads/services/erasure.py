@@ -40,6 +40,7 @@ from leads.models import (
     Lead,
     LeadChange,
     LeadPhone,
+    LeadWords,
 )
 from leads.selection import leads_visible
 from leads.selectors import phone_normaliser_load
@@ -131,6 +132,8 @@ def _erase(ids: list[int], by: ChangeBy) -> None:
         version=F("version") + 1,
     )  # fmt: skip
     LeadPhone.objects.filter(lead_id__in=ids).delete()
+    # The search's words of the person now, not at the words index's next refresh.
+    LeadWords.objects.filter(lead_id__in=ids).delete()
     DispositionRecord.objects.filter(lead_id__in=ids).update(notes="", dialed_number="")
     CallRecord.objects.filter(lead_id__in=ids).update(dialed_number="", unique_call_id="")
     deliveries = ActionDelivery.objects.filter(lead_id__in=ids)

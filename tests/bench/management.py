@@ -80,8 +80,8 @@ def run(existing: int) -> None:
     allocation = seed(existing)
     _token()
     started = time.perf_counter()
-    words = lead_words_complete()
-    print(f"  the search's words brought up to date: {words.leads:,} leads in the last run,"
+    caught_up = lead_words_complete()
+    print(f"  the search's words brought up to date: {caught_up.leads:,} leads in the last run,"
           f" {time.perf_counter() - started:.1f} s in all")  # fmt: skip
     rng = random.Random(14)
     phones = [

@@ -8,13 +8,17 @@ import threading
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
 from campaigner.models import Disposition
-from leads.models import Lead, LeadChange, LeadWords, LeadWordsMark
-from leads.services.lead_words import lead_words_complete, lead_words_refresh, lead_words_search
+from leads.models import Door, Lead, LeadChange, LeadWords, LeadWordsMark
+from leads.selectors import lead_words_search
+from leads.services.erasure import person_erase
+from leads.services.lead_version import ChangeBy
+from leads.services.lead_words import lead_words_complete, lead_words_refresh
 from tests.campaignapi import Api, make_api
 from tests.factories import CampaignFactory
 
@@ -132,3 +136,12 @@ def test_the_marks_never_pass_a_lead_still_being_inserted(api: Api) -> None:
     lead_words_complete()
     assert LeadWords.objects.filter(lead_id=held[0]).exists()
     assert search(api, "late lee") == {held[0]}
+
+
+def test_an_erased_persons_words_go_with_the_erasure(api: Api) -> None:
+    lead = insert(api, "Jane Citizen", "0383218199")
+    lead_words_complete()
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "x")
+    person_erase(root, by=ChangeBy(Door.ADMIN, "root"), lead_id=lead)
+    assert not LeadWords.objects.filter(lead_id=lead).exists()
+    assert search(api, "jane") == set()
