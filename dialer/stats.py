@@ -24,7 +24,7 @@ from campaigner.models import Allocation, Campaign, CampaignTemplate
 from campaigner.selectors import scoped
 from dialer.models import CampaignCache, CampaignStats
 from leads.models import ActionDelivery, CallRecord, DispositionRecord, Lead
-from leads.sql import DIAL_STATES, OPEN_CONTACT_HOURS, dial_state
+from leads.sql import DIAL_STATES, DIALABLE_LEADS, OPEN_CONTACT_HOURS, dial_state
 
 HOURS = 24
 
@@ -48,8 +48,14 @@ GROUP BY l.campaign_id
 """  # noqa: S608 (model names and constants)
 
 
-# One more pass: the active campaigns' leads by allocation and dial state (leads.sql).
-_STATE = dial_state("l", active="c.active", started="a.started", default_hours="t.contact_hours_id")
+# One more pass: the active campaigns' leads by allocation and dial state (leads.sql). Whether a
+# lead has a number to ring is a join with the set of leads that have one (a hash join, which
+# spills to disk in batches when the set is large), not a look-up per lead or a hashed subquery
+# that must fit in memory.
+_STATE = dial_state(
+    "l", active="c.active", started="a.started", default_hours="t.contact_hours_id",
+    dialable="dn.lead_id IS NOT NULL",
+)  # fmt: skip
 _STATE_FIGURES = f"""
 SELECT l.campaign_id, l.allocation_id, {_STATE},
        count(*), count(*) FILTER (WHERE NOT l.closed AND l.disposition_id IS NULL),
@@ -58,6 +64,7 @@ FROM {Lead._meta.db_table} l
 JOIN {Campaign._meta.db_table} c ON c.id = l.campaign_id AND c.active
 JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
 JOIN {Allocation._meta.db_table} a ON a.id = l.allocation_id
+LEFT JOIN ({DIALABLE_LEADS}) dn ON dn.lead_id = l.id
 GROUP BY 1, 2, 3
 """  # noqa: S608 (model names and constants)
 # The calls of each of the last 24 hours (hour 0 the oldest), by campaign.
