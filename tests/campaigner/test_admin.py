@@ -52,6 +52,8 @@ SHOWN_ELSEWHERE = {
     "ErasedNumber": "hashes of erased numbers: nothing a person can read",
     "ImportMapping": "a template's last import mapping, the guess on the import's mapping page",
     "IdempotentAnswer": "answers kept for retried calls: the server's to give again, not a page",
+    "LeadWords": "the words index of the lead list's search (the list's search box)",
+    "LeadWordsMark": "how far the search's words index is complete: the server's own",
 }
 
 
