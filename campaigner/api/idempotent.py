@@ -181,7 +181,10 @@ def answer_once(call: KeyedCall | None, run: Callable[[Keep | None], Response]) 
 
 
 def _data_digest(data: Any) -> bytes:
-    """A digest of a parsed body: JSON as its canonical text, a form's files by content."""
+    """A digest of a parsed body: a raw one (a CSV upload) as it is, a form with its files by
+    content, JSON as its canonical text (the same data spelled otherwise is the same body)."""
+    if isinstance(data, bytes):
+        return data
 
     def default(value: Any) -> Any:
         if isinstance(value, UploadedFile):
@@ -190,7 +193,7 @@ def _data_digest(data: Any) -> bytes:
                 digest.update(chunk)
             value.seek(0)  # the view reads it next
             return f"file:{value.name}:{digest.hexdigest()}"
-        raise TypeError(type(value).__name__)
+        return f"{type(value).__name__}:{value!r}"
 
     if hasattr(data, "lists"):  # a form (QueryDict, MultiValueDict)
         data = sorted(data.lists())

@@ -165,3 +165,19 @@ def test_a_write_whose_key_is_still_in_flight_is_told_to_retry(
     assert busy.json()["reason"] == "key_in_flight" and busy.headers["Retry-After"] == "1"
     assert retried.status_code == 201
     assert DncEntry.objects.count() == 1
+
+
+def test_a_csv_upload_retried_with_its_key_is_answered_as_the_first(admin_api: Api) -> None:
+    """A raw text/csv body (the DNC upload), and one that is no CSV at all: never a 500."""
+    csv = b"phone,note\n0383218199,asked\n0390001234,asked\n"
+    first = admin_api.client.post("/api/v1/dnc/upload", data=csv, content_type="text/csv", **KEY)
+    again = admin_api.client.post("/api/v1/dnc/upload", data=csv, content_type="text/csv", **KEY)
+    odd = admin_api.client.post(
+        "/api/v1/dnc/upload", data=b"\x7f", content_type="text/csv",
+        HTTP_IDEMPOTENCY_KEY="another",
+    )  # fmt: skip
+
+    assert first.status_code == 200 and first.json()["added"] == 2
+    assert_replayed(first, again)
+    assert odd.status_code < 500
+    assert DncEntry.objects.count() == 2
