@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+import nested_admin
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
@@ -351,38 +352,6 @@ class ContactHoursAdmin(SharedByUseAdmin):
             contact_hours_save(form.instance, closed_dates=dates, actor=request.user)
 
 
-class DispositionInline(admin.TabularInline):
-    model = Disposition
-    extra = 0
-    show_change_link = True
-
-
-@admin.register(DispositionSet)
-class DispositionSetAdmin(SharedByUseAdmin):
-    list_display = ("name",)
-    search_fields = ("name",)
-    inlines = (DispositionInline,)
-
-    def write(self, request: HttpRequest, obj: DispositionSet) -> None:
-        disposition_set_save(obj, actor=request.user)
-
-    def remove(self, request: HttpRequest, obj: DispositionSet) -> None:
-        disposition_set_delete(obj, actor=request.user)
-
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        """The set's dispositions, as a list, by ``disposition_set_save`` (a disposition left
-        out is deleted unless leads name it); their actions are on each disposition's page."""
-        formset.save(commit=False)
-        specs = [
-            DispositionSpec(
-                name=d.name, id=d.pk, enabled=d.enabled, priority=d.priority, final=d.final,
-                callback_required=d.callback_required, actions=None,
-            )
-            for d in (f.instance for f in kept_forms(formset))
-        ]  # fmt: skip
-        disposition_set_save(form.instance, specs, actor=request.user)
-
-
 # The inputs each action kind takes (a retry_limit's other inputs are its "then" action's).
 ACTION_INPUTS: dict[str, tuple[str, ...]] = {
     ActionKind.CLOSE: (),
@@ -503,18 +472,98 @@ class DispositionActionForm(forms.ModelForm):
         super()._update_errors(errors)  # type: ignore[misc]
 
 
-class DispositionActionInline(admin.StackedInline):
+class _ActionForms:
+    """A disposition's actions as forms of their kind's inputs (``DispositionActionForm``)."""
+
     model = DispositionAction
-    form = DispositionActionForm
+    form: Any = DispositionActionForm
     extra = 0
 
     class Media:
         js = ("campaigner/action_inputs.js",)
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        formset = super().get_formset(request, obj, **kwargs)
+        formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
         formset.form = type(formset.form.__name__, (formset.form,), {"user": request.user})
         return formset
+
+
+class DispositionActionInline(_ActionForms, admin.StackedInline):
+    """On a disposition's own page."""
+
+
+class _WithTheSet:
+    """A nested inline of a disposition set's page, editable only where the set is (Django
+    makes a read-only parent's inlines read only; the nested ones ask here)."""
+
+    def _set_writable(self, request: HttpRequest, obj: Any) -> bool:
+        shared = obj.disposition_set if isinstance(obj, Disposition) else obj
+        return shared is None or shared.pk is None or shared_writable_by(shared, request.user)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_add_permission(request, obj)  # type: ignore[misc]
+        return bool(allowed) and self._set_writable(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)  # type: ignore[misc]
+        return bool(allowed) and self._set_writable(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
+        return bool(allowed) and self._set_writable(request, obj)
+
+
+class DispositionActionsInline(_WithTheSet, _ActionForms, nested_admin.NestedStackedInline):
+    """Under each disposition on its set's page."""
+
+
+class DispositionInline(_WithTheSet, nested_admin.NestedStackedInline):
+    """A set's dispositions, each with its actions under it (``DispositionActionsInline``)."""
+
+    model = Disposition
+    extra = 0
+    fields = (("name", "enabled", "final"), ("priority", "callback_required"))
+    show_change_link = True
+    inlines = (DispositionActionsInline,)
+
+
+@admin.register(DispositionSet)
+class DispositionSetAdmin(nested_admin.NestedModelAdminMixin, SharedByUseAdmin):
+    list_display = ("name",)
+    search_fields = ("name",)
+    inlines = (DispositionInline,)
+
+    def write(self, request: HttpRequest, obj: DispositionSet) -> None:
+        disposition_set_save(obj, actor=request.user)
+
+    def remove(self, request: HttpRequest, obj: DispositionSet) -> None:
+        disposition_set_delete(obj, actor=request.user)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The set's dispositions with their actions, as a list, by ``disposition_set_save``
+        (a disposition left out is deleted unless leads name it). Each disposition's actions
+        come with it (the nested forms under it), so their own formsets write nothing."""
+        formset.save(commit=False)
+        if formset.model is not Disposition:
+            return
+        specs = [
+            DispositionSpec(
+                name=f.instance.name, id=f.instance.pk, enabled=f.instance.enabled,
+                priority=f.instance.priority, final=f.instance.final,
+                callback_required=f.instance.callback_required, actions=_actions_under(f),
+            )
+            for f in kept_forms(formset)
+        ]  # fmt: skip
+        disposition_set_save(form.instance, specs, actor=request.user)
+
+
+def _actions_under(form: Any) -> list[tuple[str, dict[str, Any]]] | None:
+    """The actions of a disposition's form on the set's page, as ``DispositionSpec`` takes
+    them; ``None`` (left as they are) where the page showed none of them (read only)."""
+    nested = [f for f in getattr(form, "nested_formsets", ()) if f.model is DispositionAction]
+    if not nested:
+        return None
+    return [(f.instance.kind, f.instance.params) for f in kept_forms(nested[0])]
 
 
 @admin.register(Disposition)

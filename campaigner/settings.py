@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by the server itself
     "django_filters",
+    "nested_admin",  # a disposition set's page: each disposition with its actions
     "axes",
     "campaigner",
     "leads",

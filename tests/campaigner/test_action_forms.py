@@ -90,3 +90,38 @@ def test_an_incomplete_action_is_refused(
     answer = post(admin, disposition, position=0, **action)
     assert answer.status_code == 200 and message in answer.content.decode()
     assert not DispositionAction.objects.exists()
+
+
+def test_a_sets_page_saves_each_dispositions_actions_new_ones_included(admin: Client) -> None:
+    """The set's page (the actions nested under each disposition): an action deleted, a new
+    disposition with its action, in one save, through the set's service."""
+    from campaigner.models import Disposition, DispositionSet
+
+    outcomes = DispositionSet.objects.create(name="Outbound outcomes")
+    no_answer = Disposition.objects.create(disposition_set=outcomes, name="No Answer")
+    callback = DispositionAction.objects.create(
+        disposition=no_answer, position=0, kind="callback", params={"minutes": 30}
+    )
+    sets = "dispositions"
+    data = {
+        "name": "Outbound outcomes",
+        f"{sets}-TOTAL_FORMS": 2, f"{sets}-INITIAL_FORMS": 1,
+        f"{sets}-0-id": no_answer.pk, f"{sets}-0-disposition_set": outcomes.pk,
+        f"{sets}-0-name": "No Answer", f"{sets}-0-enabled": "on",
+        f"{sets}-0-actions-TOTAL_FORMS": 1, f"{sets}-0-actions-INITIAL_FORMS": 1,
+        f"{sets}-0-actions-0-id": callback.pk, f"{sets}-0-actions-0-disposition": no_answer.pk,
+        f"{sets}-0-actions-0-position": 0, f"{sets}-0-actions-0-kind": "callback",
+        f"{sets}-0-actions-0-minutes": 30, f"{sets}-0-actions-0-DELETE": "on",
+        f"{sets}-1-disposition_set": outcomes.pk, f"{sets}-1-name": "Do not call",
+        f"{sets}-1-enabled": "on", f"{sets}-1-final": "on",
+        f"{sets}-1-actions-TOTAL_FORMS": 1, f"{sets}-1-actions-INITIAL_FORMS": 0,
+        f"{sets}-1-actions-0-position": 0, f"{sets}-1-actions-0-kind": "dnc",
+        f"{sets}-1-actions-0-numbers": "all",
+    }  # fmt: skip
+    answer = admin.post(f"/admin/campaigner/dispositionset/{outcomes.pk}/change/", data)
+
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    assert not no_answer.actions.exists()
+    dnc = Disposition.objects.get(disposition_set=outcomes, name="Do not call")
+    assert dnc.final
+    assert [(a.kind, a.params) for a in dnc.actions.all()] == [("dnc", {"numbers": "all"})]
