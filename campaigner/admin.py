@@ -522,7 +522,7 @@ class DispositionInline(_WithTheSet, nested_admin.NestedStackedInline):
 
     model = Disposition
     extra = 0
-    fields = (("name", "enabled", "final"), ("priority", "callback_required"))
+    fields = (("name", "enabled", "final"), ("priority", "callback_required", "contact"))
     show_change_link = True
     inlines = (DispositionActionsInline,)
 
@@ -550,7 +550,8 @@ class DispositionSetAdmin(nested_admin.NestedModelAdminMixin, SharedByUseAdmin):
             DispositionSpec(
                 name=f.instance.name, id=f.instance.pk, enabled=f.instance.enabled,
                 priority=f.instance.priority, final=f.instance.final,
-                callback_required=f.instance.callback_required, actions=_actions_under(f),
+                callback_required=f.instance.callback_required, contact=f.instance.contact,
+                actions=_actions_under(f),
             )
             for f in kept_forms(formset)
         ]  # fmt: skip
@@ -569,7 +570,9 @@ def _actions_under(form: Any) -> list[tuple[str, dict[str, Any]]] | None:
 @admin.register(Disposition)
 class DispositionAdmin(SharedByUseAdmin):
     set_path = "disposition_set"
-    list_display = ("name", "disposition_set", "enabled", "final", "priority", "callback_required")
+    list_display = (
+        "name", "disposition_set", "enabled", "final", "contact", "priority", "callback_required"
+    )  # fmt: skip
     list_filter = ("disposition_set", "enabled", "final")
     search_fields = ("name",)
     inlines = (DispositionActionInline,)

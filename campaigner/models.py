@@ -162,6 +162,9 @@ class Disposition(models.Model):
     )
     final = models.BooleanField(default=False, help_text="Closes the lead.")
     callback_required = models.BooleanField(default=False)
+    contact = models.BooleanField(
+        default=False, help_text="The call reached the person (the dashboard's contact rate)."
+    )
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

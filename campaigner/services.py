@@ -254,6 +254,7 @@ class DispositionSpec:
     priority: int | None = None
     final: bool = False
     callback_required: bool = False
+    contact: bool = False  # the call reached the person (the dashboard's contact rate)
     # validate_action's (kind, params) pairs; None keeps the disposition's actions as they are
     actions: Sequence[tuple[str, dict[str, Any]]] | None = ()
 
@@ -319,7 +320,7 @@ def disposition_set_save(
             position,
         )
         disposition.priority, disposition.final = spec.priority, spec.final
-        disposition.callback_required = spec.callback_required
+        disposition.callback_required, disposition.contact = spec.callback_required, spec.contact
         # Two names swapped in one request meet the unique index half-way: IntegrityError.
         save_changed(disposition, changes)
         if spec.actions is not None:

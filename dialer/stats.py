@@ -114,26 +114,33 @@ def _empty_figure() -> dict[str, Any]:
 
 
 def _disposition_figures(now: dt.datetime) -> dict[int, dict[str, Any]]:
-    """{campaign: {"today": {name: n}, "week": {name: n}, "closeRate": share or None}} of the
-    dispositions set since midnight UTC and over the last 7 days."""
+    """{campaign: {"today": {name: n}, "week": {name: n}, "closeRate", "contactRate"}} of the
+    dispositions set since midnight UTC and over the last 7 days: the rates are the shares of
+    today's that are final and that reached the person (``Disposition.contact``), or None."""
     midnight = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = (
         DispositionRecord.objects.filter(
             created_at__gte=now - dt.timedelta(days=7), lead__campaign__active=True
         )
-        .values_list("lead__campaign_id", "disposition__name", "disposition__final")
+        .values_list(
+            "lead__campaign_id", "disposition__name", "disposition__final", "disposition__contact"
+        )
         .annotate(week=Count("id"), today=Count("id", filter=Q(created_at__gte=midnight)))
     )
     figures: dict[int, dict[str, Any]] = {}
-    for campaign_id, name, final, week, today in rows:
-        figure = figures.setdefault(campaign_id, {"today": {}, "week": {}, "closing_today": 0})
+    for campaign_id, name, final, contact, week, today in rows:
+        figure = figures.setdefault(
+            campaign_id, {"today": {}, "week": {}, "closing_today": 0, "contacts_today": 0}
+        )
         figure["week"][name] = figure["week"].get(name, 0) + week
         if today:
             figure["today"][name] = figure["today"].get(name, 0) + today
             figure["closing_today"] += today if final else 0
+            figure["contacts_today"] += today if contact else 0
     for figure in figures.values():
         total = sum(figure["today"].values())
-        figure["closeRate"] = round(figure.pop("closing_today") / total, 3) if total else None
+        for rate, count in (("closeRate", "closing_today"), ("contactRate", "contacts_today")):
+            figure[rate] = round(figure.pop(count) / total, 3) if total else None
     return figures
 
 
@@ -166,7 +173,9 @@ def campaign_stats_refresh(now: dt.datetime | None = None) -> int:
             row = by_campaign.get(campaign_id, (campaign_id, 0, 0, 0, 0, *[0] * HOURS))
             leads, new, due, closed = row[1:5]
             hourly = list(row[5:])
-            disposed = dispositions.get(campaign_id, {"today": {}, "week": {}, "closeRate": None})
+            disposed = dispositions.get(
+                campaign_id, {"today": {}, "week": {}, "closeRate": None, "contactRate": None}
+            )
             detail = {
                 **states.get(campaign_id, {**_empty_figure(), "allocations": []}),
                 "dispositions": disposed,
@@ -245,7 +254,14 @@ class CampaignFigures:
 
     @property
     def close_rate(self) -> str:
-        rate = self.detail.get("dispositions", {}).get("closeRate")
+        return self._rate("closeRate")
+
+    @property
+    def contact_rate(self) -> str:
+        return self._rate("contactRate")
+
+    def _rate(self, name: str) -> str:
+        rate = self.detail.get("dispositions", {}).get(name)
         return "—" if rate is None else f"{rate:.0%}"
 
     @property

@@ -335,7 +335,15 @@ class _Provisioner:
             with self.entry("dispositions", position, spec):
                 self.obj(
                     spec,
-                    {"name", "enabled", "priority", "final", "callback_required", "actions"},
+                    {
+                        "name",
+                        "enabled",
+                        "priority",
+                        "final",
+                        "callback_required",
+                        "contact",
+                        "actions",
+                    },
                     ("name",),
                 )
                 actions = []
@@ -352,6 +360,7 @@ class _Provisioner:
                         priority=self.whole(spec, "priority", 0, 100, None),
                         final=self.flag(spec, "final", False),
                         callback_required=self.flag(spec, "callback_required", False),
+                        contact=self.flag(spec, "contact", False),
                         actions=actions,
                     )
                 )
@@ -362,7 +371,8 @@ class _Provisioner:
                 wanted.append(
                     DispositionSpec(
                         name=d.name, id=d.pk, enabled=False, priority=d.priority, final=d.final,
-                        callback_required=d.callback_required, actions=None,
+                        callback_required=d.callback_required, contact=d.contact,
+                        actions=None,
                     )
                 )  # fmt: skip
         with self.service({"dispositions": specs}):

@@ -177,8 +177,8 @@ def test_dialer_calls_never_fail(server: tuple[int, Any]) -> None:
 CONFIG_KEYS = ["name", "timezone", "windows", "closedDates", "dispositions", "fields", "teams",
                "contactHours", "dispositionSet", "template", "campaign", "active", "team",
                "user", "revoked", "phone", "expires", "note", "phones", "days", "start", "end",
-               "id", "enabled", "priority", "final", "callbackRequired", "actions", "kind",
-               "displayType", "\udfff", "\x00", "x"]  # fmt: skip
+               "id", "enabled", "priority", "final", "callbackRequired", "contact", "actions",
+               "kind", "displayType", "\udfff", "\x00", "x"]  # fmt: skip
 config_keys = st.sampled_from(CONFIG_KEYS) | st.text(max_size=4)
 nested = st.recursive(scalars | st.sampled_from(["mon", "09:00", "24:00", "webhook"]),
                       lambda inner: st.lists(inner, max_size=3)

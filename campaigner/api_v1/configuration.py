@@ -195,6 +195,9 @@ class DispositionItemSerializer(ManagementSerializer):
     priority = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, default=None)
     final = serializers.BooleanField(default=False)
     callbackRequired = serializers.BooleanField(default=False)
+    contact = serializers.BooleanField(
+        default=False, help_text="The call reached the person (the dashboard's contact rate)"
+    )
     actions = serializers.ListField(child=ActionField(), default=list, max_length=50)
 
 
@@ -219,6 +222,7 @@ class DispositionSetSerializer(ManagementModelSerializer):
                 "priority": d.priority,
                 "final": d.final,
                 "callbackRequired": d.callback_required,
+                "contact": d.contact,
                 "actions": [action.to_representation((a.kind, a.params)) for a in d.actions.all()],
             }
             for d in instance.dispositions.all()
@@ -240,6 +244,7 @@ class DispositionSetSerializer(ManagementModelSerializer):
                     priority=d.get("priority"),
                     final=d.get("final", False),
                     callback_required=d.get("callbackRequired", False),
+                    contact=d.get("contact", False),
                     actions=d.get("actions", []),
                 )
                 for d in data["dispositions"]

@@ -99,7 +99,7 @@ def seeded_campaign(now: dt.datetime) -> tuple[Any, Any, Any]:
     stopped = AllocationFactory(campaign=campaign, name="Stopped", started=False)
     never = ContactHours.objects.create(name="Never", timezone="Australia/Perth")
     DncEntry.objects.create(number="+61399990000")
-    sale = DispositionFactory(final=True, name="Sale")
+    sale = DispositionFactory(final=True, contact=True, name="Sale")
     retry = DispositionFactory(name="No answer", disposition_set=sale.disposition_set)
     n = 0
 
@@ -168,6 +168,7 @@ def test_the_dashboard_counts_each_dial_state_as_the_dialers_own_rules_and_links
     assert (detail["leads"], detail["new"], detail["callbacks_due"]) == (20, 18, 2)
     assert detail["dispositions"]["today"] == {"Sale": 2, "No answer": 3}
     assert detail["dispositions"]["closeRate"] == 0.4
+    assert detail["dispositions"]["contactRate"] == 0.4  # the sales reached a person
     # The page: each count links to the lead list of exactly those leads.
     page = admin_client.get("/admin/").content.decode()
     assert 'id="dashboard-empty"' in page and "Empty one" in page

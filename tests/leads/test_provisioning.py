@@ -58,6 +58,10 @@ def test_creates_what_the_file_describes(demo_spec: dict[str, Any]) -> None:
     assert [t.name for t in template.teams.all()] == ["Sales"]
     no_answer = Disposition.objects.get(disposition_set=template.disposition_set, name="No Answer")
     assert no_answer.priority == 6
+    contacts = template.disposition_set.dispositions.filter(contact=True)
+    assert sorted(contacts.values_list("name", flat=True)) == [
+        "Call Back", "Do Not Call", "Not Interested", "Sale",
+    ]  # fmt: skip
     assert [(a.kind, a.params) for a in no_answer.actions.all()] == [
         ("callback", {"minutes": 60}),
         ("retry_limit", {"count": 5, "then": {"kind": "close"}}),

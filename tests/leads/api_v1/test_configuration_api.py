@@ -129,7 +129,7 @@ def test_disposition_set_with_actions_as_one_list(admin_api: Any) -> None:
     sent: dict[str, Any] = {
         "name": "Solar",
         "dispositions": [
-            {"name": "Sale", "final": True},
+            {"name": "Sale", "final": True, "contact": True},
             {
                 "name": "No Answer",
                 "priority": 6,
@@ -160,6 +160,7 @@ def test_disposition_set_with_actions_as_one_list(admin_api: Any) -> None:
         "priority": None,
         "final": False,
         "callbackRequired": False,
+        "contact": False,
         "actions": [],
     }
     assert body == {
