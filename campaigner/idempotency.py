@@ -23,7 +23,7 @@ Answers are kept for ``IDEMPOTENCY_KEY_HOURS`` (24 by default): an older one is 
 found, is replaced by a new call with its key, and is deleted by ``answers_expire`` (beat).
 
 SQL rather than the ORM: every keyed single-lead call runs these two statements, and they are
-measured against the same call without a key (``make bench --only idempotency``).
+measured against the same call without a key (``make bench --only updates``).
 """
 
 from __future__ import annotations
