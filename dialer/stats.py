@@ -20,7 +20,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigner.models import Allocation, Campaign, CampaignTemplate
+from campaigner.models import Allocation, Campaign, CampaignTemplate, Disposition
 from campaigner.selectors import scoped
 from dialer.models import CampaignCache, CampaignStats
 from leads.models import ActionDelivery, CallRecord, DispositionRecord, Lead
@@ -54,7 +54,7 @@ GROUP BY l.campaign_id
 # that must fit in memory.
 _STATE = dial_state(
     "l", active="c.active", started="a.started", default_hours="t.contact_hours_id",
-    dialable="dn.lead_id IS NOT NULL",
+    dialable="dn.lead_id IS NOT NULL", final="d.final",
 )  # fmt: skip
 _STATE_FIGURES = f"""
 SELECT l.campaign_id, l.allocation_id, {_STATE},
@@ -65,6 +65,7 @@ JOIN {Campaign._meta.db_table} c ON c.id = l.campaign_id AND c.active
 JOIN {CampaignTemplate._meta.db_table} t ON t.id = c.template_id
 JOIN {Allocation._meta.db_table} a ON a.id = l.allocation_id
 LEFT JOIN ({DIALABLE_LEADS}) dn ON dn.lead_id = l.id
+LEFT JOIN {Disposition._meta.db_table} d ON d.id = l.disposition_id
 GROUP BY 1, 2, 3
 """  # noqa: S608 (model names and constants)
 # The calls of each of the last 24 hours (hour 0 the oldest), by campaign.

@@ -59,6 +59,7 @@ OPEN_CONTACT_HOURS = (
 DIAL_STATES = {
     "campaign_inactive": "campaign inactive",
     "closed": "closed",
+    "exhausted": "exhausted",
     "callback_future": "callback later",
     "checked_out": "checked out",
     "allocation_stopped": "allocation stopped",
@@ -77,18 +78,26 @@ def dial_state(
     now: str = "%(now)s",
     open_hours: str = "%(open)s",
     dialable: str | None = None,
+    final: str | None = None,
 ) -> str:
     """The state of the lead ``lead`` (an alias) at ``now``: ``active`` is its campaign's flag,
     ``started`` its allocation's, ``default_hours`` its template's Contact Hours,
     ``open_hours`` the array of the ids of the Contact Hours open at ``now``, ``dialable``
     whether it has a number the dialer may ring (SQL expressions; by default a look-up of the
     lead's numbers, ``has_dialable_number``: a caller counting every lead joins them instead,
-    ``DIALABLE_LEADS``)."""
+    ``DIALABLE_LEADS``), ``final`` whether its disposition is final (by default looked up).
+
+    A closed lead is ``closed`` when a final disposition closed it, ``exhausted`` otherwise: a
+    disposition action closed it (a retry limit reached, a DNC request) or a person did."""
     hours = f"COALESCE({lead}.contact_hours_id, {default_hours})"
     dialable = dialable or has_dialable_number(f"{lead}.id")
+    final = final or (
+        f"(SELECT d.final FROM {Disposition._meta.db_table} d"  # noqa: S608
+        f" WHERE d.id = {lead}.disposition_id)"
+    )
     return f"""CASE
         WHEN NOT {active} THEN 'campaign_inactive'
-        WHEN {lead}.closed THEN 'closed'
+        WHEN {lead}.closed THEN CASE WHEN {final} THEN 'closed' ELSE 'exhausted' END
         WHEN {lead}.callback_at > {now} THEN 'callback_future'
         WHEN {lead}.checked_out_until > {now} THEN 'checked_out'
         WHEN NOT {started} THEN 'allocation_stopped'

@@ -117,6 +117,7 @@ def seeded_campaign(now: dt.datetime) -> tuple[Any, Any, Any]:
         for _ in range(3):
             lead(allocation)  # dialable (or stopped)
         lead(allocation, closed=True, disposition=sale)
+        lead(allocation, closed=True, disposition=retry)  # its retry limit closed it
         lead(allocation, callback_at=now + dt.timedelta(hours=2))
         lead(allocation, callback_at=now - dt.timedelta(hours=1))  # due
         lead(allocation, checked_out_until=now + dt.timedelta(minutes=3), checked_out_by="a1")
@@ -143,6 +144,8 @@ def expected_state(lead: Lead, now: dt.datetime) -> str:
     from leads.sql import DIAL_STATES
 
     codes |= {"campaign_inactive"} if not lead.campaign.active else set()
+    if "closed" in codes and not (lead.disposition and lead.disposition.final):
+        codes = (codes - {"closed"}) | {"exhausted"}  # closed, but not by a final disposition
     return next((state for state in DIAL_STATES if state in codes), "dialable")
 
 
@@ -162,10 +165,11 @@ def test_the_dashboard_counts_each_dial_state_as_the_dialers_own_rules_and_links
             expected[state] = expected.get(state, 0) + 1
         assert {k: v for k, v in by_allocation[allocation.name].items() if v} == expected
     assert detail["states"] == {
-        "campaign_inactive": 0, "closed": 2, "callback_future": 2, "checked_out": 2,
+        "campaign_inactive": 0, "closed": 2, "exhausted": 2, "callback_future": 2,
+        "checked_out": 2,
         "allocation_stopped": 7, "no_dialable_number": 2, "outside_contact_hours": 1, "dialable": 4,
     }  # fmt: skip
-    assert (detail["leads"], detail["new"], detail["callbacks_due"]) == (20, 18, 2)
+    assert (detail["leads"], detail["new"], detail["callbacks_due"]) == (22, 18, 2)
     assert detail["dispositions"]["today"] == {"Sale": 2, "No answer": 3}
     assert detail["dispositions"]["closeRate"] == 0.4
     assert detail["dispositions"]["contactRate"] == 0.4  # the sales reached a person
@@ -185,6 +189,6 @@ def test_the_dashboard_counts_each_dial_state_as_the_dialers_own_rules_and_links
     campaign.active = False
     campaign.save()
     inactive = admin_client.get("/admin/leads/lead/", {"state": "campaign_inactive"})
-    assert inactive.context["cl"].queryset.count() == 20
+    assert inactive.context["cl"].queryset.count() == 22
     dialable = admin_client.get("/admin/leads/lead/", {"state": "dialable"})
     assert dialable.context["cl"].queryset.count() == 0
