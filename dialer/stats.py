@@ -226,6 +226,7 @@ class CampaignFigures:
                 "url": self._leads_url(state=code, **filters),
             }
             for code, label in DIAL_STATES.items()
+            if code != "campaign_inactive"  # the dashboard shows active campaigns only
         ]
 
     @property

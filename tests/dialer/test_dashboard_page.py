@@ -55,7 +55,8 @@ def test_the_dashboard_shows_each_state_and_links_to_its_leads(
             b.get_attribute("data-state"): int(b.text.replace(",", ""))
             for b in card.find_elements(By.CSS_SELECTOR, ".dashboard-states b")
         }
-        assert shown == states
+        # Every state the kept figures count; "campaign inactive" is the lead list's filter's.
+        assert shown == {k: v for k, v in states.items() if k != "campaign_inactive"}
         assert "Empty one" in driver.find_element(By.ID, "dashboard-empty").text
         assert not driver.find_elements(By.XPATH, "//h3[contains(., 'Empty one')]")
         row = card.find_element(By.CSS_SELECTOR, f'tr[data-allocation="{running.pk}"]')
