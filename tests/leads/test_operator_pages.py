@@ -73,12 +73,25 @@ def operator_user(team: str) -> Any:
 
 
 def wait(driver: Any, condition: Any, timeout: float = 120) -> Any:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
-    # A page being replaced (a form posted, a redirect) is waited through.
+    def holds(d: Any) -> Any:
+        try:
+            return condition(d)
+        except WebDriverException as exc:
+            # Chromium's own word for an element of a page being replaced, read in between.
+            if "does not belong to the document" in str(exc):
+                return False
+            raise
+
+    # A page being replaced (a form posted, a redirect, a reload) is waited through.
     ignored = (NoSuchElementException, StaleElementReferenceException)
-    return WebDriverWait(driver, timeout, 0.1, ignored).until(condition)
+    return WebDriverWait(driver, timeout, 0.1, ignored).until(holds)
 
 
 def text_of(driver: Any, element_id: str) -> str:
