@@ -547,24 +547,22 @@ class DispositionSetAdmin(nested_admin.NestedModelAdminMixin, SharedByUseAdmin):
         if formset.model is not Disposition:
             return
         specs = [
-            DispositionSpec(
-                name=f.instance.name, id=f.instance.pk, enabled=f.instance.enabled,
-                priority=f.instance.priority, final=f.instance.final,
-                callback_required=f.instance.callback_required, contact=f.instance.contact,
-                actions=_actions_under(f),
-            )
-            for f in kept_forms(formset)
-        ]  # fmt: skip
+            DispositionSpec.of(f.instance, actions=_actions_under(f)) for f in kept_forms(formset)
+        ]
         disposition_set_save(form.instance, specs, actor=request.user)
 
 
+def _actions_of(formset: Any) -> list[tuple[str, dict[str, Any]]]:
+    """A formset of actions' kept forms as ``DispositionSpec`` and ``disposition_save`` take
+    them: (kind, params) pairs in order."""
+    return [(f.instance.kind, f.instance.params) for f in kept_forms(formset)]
+
+
 def _actions_under(form: Any) -> list[tuple[str, dict[str, Any]]] | None:
-    """The actions of a disposition's form on the set's page, as ``DispositionSpec`` takes
-    them; ``None`` (left as they are) where the page showed none of them (read only)."""
+    """The actions of a disposition's form on the set's page; ``None`` (left as they are)
+    where the page showed none of them (read only)."""
     nested = [f for f in getattr(form, "nested_formsets", ()) if f.model is DispositionAction]
-    if not nested:
-        return None
-    return [(f.instance.kind, f.instance.params) for f in kept_forms(nested[0])]
+    return _actions_of(nested[0]) if nested else None
 
 
 @admin.register(Disposition)
@@ -585,8 +583,7 @@ class DispositionAdmin(SharedByUseAdmin):
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         formset.save(commit=False)
-        actions = [(f.instance.kind, f.instance.params) for f in kept_forms(formset)]
-        disposition_save(form.instance, actions, actor=request.user)
+        disposition_save(form.instance, _actions_of(formset), actor=request.user)
 
 
 class TemplateFieldInline(admin.TabularInline):

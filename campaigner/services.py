@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from django.contrib.auth.models import Group
@@ -257,6 +257,19 @@ class DispositionSpec:
     contact: bool = False  # the call reached the person (the dashboard's contact rate)
     # validate_action's (kind, params) pairs; None keeps the disposition's actions as they are
     actions: Sequence[tuple[str, dict[str, Any]]] | None = ()
+
+    @classmethod
+    def of(cls, disposition: Disposition, **changes: Any) -> DispositionSpec:
+        """The spec of ``disposition`` as it stands (its actions kept), with ``changes``."""
+        return replace(
+            cls(
+                name=disposition.name, id=disposition.pk, enabled=disposition.enabled,
+                priority=disposition.priority, final=disposition.final,
+                callback_required=disposition.callback_required, contact=disposition.contact,
+                actions=None,
+            ),
+            **changes,
+        )  # fmt: skip
 
 
 def disposition_set_save(

@@ -368,13 +368,7 @@ class _Provisioner:
         named = {d.name.lower() for d in wanted}
         for d in disposition_set.dispositions.all():
             if d.name.lower() not in named:
-                wanted.append(
-                    DispositionSpec(
-                        name=d.name, id=d.pk, enabled=False, priority=d.priority, final=d.final,
-                        callback_required=d.callback_required, contact=d.contact,
-                        actions=None,
-                    )
-                )  # fmt: skip
+                wanted.append(DispositionSpec.of(d, enabled=False))
         with self.service({"dispositions": specs}):
             disposition_set_save(disposition_set, wanted, actor=None, changes=self.report)
 
