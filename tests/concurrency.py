@@ -84,23 +84,23 @@ def first_calls_meet(monkeypatch: pytest.MonkeyPatch, target: str, parties: int)
 
 
 @contextmanager
-def key_held(scope: str, key: str) -> Iterator[None]:
-    """Another call's transaction that has written its answer for ``key`` and not yet ended
-    (rolled back on exit)."""
+def held_elsewhere(hold: Callable[[Callable[[], None]], Any]) -> Iterator[None]:
+    """Run ``hold(wait)`` on a thread of its own (its own database connection) and enter the
+    block once it calls ``wait()``, which returns when the block exits: a lock, a slot or an
+    open transaction held by someone else meanwhile."""
     holding, release = threading.Event(), threading.Event()
 
-    def hold() -> None:
+    def wait() -> None:
+        holding.set()
+        release.wait(20)
+
+    def run() -> None:
         try:
-            with transaction.atomic():
-                answer = idempotency.Answer("other", "POST elsewhere", 200, "text/plain", b"")
-                idempotency.answer_keep(scope, key, answer)
-                holding.set()
-                release.wait(20)
-                transaction.set_rollback(True)
+            hold(wait)
         finally:
             connection.close()
 
-    holder = threading.Thread(target=hold)
+    holder = threading.Thread(target=run)
     holder.start()
     assert holding.wait(10)
     try:
@@ -108,3 +108,17 @@ def key_held(scope: str, key: str) -> Iterator[None]:
     finally:
         release.set()
         holder.join()
+
+
+def key_held(scope: str, key: str) -> Any:
+    """Another call's transaction that has written its answer for ``key`` and not yet ended
+    (rolled back on exit)."""
+
+    def hold(wait: Callable[[], None]) -> None:
+        with transaction.atomic():
+            answer = idempotency.Answer("other", "POST elsewhere", 200, "text/plain", b"")
+            idempotency.answer_keep(scope, key, answer)
+            wait()
+            transaction.set_rollback(True)
+
+    return held_elsewhere(hold)

@@ -7,13 +7,11 @@ client that gave up) in ``test_idempotency_live.py``."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -21,7 +19,7 @@ from campaigner import idempotency, ratelimit
 from campaigner.models import Disposition, DispositionAction, IdempotentAnswer
 from leads.models import ActionDelivery, CallRecord, DispositionRecord, Lead, LeadChange
 from tests.campaignapi import Api, make_api
-from tests.concurrency import first_calls_meet, in_threads, key_held
+from tests.concurrency import first_calls_meet, held_elsewhere, in_threads, key_held
 from tests.factories import ApiKeyFactory
 from tests.webhooks import Hook
 
@@ -239,30 +237,12 @@ def test_a_109_is_not_kept_and_a_replay_takes_no_place_in_the_queue(
     settings.CAMPAIGNAPI_CONCURRENCY = 1
     settings.CAMPAIGNAPI_QUEUE_TIMEOUT_S = 1
     answered = api.post("insertLeadFast", JANE, headers=keyed("answered"))
-    holding, release = threading.Event(), threading.Event()
-
-    def occupy() -> None:
-        holding.set()
-        release.wait(20)
-
-    def hold() -> None:
-        try:
-            ratelimit.run_limited(occupy, bulk=False)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(10)
-    try:
+    with held_elsewhere(lambda wait: ratelimit.run_limited(wait, bulk=False)):
         started = time.monotonic()
         replay = api.post("insertLeadFast", JANE, headers=keyed("answered"))
         replay_took = time.monotonic() - started
         bob = {"FirstPhone": "0390001234"}
         refused = api.post("insertLeadFast", bob, headers=keyed("queued"))
-    finally:
-        release.set()
-        holder.join()
     retried = api.post("insertLeadFast", bob, headers=keyed("queued"))
 
     assert_replayed(answered, replay)

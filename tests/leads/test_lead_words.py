@@ -4,7 +4,7 @@ words it no longer has), and the index's marks never pass a lead still being ins
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from leads.services.erasure import person_erase
 from leads.services.lead_version import ChangeBy
 from leads.services.lead_words import lead_words_complete, lead_words_refresh
 from tests.campaignapi import Api, make_api
+from tests.concurrency import held_elsewhere
 from tests.factories import CampaignFactory
 
 # The marks move only once every other transaction has ended: no test transaction around.
@@ -104,34 +105,23 @@ def test_only_the_campaigns_given_are_searched(api: Api) -> None:
 def test_the_marks_never_pass_a_lead_still_being_inserted(api: Api) -> None:
     """A lead whose insert has not committed when later ones have: the marks stop below it,
     and once it commits it is found (then indexed)."""
-    holding, release = threading.Event(), threading.Event()
     held: list[int] = []
 
-    def slow_insert() -> None:
-        try:
-            with transaction.atomic():
-                lead = Lead.objects.create(
-                    campaign=api.campaign, allocation=api.allocation, fields={"Name": "Late Lee"}
-                )
-                held.append(lead.pk)
-                holding.set()
-                release.wait(20)
-        finally:
-            connection.close()
+    def slow_insert(wait: Callable[[], None]) -> None:
+        with transaction.atomic():
+            lead = Lead.objects.create(
+                campaign=api.campaign, allocation=api.allocation, fields={"Name": "Late Lee"}
+            )
+            held.append(lead.pk)
+            wait()
 
-    slow = threading.Thread(target=slow_insert)
-    slow.start()
-    assert holding.wait(10)
-    try:
+    with held_elsewhere(slow_insert):
         later = insert(api, "Early Bird", "0383218199")
         for _ in range(6):
             lead_words_refresh()
         mark = LeadWordsMark.objects.get()
         assert mark.leads_upto < held[0] < later
         assert search(api, "early") == {later}  # found, past the mark
-    finally:
-        release.set()
-        slow.join()
     assert search(api, "late lee") == {held[0]}
     lead_words_complete()
     assert LeadWords.objects.filter(lead_id=held[0]).exists()
