@@ -67,11 +67,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def json_body(request: HttpRequest | Request) -> Any:
-    """The parsed body (``body_read``, then ``json_parse``)."""
-    return json_parse(body_read(request))
-
-
 def body_read(request: HttpRequest | Request) -> bytes:
     """The body's bytes. Over ``CAMPAIGNAPI_MAX_BODY_MB`` MiB → 413/152 without reading it
     all."""

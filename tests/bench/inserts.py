@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
-from campaigner.api.base import OrjsonRenderer, json_body
+from campaigner.api.base import OrjsonRenderer, body_read, json_parse
 from campaigner.contract import CampaignApiError, Code
 from campaigner.memory import cyclic_gc_paused
 from campaigner.models import Allocation, ApiKey, Campaign, CampaignTemplate, TemplateField
@@ -433,7 +433,7 @@ def stage_timings(allocation: Allocation, body: bytes) -> None:
         with cyclic_gc_paused():
             request = RequestFactory().post("/", data=body, content_type="application/json")
             started = time.perf_counter()
-            leads = json_body(request)  # the server's own reading and parsing of the body
+            leads = json_parse(body_read(request))  # the server's own reading and parsing
             parsed = time.perf_counter()
             call = Allocation.objects.select_related("campaign__template__contact_hours")
             target = call_target_of(call.get(pk=allocation.pk))
